@@ -1,0 +1,110 @@
+"""The ``provcausal`` command: a thin click layer over the Python API.
+
+Each command opens the store, makes one API call and prints the result with the shared output
+helpers. provcausal's errors become ``Error: …`` on stderr with the exit code their class names
+(2 bad input, 3 store unreachable); a traceback only with ``--debug``, passwords redacted.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from provcausal import __version__
+from provcausal.errors import ProvcausalError
+from provcausal.stores import Store, open_store, resolve_store_uri
+from provcausal.stores.uri import redact_text
+
+__all__ = ["main", "cli", "App", "pass_app"]
+
+
+class App:
+    """What every command shares: the store URI (opened on first use), --quiet, --debug."""
+
+    def __init__(self, store_uri: str | None, quiet: bool, debug: bool) -> None:
+        self.store_uri = resolve_store_uri(store_uri)
+        self.quiet = quiet
+        self.debug = debug
+        self._store: Store | None = None
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.store_uri)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def redact(self, text: str) -> str:
+        return redact_text(text, self.store_uri)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def command_error(message: str, exit_code: int) -> click.ClickException:
+    """A click error that prints ``Error: message`` and exits with ``exit_code``."""
+    cls = type("CommandError", (click.ClickException,), {"exit_code": exit_code})
+    return cls(message)
+
+
+class Group(click.Group):
+    """Turns provcausal's exceptions into one-line errors with their exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ProvcausalError as exc:
+            app = ctx.find_object(App)
+            redact = app.redact if app else (lambda s: s)
+            if app is not None and app.debug:
+                sys.stderr.write(redact("".join(traceback.format_exc())))
+            raise command_error(redact(str(exc)), exc.exit_code) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    "store_uri",
+    envvar="PROVCAUSAL_STORE",
+    metavar="URI",
+    help="sqlite:///path.db, mongodb://host:port/db, mongodb+srv://…, or flowcept "
+    "(FlowCept's own MongoDB settings). Default: sqlite:.provcausal/store.db. "
+    "Env: PROVCAUSAL_STORE.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars, no warnings on stderr.")
+@click.option("--debug", is_flag=True, help="Show tracebacks (passwords redacted).")
+@click.version_option(__version__, prog_name="provcausal")
+@click.pass_context
+def cli(ctx: click.Context, store_uri: str | None, quiet: bool, debug: bool) -> None:
+    """Dataflow provenance as W3C PROV, stored where FlowCept keeps it, and the question
+    operators ask: the output distribution shifted, which node caused it?
+
+    \b
+    Typical session:
+      provcausal import scipipe runs/normal --workflow gcratio --label normal
+      provcausal import scipipe runs/broken --workflow gcratio --label broken
+      provcausal attribute --workflow gcratio --baseline normal --comparison broken
+    """
+    app = App(store_uri, quiet, debug)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def _register() -> None:
+    from provcausal.cli import commands_store
+
+    commands_store.register(cli)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="provcausal")

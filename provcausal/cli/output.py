@@ -1,0 +1,114 @@
+"""The CLI's one way to print results: a table for people, exactly one JSON document with --json.
+
+Results go to stdout; progress, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import click
+import pandas as pd
+
+__all__ = ["json_option", "emit", "to_jsonable", "progress", "warn", "info"]
+
+T = TypeVar("T")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_option(func: F) -> F:
+    """The shared ``--json`` flag."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else."
+    )(func)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON values: datetimes as ISO 8601 (UTC), NaN as null, numpy scalars as numbers."""
+    if isinstance(value, pd.DataFrame):
+        return [to_jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if value is pd.NaT:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _cell(value: Any) -> str:
+    value = to_jsonable(value)
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        if isinstance(value, dict):
+            return ", ".join(f"{k}:{v}" for k, v in value.items()) or "-"
+        return ", ".join(map(str, value)) or "-"
+    return str(value)
+
+
+def table_text(frame: pd.DataFrame) -> str:
+    """A plain aligned text table."""
+    if frame.empty:
+        return "(none)"
+    cols = list(frame.columns)
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max(len(str(c)), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths, strict=False)).rstrip()]
+    lines += [
+        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip() for r in cells
+    ]
+    return "\n".join(lines)
+
+
+def emit(result: Any, as_json: bool, text: str | None = None) -> None:
+    """Print ``result``: as one JSON document, or as ``text`` / a table / a string."""
+    if as_json:
+        click.echo(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False))
+    elif text is not None:
+        click.echo(text)
+    elif isinstance(result, pd.DataFrame):
+        click.echo(table_text(result))
+    else:
+        click.echo(str(result))
+
+
+def _interactive(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+def progress(items: Iterable[T], *, length: int | None, label: str, quiet: bool) -> Iterator[T]:
+    """Iterate ``items`` with a progress bar on a terminal's stderr; silent otherwise."""
+    if not _interactive(quiet):
+        yield from items
+        return
+    with click.progressbar(items, length=length, label=label, file=sys.stderr) as bar:
+        yield from bar
+
+
+def warn(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        click.echo(f"Warning: {message}", err=True)
+
+
+def info(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        click.echo(message, err=True)

@@ -1,0 +1,58 @@
+"""Stores: where provenance lives. One interface (:class:`Store`), two implementations.
+
+>>> from provcausal.stores import open_store
+>>> with open_store("sqlite:///tmp/provcausal-doctest.db") as store:
+...     isinstance(store.find_runs(), list)
+True
+"""
+
+from __future__ import annotations
+
+import os
+
+from provcausal.errors import StoreError
+from provcausal.stores.base import Store, is_visible, run_label
+from provcausal.stores.uri import (
+    DEFAULT_STORE,
+    ENV_STORE,
+    flowcept_mongo_uri,
+    redact_uri,
+    scheme_of,
+    sqlite_path,
+)
+
+__all__ = ["Store", "open_store", "resolve_store_uri", "is_visible", "run_label", "redact_uri"]
+
+
+def resolve_store_uri(uri: str | None = None) -> str:
+    """The URI to use: the one given, else ``$PROVCAUSAL_STORE``, else the embedded default."""
+    return uri or os.environ.get(ENV_STORE) or DEFAULT_STORE
+
+
+def open_store(uri: str | None = None, *, timeout_ms: int = 3000) -> Store:
+    """Open the store a URI names (see :mod:`provcausal.stores.uri`); use it with ``with``."""
+    uri = resolve_store_uri(uri)
+    scheme = scheme_of(uri)
+    if scheme == "sqlite":
+        from provcausal.stores.sqlite import SQLiteStore
+
+        return SQLiteStore(sqlite_path(uri), uri=uri)
+    if scheme in ("mongodb", "mongodb+srv"):
+        from provcausal.stores.mongo import MongoStore
+
+        return MongoStore(uri, timeout_ms=timeout_ms)
+    if scheme == "flowcept":
+        from provcausal.stores.mongo import MongoStore
+
+        mongo_uri, db = flowcept_mongo_uri()
+        return MongoStore(
+            mongo_uri, db, timeout_ms=timeout_ms, display_uri=f"flowcept ({redact_uri(mongo_uri)})"
+        )
+    if uri.endswith((".db", ".sqlite", ".sqlite3")) and "://" not in uri:
+        from provcausal.stores.sqlite import SQLiteStore
+
+        return SQLiteStore(uri, uri=f"sqlite:{uri}")
+    raise StoreError(
+        f"unknown store {redact_uri(uri)!r}: use sqlite:///path, mongodb://host/db, "
+        "mongodb+srv://… or flowcept"
+    )

@@ -1,0 +1,143 @@
+"""The one interface every store implements, and what all stores share.
+
+A store holds runs (FlowCept ``workflows`` documents), their tasks (FlowCept ``tasks``
+documents) and each run's original PROV-JSON. It knows nothing about SciPipe, Node-RED or
+Seldon. A run is visible only once all of it is written: its workflow document carries
+``custom_metadata.provcausal.state == "writing"`` until then (FlowCept-captured workflows carry
+no state and are always visible).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from provcausal.records import PC, RunRecords
+
+__all__ = ["Store", "is_visible", "compress_prov", "decompress_prov", "PROV_CHUNK_BYTES"]
+
+#: PROV-JSON is stored zlib-compressed in chunks, far below MongoDB's 16 MB document limit.
+PROV_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def is_visible(workflow: dict[str, Any]) -> bool:
+    """Whether a workflow document describes a completely written run."""
+    meta = (workflow.get("custom_metadata") or {}).get(PC) or {}
+    return meta.get("state") != "writing"
+
+
+def compress_prov(prov_json: str) -> list[bytes]:
+    data = zlib.compress(prov_json.encode("utf-8"), 6)
+    return [data[i : i + PROV_CHUNK_BYTES] for i in range(0, len(data), PROV_CHUNK_BYTES)] or [b""]
+
+
+def decompress_prov(chunks: Iterable[bytes]) -> str:
+    return zlib.decompress(b"".join(chunks)).decode("utf-8")
+
+
+def _epoch(value: Any) -> float | None:
+    from provcausal.mapping import to_epoch
+
+    return to_epoch(value)
+
+
+class Store(ABC):
+    """A place where runs, tasks and PROV documents live. Use it as a context manager."""
+
+    #: The store's URI with any password replaced by ``***``.
+    uri: str
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections and files."""
+
+    # -- writing -------------------------------------------------------------------------
+    @abstractmethod
+    def put_run(self, run: RunRecords) -> None:
+        """Write (or replace) one run atomically as seen by readers: all of it or none."""
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> bool:
+        """Remove a run, its tasks and its PROV document; ``False`` if there was none."""
+
+    # -- reading runs --------------------------------------------------------------------
+    @abstractmethod
+    def _workflow_docs(
+        self, workflow: str | None, run_ids: Sequence[str] | None
+    ) -> Iterator[dict[str, Any]]:
+        """Workflow documents, filtered by name and/or ids in the backend (indexes)."""
+
+    def find_runs(
+        self,
+        *,
+        workflow: str | None = None,
+        labels: Sequence[str] | None = None,
+        run_ids: Sequence[str] | None = None,
+        since: dt.datetime | float | None = None,
+        until: dt.datetime | float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Visible runs, oldest first; ``labels``/``run_ids`` select any of those given."""
+        lo, hi = _epoch(since), _epoch(until)
+        wanted = set(labels) if labels else None
+        out = []
+        for doc in self._workflow_docs(workflow, run_ids):
+            if not is_visible(doc):
+                continue
+            if wanted is not None and run_label(doc) not in wanted:
+                continue
+            start = doc.get("started_at")
+            start = _epoch(start) if start is not None else None
+            if lo is not None and (start is None or start < lo):
+                continue
+            if hi is not None and (start is None or start > hi):
+                continue
+            out.append(doc)
+        out.sort(key=lambda d: (_epoch(d.get("started_at")) or 0.0, str(d["workflow_id"])))
+        return out
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """The visible run ``run_id``, or ``None``."""
+        runs = self.find_runs(run_ids=[run_id])
+        return runs[0] if runs else None
+
+    # -- reading tasks -------------------------------------------------------------------
+    @abstractmethod
+    def find_tasks(
+        self, run_ids: Sequence[str], nodes: Sequence[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Tasks of the given runs (index on ``workflow_id``), optionally of some nodes only."""
+
+    @abstractmethod
+    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Tasks by ``task_id`` (unique index)."""
+
+    @abstractmethod
+    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Tasks whose ``dependencies`` name any of ``task_ids`` (index)."""
+
+    @abstractmethod
+    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
+        """Tasks that ``role`` (``"used"`` or ``"generated"``) any of ``entity_ids`` (index)."""
+
+    @abstractmethod
+    def get_prov_json(self, run_id: str) -> str | None:
+        """The PROV-JSON a run was imported from, exactly; ``None`` if it has none."""
+
+    @abstractmethod
+    def count_tasks(self) -> int:
+        """How many task documents the store holds (all runs, visible or not)."""
+
+
+def run_label(workflow: dict[str, Any]) -> str | None:
+    meta = (workflow.get("custom_metadata") or {}).get(PC) or {}
+    label = meta.get("label")
+    return None if label is None else str(label)

@@ -1,0 +1,84 @@
+"""How documents are made safe for a store and read back unchanged.
+
+MongoDB rejects or misreads field names that start with ``$`` or contain ``.`` or NUL; source
+data (SciPipe Params, Seldon headers) may hold such keys. Both stores write keys escaped the
+same reversible way (``%`` → ``%25``, ``.`` → ``%2E``, NUL → ``%00``, a leading ``$`` → ``%24``)
+and unescape them on read. The embedded store also needs datetimes in its JSON text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+__all__ = ["escape_keys", "unescape_keys", "dumps", "loads", "escape_key", "unescape_key"]
+
+_UNESCAPE = re.compile(r"%(25|2E|24|00)")
+_UTC = dt.timezone.utc
+
+
+def escape_key(key: str) -> str:
+    if "%" in key or "." in key or "\x00" in key:
+        key = key.replace("%", "%25").replace(".", "%2E").replace("\x00", "%00")
+    if key.startswith("$"):
+        key = "%24" + key[1:]
+    return key
+
+
+def unescape_key(key: str) -> str:
+    if "%" not in key:
+        return key
+    return _UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), key)
+
+
+def escape_keys(value: Any) -> Any:
+    """A copy of ``value`` whose dict keys (at every depth) are safe for MongoDB."""
+    if isinstance(value, dict):
+        return {escape_key(str(k)): escape_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escape_keys(v) for v in value]
+    return value
+
+
+def unescape_keys(value: Any) -> Any:
+    """The inverse of :func:`escape_keys`."""
+    if isinstance(value, dict):
+        return {unescape_key(k): unescape_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unescape_keys(v) for v in value]
+    return value
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_UTC)
+        return {"$date": value.timestamp()}
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot store a {type(value).__name__}")
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$date" in obj:
+        return dt.datetime.fromtimestamp(obj["$date"], _UTC)
+    return {unescape_key(k): v for k, v in obj.items()}
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """JSON text for the embedded store: keys escaped, datetimes as ``{"$date": epoch}``."""
+    return json.dumps(
+        escape_keys(document),
+        default=_default,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+
+
+def loads(text: str) -> dict[str, Any]:
+    """The inverse of :func:`dumps`."""
+    result: dict[str, Any] = json.loads(text, object_hook=_hook)
+    return result

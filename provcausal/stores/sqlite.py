@@ -1,0 +1,263 @@
+"""The embedded default store: one SQLite file (standard library), WAL mode, no set-up.
+
+Documents are kept as JSON text in the FlowCept shape (so that both stores return the same
+documents); the fields that queries select on are copied into indexed columns, and the two
+many-to-many relations lineage walks (``dependencies``, entity use/generation) get their own
+indexed tables. Writing a run is one transaction: readers see all of it or none.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from provcausal.errors import StoreError
+from provcausal.records import PC, RunRecords
+from provcausal.stores.base import Store, compress_prov, decompress_prov, run_label
+from provcausal.stores.codec import dumps, loads
+
+__all__ = ["SQLiteStore"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workflows (
+    workflow_id TEXT PRIMARY KEY,
+    name TEXT,
+    label TEXT,
+    state TEXT,
+    started_at REAL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflows_name ON workflows(name);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    workflow_id TEXT NOT NULL,
+    activity_id TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_workflow_node ON tasks(workflow_id, activity_id);
+CREATE TABLE IF NOT EXISTS task_dependencies (
+    task_id TEXT NOT NULL,
+    dependency TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    PRIMARY KEY (dependency, task_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_dependencies_run ON task_dependencies(workflow_id);
+CREATE TABLE IF NOT EXISTS task_entities (
+    entity_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    PRIMARY KEY (entity_id, role, task_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_entities_run ON task_entities(workflow_id);
+CREATE TABLE IF NOT EXISTS prov_documents (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+"""
+
+_BATCH = 500
+
+
+def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class SQLiteStore(Store):
+    """The embedded store in the file at ``path`` (created with its folder on first use)."""
+
+    def __init__(self, path: str | os.PathLike[str], uri: str | None = None) -> None:
+        self.path = Path(path)
+        self.uri = uri or f"sqlite:///{self.path}"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = OFF")
+            self._create_schema()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from exc
+
+    def _create_schema(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer provcausal (schema {row[0]})")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- writing -------------------------------------------------------------------------
+    def _delete_run_rows(self, run_id: str) -> int:
+        cur = self._db.execute("DELETE FROM workflows WHERE workflow_id = ?", (run_id,))
+        found = cur.rowcount
+        for table in ("tasks", "task_dependencies", "task_entities"):
+            self._db.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (run_id,))
+        self._db.execute("DELETE FROM prov_documents WHERE run_id = ?", (run_id,))
+        return found
+
+    def put_run(self, run: RunRecords) -> None:
+        run_id = run.run_id
+        task_rows = []
+        dep_rows = []
+        entity_rows = []
+        for task in run.tasks:
+            tid = str(task["task_id"])
+            task_rows.append((tid, run_id, task.get("activity_id"), dumps(task)))
+            for dep in task.get("dependencies") or []:
+                dep_rows.append((tid, str(dep), run_id))
+            meta = (task.get("custom_metadata") or {}).get(PC) or {}
+            for role in ("used", "generated"):
+                for eid in dict.fromkeys(meta.get(f"{role}_ids") or []):
+                    entity_rows.append((str(eid), role, tid, run_id))
+        wf = run.workflow
+        wf_row = (
+            run_id,
+            wf.get("name"),
+            run_label(wf),
+            ((wf.get("custom_metadata") or {}).get(PC) or {}).get("state"),
+            wf.get("started_at"),
+            dumps(wf),
+        )
+        chunks = compress_prov(run.prov_json)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._delete_run_rows(run_id)
+            self._db.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", task_rows)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO task_dependencies VALUES (?, ?, ?)", dep_rows
+            )
+            self._db.executemany("INSERT INTO task_entities VALUES (?, ?, ?, ?)", entity_rows)
+            self._db.executemany(
+                "INSERT INTO prov_documents VALUES (?, ?, ?)",
+                [(run_id, i, c) for i, c in enumerate(chunks)],
+            )
+            self._db.execute("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", wf_row)
+            self._db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreError(
+                f"run {run_id}: a task id is already used by another run ({exc})"
+            ) from None
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def delete_run(self, run_id: str) -> bool:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            found = self._delete_run_rows(run_id)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return found > 0
+
+    # -- reading -------------------------------------------------------------------------
+    def _workflow_docs(
+        self, workflow: str | None, run_ids: Sequence[str] | None
+    ) -> Iterator[dict[str, Any]]:
+        if run_ids is not None:
+            for part in _chunks(list(run_ids)):
+                marks = ",".join("?" * len(part))
+                sql = f"SELECT doc FROM workflows WHERE workflow_id IN ({marks})"
+                args: list[Any] = list(part)
+                if workflow is not None:
+                    sql += " AND name = ?"
+                    args.append(workflow)
+                for (doc,) in self._db.execute(sql, args):
+                    yield loads(doc)
+        elif workflow is not None:
+            for (doc,) in self._db.execute("SELECT doc FROM workflows WHERE name = ?", (workflow,)):
+                yield loads(doc)
+        else:
+            for (doc,) in self._db.execute("SELECT doc FROM workflows"):
+                yield loads(doc)
+
+    def find_tasks(
+        self, run_ids: Sequence[str], nodes: Sequence[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        for run in dict.fromkeys(run_ids):
+            if nodes is None:
+                rows = self._db.execute(
+                    "SELECT doc FROM tasks WHERE workflow_id = ? ORDER BY rowid", (run,)
+                ).fetchall()
+            else:
+                marks = ",".join("?" * len(nodes))
+                rows = self._db.execute(
+                    f"SELECT doc FROM tasks WHERE workflow_id = ? AND activity_id IN ({marks})"
+                    " ORDER BY rowid",
+                    (run, *nodes),
+                ).fetchall()
+            for (doc,) in rows:
+                yield loads(doc)
+
+    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for part in _chunks(list(dict.fromkeys(task_ids))):
+            marks = ",".join("?" * len(part))
+            out.extend(
+                loads(doc)
+                for (doc,) in self._db.execute(
+                    f"SELECT doc FROM tasks WHERE task_id IN ({marks})", list(part)
+                )
+            )
+        return out
+
+    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+        ids: list[str] = []
+        for part in _chunks(list(dict.fromkeys(task_ids))):
+            marks = ",".join("?" * len(part))
+            ids.extend(
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT task_id FROM task_dependencies WHERE dependency IN ({marks})",
+                    list(part),
+                )
+            )
+        return self.tasks_by_id(ids)
+
+    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
+        ids: list[str] = []
+        for part in _chunks(list(dict.fromkeys(entity_ids))):
+            marks = ",".join("?" * len(part))
+            ids.extend(
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT task_id FROM task_entities WHERE role = ? AND entity_id IN ({marks})",
+                    [role, *part],
+                )
+            )
+        return self.tasks_by_id(ids)
+
+    def get_prov_json(self, run_id: str) -> str | None:
+        rows = self._db.execute(
+            "SELECT data FROM prov_documents WHERE run_id = ? ORDER BY seq", (run_id,)
+        ).fetchall()
+        if not rows:
+            return None
+        return decompress_prov(r[0] for r in rows)
+
+    def count_tasks(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])

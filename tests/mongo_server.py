@@ -1,0 +1,118 @@
+"""A real MongoDB-wire-protocol server for the tests, started as its own process.
+
+No mongod can be installed on these machines, so the tests start ``nx-27017`` (pinned in the
+test extra): a server that speaks the MongoDB wire protocol over SQLite, which real pymongo
+talks to. With ``PROVCAUSAL_TEST_MONGO_URI`` set, that server (e.g. a real mongod) is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pymongo
+
+ENV_URI = "PROVCAUSAL_TEST_MONGO_URI"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class WireServer:
+    """One nx-27017 process with its own data folder, log and PID files."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        exe = shutil.which("nx-27017") or str(Path(sys.executable).with_name("nx-27017"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.workdir / "stdout.log", "wb") as log:
+            self.proc = self._spawn(exe, log)
+        self._wait_ready(timeout)
+
+    def _spawn(self, exe: str, log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                exe,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.workdir / "data"),
+                "--log-file",
+                str(self.workdir / "server.log"),
+                "--pid-file",
+                str(self.workdir / "server.pid"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"nx-27017 exited with {self.proc.returncode}: "
+                    + (self.workdir / "stdout.log").read_text(errors="replace")[-2000:]
+                )
+            try:
+                with pymongo.MongoClient(self.base_uri, serverSelectionTimeoutMS=300) as c:
+                    c.admin.command("ping")
+                return
+            except pymongo.errors.PyMongoError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"nx-27017 did not answer ping on port {self.port} in {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        pid_file = self.workdir / "server.pid"
+        pid = self.proc.pid
+        if pid_file.exists():
+            with contextlib.suppress(ValueError):
+                pid = int(pid_file.read_text().strip() or pid)
+        for target in {pid, self.proc.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+def fresh_database_uri(base_uri: str) -> str:
+    """A URI naming a database no other test uses."""
+    name = f"pc_test_{uuid.uuid4().hex[:12]}"
+    base = base_uri.rstrip("/")
+    if "?" in base:
+        head, query = base.split("?", 1)
+        head = head.rsplit("/", 1)[0] if head.count("/") > 2 else head
+        return f"{head}/{name}?{query}"
+    if base.count("/") > 2:
+        base = base.rsplit("/", 1)[0]
+    return f"{base}/{name}"

@@ -1,0 +1,139 @@
+"""The contract every store passes: the embedded SQLite store and MongoDB alike."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+
+import pytest
+
+from provcausal.records import PC
+from provcausal.stores import Store
+from provcausal.stores.base import PROV_CHUNK_BYTES
+from tests.helpers import T0, chain_run
+
+
+def _ms(value: dt.datetime) -> dt.datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def test_given_empty_store_when_listing_then_nothing(store: Store) -> None:
+    assert store.find_runs() == []
+    assert store.get_run("nope") is None
+    assert store.get_prov_json("nope") is None
+    assert store.count_tasks() == 0
+
+
+def test_given_run_when_stored_then_every_read_path_returns_it(store: Store) -> None:
+    run = chain_run("/data/run1")
+    store.put_run(run)
+
+    (wf,) = store.find_runs(workflow="wf")
+    assert wf["workflow_id"] == run.run_id
+    assert wf["name"] == "wf"
+    assert wf["custom_metadata"][PC]["label"] == "normal"
+    assert isinstance(wf["started_at"], float)
+
+    tasks = {t["activity_id"]: t for t in store.find_tasks([run.run_id])}
+    assert set(tasks) == {"a", "b", "c"}
+    assert tasks["b"]["dependencies"] == [tasks["a"]["task_id"]]
+    assert tasks["a"]["started_at"].tzinfo is not None
+    assert tasks["a"]["started_at"] == _ms(T0)
+    assert tasks["c"]["custom_metadata"][PC]["value"] == 2.0
+
+    only_b = list(store.find_tasks([run.run_id], nodes=["b"]))
+    assert [t["activity_id"] for t in only_b] == ["b"]
+    assert [t["task_id"] for t in store.tasks_by_id([tasks["c"]["task_id"]])] == [
+        tasks["c"]["task_id"]
+    ]
+    downstream = store.tasks_depending_on([tasks["a"]["task_id"]])
+    assert [t["activity_id"] for t in downstream] == ["b"]
+    a_out = tasks["a"]["custom_metadata"][PC]["generated_ids"][0]
+    assert [t["activity_id"] for t in store.tasks_by_entity([a_out], "generated")] == ["a"]
+    assert [t["activity_id"] for t in store.tasks_by_entity([a_out], "used")] == ["b"]
+    assert store.get_prov_json(run.run_id) == run.prov_json
+
+
+def test_given_same_run_when_stored_twice_then_no_duplicates(store: Store) -> None:
+    run = chain_run("/data/run1")
+    store.put_run(run)
+    store.put_run(chain_run("/data/run1"))
+    assert len(store.find_runs()) == 1
+    assert store.count_tasks() == 3
+
+
+def test_given_changed_run_when_reimported_then_stale_tasks_go(store: Store) -> None:
+    store.put_run(chain_run("/data/run1", nodes=("a", "b", "c")))
+    run = chain_run("/data/run1", nodes=("a", "b"))
+    store.put_run(run)
+    assert sorted(t["activity_id"] for t in store.find_tasks([run.run_id])) == ["a", "b"]
+    assert store.count_tasks() == 2
+
+
+def test_given_two_runs_when_one_deleted_then_other_intact(store: Store) -> None:
+    one, two = chain_run("/r1"), chain_run("/r2")
+    store.put_run(one)
+    store.put_run(two)
+    assert store.delete_run(one.run_id) is True
+    assert store.delete_run(one.run_id) is False
+    assert [r["workflow_id"] for r in store.find_runs()] == [two.run_id]
+    assert store.count_tasks() == 3
+    assert store.get_prov_json(one.run_id) is None
+
+
+def test_run_filters_by_label_time_and_ids(store: Store) -> None:
+    early = chain_run("/r1", label="normal", start=T0)
+    late = chain_run("/r2", label="broken", start=T0 + dt.timedelta(days=1))
+    other = chain_run("/r3", workflow="other", label="normal")
+    for run in (early, late, other):
+        store.put_run(run)
+    assert [r["workflow_id"] for r in store.find_runs(workflow="wf")] == [early.run_id, late.run_id]
+    assert [r["workflow_id"] for r in store.find_runs(workflow="wf", labels=["broken"])] == [
+        late.run_id
+    ]
+    since = T0 + dt.timedelta(hours=1)
+    assert [r["workflow_id"] for r in store.find_runs(workflow="wf", since=since)] == [late.run_id]
+    assert {r["workflow_id"] for r in store.find_runs(until=since.timestamp())} == {
+        early.run_id,
+        other.run_id,
+    }
+    assert [r["workflow_id"] for r in store.find_runs(run_ids=[other.run_id])] == [other.run_id]
+
+
+def test_given_keys_mongodb_treats_specially_when_stored_then_they_come_back(store: Store) -> None:
+    params = {"$where": "1", "a.b": {"c.d": "$x"}, "100%": "%2E", "plain": "v"}
+    run = chain_run("/r1", task_attrs={"params": params})
+    store.put_run(run)
+    (task,) = [t for t in store.find_tasks([run.run_id]) if t["activity_id"] == "a"]
+    assert task["custom_metadata"][PC]["attrs"]["params"] == params
+    assert task["used"] == {} and "a.out" in task["generated"]
+
+
+def test_given_run_in_writing_state_then_it_is_invisible(store: Store) -> None:
+    run = chain_run("/r1")
+    run.workflow["custom_metadata"][PC]["state"] = "writing"
+    store.put_run(run)
+    assert store.find_runs() == []
+    assert store.get_run(run.run_id) is None
+
+
+def test_given_prov_document_larger_than_a_chunk_then_it_round_trips(store: Store) -> None:
+    run = chain_run("/r1")
+    noise = base64.b64encode(os.urandom(PROV_CHUNK_BYTES + 100_000)).decode()
+    run.prov_json = run.prov_json[:-1] + f', "padding": "{noise}"}}'
+    store.put_run(run)
+    assert store.get_prov_json(run.run_id) == run.prov_json
+    smaller = chain_run("/r1")
+    store.put_run(smaller)
+    assert store.get_prov_json(run.run_id) == smaller.prov_json
+
+
+@pytest.mark.parametrize("uri", ["sqlite:relative-not-absolute-ok.db"])
+def test_relative_sqlite_uri_opens_in_cwd(uri: str, tmp_path, monkeypatch) -> None:
+    from provcausal.stores import open_store
+
+    monkeypatch.chdir(tmp_path)
+    with open_store(uri) as s:
+        assert s.find_runs() == []
+    assert (tmp_path / "relative-not-absolute-ok.db").exists()
