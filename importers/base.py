@@ -1,0 +1,215 @@
+"""What every importer shares: the result type, the protocol, and reading files safely.
+
+An importer is pure: it reads files and returns PROV documents with their FlowCept records;
+it never talks to a store. It works in two steps so that the caller can show progress and
+store each run as soon as it is read: ``plan`` lists the run sources (cheap), ``read`` turns
+one source into an :class:`ImportedRun`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import prov.model as pm
+
+from provcausal.errors import BadInputError
+from provcausal.mapping import prov_to_flowcept
+from provcausal.records import RunRecords
+
+__all__ = [
+    "Importer",
+    "RunSource",
+    "ImportedRun",
+    "ImportOptions",
+    "read_bytes",
+    "read_text",
+    "parse_json",
+    "parse_rfc3339",
+    "MAX_INPUT_BYTES",
+]
+
+#: Larger inputs are refused with a clear error rather than read into memory.
+MAX_INPUT_BYTES = 1 << 30
+
+
+@dataclass
+class ImportOptions:
+    """Options that apply to every importer, plus each importer's own (``extra``)."""
+
+    workflow: str
+    label: str | None = None
+    skip_bad: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunSource:
+    """One run to read: its files and the key its deterministic id is derived from."""
+
+    key: str
+    paths: list[Path]
+    display: str
+
+
+@dataclass
+class ImportedRun:
+    """One run read from its source: the PROV document, its FlowCept records, diagnostics."""
+
+    document: pm.ProvDocument
+    records: RunRecords
+    tasks: int
+    entities: int
+    samples: int
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.records.run_id
+
+
+class Importer(ABC):
+    """A reader of one system's provenance records."""
+
+    #: The name users type: ``provcausal import <name>``.
+    name: str = ""
+
+    @abstractmethod
+    def sniff(self, head: bytes) -> bool:
+        """Whether the first bytes of a file look like this system's records."""
+
+    @abstractmethod
+    def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
+        """The runs that ``paths`` hold (raises :class:`BadInputError` if there are none)."""
+
+    @abstractmethod
+    def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
+        """Read one run; :class:`BadInputError` names the file and line or key of bad input."""
+
+    def finish(
+        self,
+        document: pm.ProvDocument,
+        *,
+        run_id: str,
+        source: RunSource,
+        options: ImportOptions,
+        tasks: int,
+        entities: int,
+        samples: int,
+        warnings: list[str],
+        skipped: list[str],
+        run_metadata: dict[str, Any] | None = None,
+    ) -> ImportedRun:
+        """Map the finished PROV document to FlowCept records (shared by every importer)."""
+        records = prov_to_flowcept(
+            document,
+            run_id=run_id,
+            workflow=options.workflow,
+            system=self.name,
+            label=options.label,
+            source=source.display,
+            warnings=warnings,
+            run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
+        )
+        return ImportedRun(document, records, tasks, entities, samples, warnings, skipped)
+
+    def iter_files(self, paths: Sequence[Path], pattern: str | None) -> Iterator[Path]:
+        """Files named directly, and files matching ``pattern`` below named folders."""
+        for path in paths:
+            if path.is_dir():
+                if pattern is None:
+                    yield from sorted(p for p in path.rglob("*") if p.is_file())
+                else:
+                    yield from sorted(p for p in path.rglob(pattern) if p.is_file())
+            elif path.exists():
+                yield path
+            else:
+                raise BadInputError("no such file or folder", path=str(path))
+
+
+def read_bytes(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """A file's bytes, refusing files larger than ``limit`` (sparse giants included)."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise BadInputError(
+                f"file is {size / 2**30:.1f} GiB, larger than the {limit / 2**30:.0f} GiB "
+                "an import reads",
+                path=str(path),
+            )
+        with path.open("rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as exc:
+        raise BadInputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+
+
+def read_text(path: Path, limit: int = MAX_INPUT_BYTES) -> str:
+    """A file's text as UTF-8; names the line of the first byte that is not UTF-8."""
+    data = read_bytes(path, limit)
+    if not data.strip():
+        raise BadInputError("file is empty", path=str(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise BadInputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            path=str(path),
+            line=line,
+        ) from None
+
+
+def parse_json(text: str, path: Path, line_offset: int = 0) -> Any:
+    """``json.loads`` whose error names the file and line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(
+            f"not valid JSON ({exc.msg}, column {exc.colno})",
+            path=str(path),
+            line=exc.lineno + line_offset,
+        ) from None
+    except RecursionError:
+        raise BadInputError(
+            "JSON nested too deeply", path=str(path), line=line_offset + 1 if line_offset else None
+        ) from None
+
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_rfc3339(text: str) -> tuple[dt.datetime, int] | None:
+    """An RFC 3339 time (Go's, nanoseconds and offset) as (UTC datetime, nanoseconds since
+    epoch); ``None`` for Go's zero time. Raises ``ValueError`` when it is not RFC 3339.
+
+    >>> parse_rfc3339("2023-03-13T02:23:35.989429427Z")[1]
+    1678674215989429427
+    >>> parse_rfc3339("0001-01-01T00:00:00Z") is None
+    True
+    """
+    m = _RFC3339.match(text)
+    if not m:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if year <= 1:
+        return None
+    frac = (m.group(7) or "").ljust(9, "0")
+    zone = m.group(8)
+    tz = dt.timezone.utc
+    if zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        tz = dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    base = dt.datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    nanos = int(frac)
+    when = base.astimezone(dt.timezone.utc) + dt.timedelta(microseconds=nanos // 1000)
+    epoch_ns = int(base.timestamp()) * 1_000_000_000 + nanos
+    return when, epoch_ns

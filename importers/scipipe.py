@@ -1,0 +1,445 @@
+"""SciPipe audit files (``<output>.audit.json``) → PROV, one run per folder.
+
+Every format generation in the wild is read (``../shared/formats.md`` §1): ``ExecTimeNS`` /
+``ExecTimeMS`` / ``ExecutionTimeMilliSeconds``, ``Tags`` / ``Keys``, with or without
+``OutFiles``, ``Upstream`` / ``UpstreamAuditInfos``. Nested upstream histories are flattened
+without recursion and deduplicated by ``ID``; stub entries (inputs with no audit file, whose
+random ``ID`` changes on every read) are keyed by path. A SciPipe workflow graph (``.dot``) in
+the run folder, or given with ``--graph``, restores the processes that wrote no audit file
+(e.g. a Concatenator) as unobserved activities so that lineage has no gaps.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provcausal.importers.base import (
+    ImportedRun,
+    Importer,
+    ImportOptions,
+    RunSource,
+    parse_json,
+    parse_rfc3339,
+    read_text,
+)
+from provcausal.importers.scipipe_dot import ProcessGraph, looks_like_dot, parse_dot
+
+from provcausal import ids
+from provcausal.errors import BadInputError
+from provcausal.provdoc import RunDocumentBuilder
+
+__all__ = ["SciPipeImporter", "read_output_value", "MAX_VALUE_FILE_BYTES"]
+
+#: Output files larger than this are never read for a value.
+MAX_VALUE_FILE_BYTES = 64 * 1024
+_NUMBER = re.compile(rb"^\s*~?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_SUFFIX = ".audit.json"
+
+
+def read_output_value(path: Path) -> float | None:
+    """The number on the first line of a small text output file, else ``None``.
+
+    ``calc`` writes ``\\t~0.3794…``: the ``~`` is accepted. Large, binary or missing files
+    are not read.
+    """
+    try:
+        stat = path.stat()
+        if not path.is_file() or stat.st_size > MAX_VALUE_FILE_BYTES:
+            return None
+        with path.open("rb") as handle:
+            head = handle.read(MAX_VALUE_FILE_BYTES)
+    except OSError:
+        return None
+    if b"\0" in head:
+        return None
+    match = _NUMBER.match(head.split(b"\n", 1)[0])
+    if not match:
+        return None
+    value = float(match.group(1))
+    return value if value == value and abs(value) != float("inf") else None
+
+
+@dataclass
+class _Task:
+    sid: str
+    process: str
+    command: str
+    params: dict[str, str]
+    tags: dict[str, str]
+    start: Any
+    finish: Any
+    start_text: str
+    finish_text: str
+    exec_ns: int | None
+    out_files: dict[str, str]
+    audit_file: str
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+
+def _norm(path: str) -> str:
+    path = path.strip()
+    if not path:
+        return path
+    norm = posixpath.normpath(path)
+    return norm[2:] if norm.startswith("./") else norm
+
+
+def _where(keys: list[str]) -> str:
+    return "".join(f"[{k!r}]" if i else k for i, k in enumerate(keys)) or "(top level)"
+
+
+class _AuditReader:
+    """Flattens the audit files of one run folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.tasks: dict[str, _Task] = {}
+        self.stub_paths: set[str] = set()
+
+    def _field(
+        self,
+        node: dict[str, Any],
+        names: Sequence[str],
+        kind: type | tuple[type, ...],
+        keys: list[str],
+        file: Path,
+        required: bool = False,
+    ) -> Any:
+        for name in names:
+            if name in node:
+                value = node[name]
+                if value is None and not required:
+                    return None
+                if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+                    raise BadInputError(
+                        f"expected {getattr(kind, '__name__', 'a value')}, got "
+                        f"{type(value).__name__}",
+                        path=str(file),
+                        key=_where([*keys, name]),
+                    )
+                return value
+        if required:
+            raise BadInputError("missing key", path=str(file), key=_where([*keys, names[0]]))
+        return None
+
+    def _strings(self, value: Any, keys: list[str], file: Path) -> dict[str, str]:
+        if value is None:
+            return {}
+        out = {}
+        for k, v in value.items():
+            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                raise BadInputError(
+                    "expected a string value", path=str(file), key=_where([*keys, k])
+                )
+            out[str(k)] = str(v)
+        return out
+
+    def _time(
+        self, node: dict[str, Any], name: str, keys: list[str], file: Path
+    ) -> tuple[Any, str]:
+        text = self._field(node, [name], str, keys, file)
+        if text is None:
+            return None, ""
+        try:
+            parsed = parse_rfc3339(text)
+        except ValueError as exc:
+            raise BadInputError(str(exc), path=str(file), key=_where([*keys, name])) from None
+        return parsed, text
+
+    def add_file(self, file: Path) -> None:
+        root = parse_json(read_text(file), file)
+        if not isinstance(root, dict):
+            raise BadInputError("expected a JSON object (a SciPipe audit record)", path=str(file))
+        own_output = file.name[: -len(_SUFFIX)] if file.name.endswith(_SUFFIX) else None
+        stack: list[tuple[Any, str | None, list[str]]] = [(root, own_output, [])]
+        while stack:
+            node, produced, keys = stack.pop()
+            if not isinstance(node, dict):
+                raise BadInputError("expected an audit object", path=str(file), key=_where(keys))
+            sid = self._field(node, ["ID"], str, keys, file, required=True)
+            process = self._field(node, ["ProcessName"], str, keys, file, required=True)
+            upstream = self._field(node, ["Upstream", "UpstreamAuditInfos"], dict, keys, file)
+            up_key = "Upstream" if "Upstream" in node else "UpstreamAuditInfos"
+            if process == "":
+                if produced:
+                    self.stub_paths.add(_norm(produced))
+                continue
+            task = self.tasks.get(sid)
+            if task is None:
+                task = self._task(node, sid, process, keys, file)
+                self.tasks[sid] = task
+            if produced and _norm(produced) not in task.outputs:
+                task.outputs.append(_norm(produced))
+            for in_path, sub in (upstream or {}).items():
+                if _norm(in_path) not in task.inputs:
+                    task.inputs.append(_norm(in_path))
+                stack.append((sub, in_path, [*keys, up_key, in_path]))
+
+    def _task(
+        self, node: dict[str, Any], sid: str, process: str, keys: list[str], file: Path
+    ) -> _Task:
+        command = self._field(node, ["Command"], str, keys, file) or ""
+        params = self._strings(
+            self._field(node, ["Params"], dict, keys, file), [*keys, "Params"], file
+        )
+        tags = self._strings(
+            self._field(node, ["Tags", "Keys"], dict, keys, file), [*keys, "Tags"], file
+        )
+        start, start_text = self._time(node, "StartTime", keys, file)
+        finish, finish_text = self._time(node, "FinishTime", keys, file)
+        exec_ns = None
+        for name, factor in (
+            ("ExecTimeNS", 1),
+            ("ExecTimeMS", 1_000_000),
+            ("ExecutionTimeMilliSeconds", 1_000_000),
+        ):
+            raw = self._field(node, [name], (int, float), keys, file)
+            if raw is not None:
+                exec_ns = int(raw * factor) if raw >= 0 else None
+                break
+        out_files = self._strings(
+            self._field(node, ["OutFiles"], dict, keys, file), [*keys, "OutFiles"], file
+        )
+        task = _Task(
+            sid,
+            process,
+            command,
+            params,
+            tags,
+            start,
+            finish,
+            start_text,
+            finish_text,
+            exec_ns,
+            out_files,
+            str(file),
+        )
+        task.outputs.extend(_norm(p) for p in out_files.values() if _norm(p))
+        return task
+
+
+class SciPipeImporter(Importer):
+    """``provcausal import scipipe``: audit files or folders searched for ``*.audit.json``."""
+
+    name = "scipipe"
+
+    def sniff(self, head: bytes) -> bool:
+        text = head.lstrip()[:8192]
+        return text.startswith(b"{") and b'"ProcessName"' in text and b'"ID"' in text
+
+    def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
+        by_folder: dict[Path, list[Path]] = defaultdict(list)
+        for file in self.iter_files(paths, f"*{_SUFFIX}"):
+            by_folder[file.parent].append(file)
+        if not by_folder:
+            raise BadInputError(
+                f"no SciPipe audit files (*{_SUFFIX}) found", path=", ".join(str(p) for p in paths)
+            )
+        return [
+            RunSource(key=str(folder.resolve()), paths=sorted(files), display=str(folder))
+            for folder, files in sorted(by_folder.items())
+        ]
+
+    def _graph(
+        self, folder: Path, options: ImportOptions, warnings: list[str]
+    ) -> ProcessGraph | None:
+        given = options.extra.get("graph")
+        if given:
+            path = Path(given)
+            return parse_dot(read_text(path), path)
+        for candidate in sorted(folder.glob("*.dot")):
+            try:
+                text = read_text(candidate, limit=16 * 1024 * 1024)
+                if looks_like_dot(text):
+                    return parse_dot(text, candidate)
+            except BadInputError as exc:
+                warnings.append(f"ignored workflow graph: {exc}")
+        return None
+
+    def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
+        folder = Path(source.key)
+        run = ids.run_id(self.name, options.workflow, source.key)
+        reader = _AuditReader(folder)
+        warnings: list[str] = []
+        skipped: list[str] = []
+        for file in source.paths:
+            if not options.skip_bad:
+                reader.add_file(file)
+                continue
+            before = (dict(reader.tasks), set(reader.stub_paths))
+            try:
+                reader.add_file(file)
+            except BadInputError as exc:
+                reader.tasks, reader.stub_paths = before
+                skipped.append(str(exc))
+        if not reader.tasks:
+            raise BadInputError("no audited tasks in this run", path=source.display)
+        graph = self._graph(folder, options, warnings)
+        return self._build(run, source, options, reader, graph, warnings, skipped)
+
+    def _build(
+        self,
+        run: str,
+        source: RunSource,
+        options: ImportOptions,
+        reader: _AuditReader,
+        graph: ProcessGraph | None,
+        warnings: list[str],
+        skipped: list[str],
+    ) -> ImportedRun:
+        b = RunDocumentBuilder(run, options.workflow, self.name)
+        folder = Path(source.key)
+        tasks = sorted(reader.tasks.values(), key=lambda t: (t.start[1] if t.start else 0, t.sid))
+        producer: dict[str, _Task] = {}
+        for task in tasks:
+            for out in task.outputs:
+                producer.setdefault(out, task)
+
+        def ent(path: str, value: float | None = None, **attrs: Any) -> str:
+            e = ids.entity_id(run, f"path:{path}")
+            b.entity(e, name=path, value=value, attrs={"path": path, **attrs})
+            return e
+
+        tid = {t.sid: ids.task_id(run, t.sid) for t in tasks}
+        for task in tasks:
+            duration = task.exec_ns / 1e9 if task.exec_ns is not None else None
+            b.task(
+                tid[task.sid],
+                task.process,
+                start=task.start[0] if task.start else None,
+                end=task.finish[0] if task.finish else None,
+                sample=run,
+                attrs={
+                    "scipipeId": task.sid,
+                    "command": task.command,
+                    "params": task.params or None,
+                    "tags": task.tags or None,
+                    "execTimeNS": task.exec_ns,
+                    "startTime": task.start_text or None,
+                    "finishTime": task.finish_text or None,
+                    "duration": duration,
+                    "auditFile": task.audit_file,
+                },
+            )
+        for task in tasks:
+            outs = []
+            for out in task.outputs:
+                value = (
+                    read_output_value(folder / out)
+                    if out in task.out_files.values() or (not task.out_files)
+                    else None
+                )
+                e = ent(out, value)
+                b.generated(e, tid[task.sid], task.finish[0] if task.finish else None)
+                outs.append(e)
+            for inp in task.inputs:
+                e = ent(inp, raw=True if inp not in producer else None)
+                b.used(tid[task.sid], e, task.start[0] if task.start else None)
+                for o in outs:
+                    b.derived(o, e)
+                if inp in producer and producer[inp].sid != task.sid:
+                    b.informed(tid[task.sid], tid[producer[inp].sid])
+
+        gaps = {inp: t for t in tasks for inp in t.inputs if inp not in producer}
+        if graph is not None:
+            self._repair(b, run, graph, tasks, tid, producer, gaps, ent, warnings)
+        elif gaps and any(t.process for t in gaps.values()):
+            missing = ", ".join(f"{t.process} used {p}" for p, t in sorted(gaps.items()))
+            warnings.append(
+                f"{source.display}: lineage has gaps: {missing}, which no audited task produced "
+                "(a raw input, or a component that writes no audit file such as a Concatenator); "
+                "give the workflow graph SciPipe writes with --graph to repair it"
+            )
+        return self.finish(
+            b.document,
+            run_id=run,
+            source=source,
+            options=options,
+            tasks=b.task_count,
+            entities=b.entity_count,
+            samples=1,
+            warnings=warnings,
+            skipped=skipped,
+            run_metadata={"folder": source.display},
+        )
+
+    def _repair(
+        self,
+        b: RunDocumentBuilder,
+        run: str,
+        graph: ProcessGraph,
+        tasks: list[_Task],
+        tid: dict[str, str],
+        producer: dict[str, _Task],
+        gaps: dict[str, _Task],
+        ent: Any,
+        warnings: list[str],
+    ) -> None:
+        """Add the graph's processes that wrote no audit as unobserved activities."""
+        by_process: dict[str, list[_Task]] = defaultdict(list)
+        for task in tasks:
+            by_process[task.process].append(task)
+        unobserved = [p for p in graph.processes if p not in by_process]
+        claimed: set[str] = set()
+        virtual: dict[str, str] = {}
+        for process in unobserved:
+            inputs: list[str] = []
+            ends = []
+            for parent, port in graph.parents(process):
+                if parent in by_process:
+                    for t in by_process[parent]:
+                        outs = [t.out_files[port]] if port in t.out_files else t.outputs
+                        inputs.extend(ent(_norm(o)) for o in outs)
+                        if t.finish:
+                            ends.append(t.finish[0])
+                elif parent in virtual:
+                    inputs.append(virtual[parent])
+            outputs: list[str] = []
+            starts = []
+            for child, _port in graph.children(process):
+                if child in by_process:
+                    for t in by_process[child]:
+                        for inp in t.inputs:
+                            if inp in gaps and inp not in claimed:
+                                claimed.add(inp)
+                                outputs.append(ent(inp))
+                                if t.start:
+                                    starts.append(t.start[0])
+                else:
+                    if process not in virtual:
+                        virtual[process] = ids.entity_id(run, f"virtual:{process}")
+                        b.entity(
+                            virtual[process], name=f"{process} output", attrs={"unobserved": True}
+                        )
+                    outputs.append(virtual[process])
+            if not inputs and not outputs:
+                continue
+            t_id = ids.task_id(run, f"unobserved:{process}")
+            b.task(
+                t_id,
+                process,
+                start=max(ends) if ends else None,
+                end=min(starts) if starts else None,
+                sample=run,
+                unobserved=True,
+                attrs={"repairedFrom": "workflow graph"},
+            )
+            for e in inputs:
+                b.used(t_id, e)
+            for o in outputs:
+                b.generated(o, t_id)
+                for e in inputs:
+                    b.derived(o, e)
+        unclaimed = sorted(p for p in gaps if p not in claimed)
+        if unclaimed:
+            warnings.append(
+                "inputs with no producer even after graph repair (raw inputs): "
+                + ", ".join(unclaimed)
+            )

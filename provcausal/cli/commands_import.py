@@ -1,0 +1,94 @@
+"""``provcausal import <system> PATH...``: read provenance records into the store."""
+
+from __future__ import annotations
+
+import click
+
+from provcausal.cli.output import emit, info, json_option, progress, warn
+from provcausal.ingest import ImportSummary, import_paths
+
+
+def _summary_text(s: ImportSummary) -> str:
+    lines = [
+        f"imported {len(s.runs)} run(s) of workflow {s.workflow!r}"
+        + (f" with label {s.label!r}" if s.label else "")
+        + f" from {s.system}: {s.tasks} tasks, {s.entities} entities, {s.samples} samples",
+    ]
+    if s.warnings:
+        lines.append(f"{len(s.warnings)} warning(s) (shown on stderr)")
+    if s.skipped:
+        lines.append(f"skipped {len(s.skipped)} bad record(s):")
+        lines.extend(f"  {where}" for where in s.skipped[:50])
+        if len(s.skipped) > 50:
+            lines.append(f"  … and {len(s.skipped) - 50} more (see --json)")
+    return "\n".join(lines)
+
+
+def _common(func):
+    func = json_option(func)
+    func = click.option(
+        "--skip-bad",
+        is_flag=True,
+        help="Skip bad records, import the rest, report what was skipped.",
+    )(func)
+    func = click.option(
+        "--label", "-l", metavar="LABEL", help="A label for these runs, e.g. normal or broken."
+    )(func)
+    func = click.option(
+        "--workflow", "-w", required=True, metavar="NAME", help="The workflow these runs belong to."
+    )(func)
+    func = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))(func)
+    return func
+
+
+def _run(app, system, paths, workflow, label, skip_bad, as_json, **options):
+    def bar(items, length):
+        return progress(items, length=length, label=f"importing {system}", quiet=app.quiet)
+
+    summary = import_paths(
+        app.store(),
+        system,
+        paths,
+        workflow,
+        label=label,
+        skip_bad=skip_bad,
+        progress=bar,
+        **options,
+    )
+    if summary.detected:
+        info(f"detected {summary.system} records", app.quiet or as_json)
+    for message in summary.warnings:
+        warn(message, app.quiet)
+    emit(summary.as_dict(), as_json, text=_summary_text(summary))
+
+
+@click.group("import")
+def import_group():
+    """Import provenance records into the store (re-importing replaces, never duplicates)."""
+
+
+@import_group.command("scipipe")
+@_common
+@click.option(
+    "--graph",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE.dot",
+    help="The workflow graph SciPipe wrote (PlotGraph); default: a .dot in the run "
+    "folder. Restores processes that wrote no audit file.",
+)
+@click.pass_obj
+def import_scipipe(app, paths, workflow, label, skip_bad, as_json, graph):
+    """SciPipe audit files, or folders searched for *.audit.json; one run per folder."""
+    _run(app, "scipipe", paths, workflow, label, skip_bad, as_json, graph=graph)
+
+
+@import_group.command("auto")
+@_common
+@click.pass_obj
+def import_auto(app, paths, workflow, label, skip_bad, as_json):
+    """Detect the system from the content of PATHS and import with its importer."""
+    _run(app, "auto", paths, workflow, label, skip_bad, as_json)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(import_group)
