@@ -80,6 +80,8 @@ class Importer(ABC):
 
     #: The name users type: ``provcausal import <name>``.
     name: str = ""
+    #: Whether the PROV ids the importer writes are already unique per run.
+    keeps_ids: bool = True
 
     @abstractmethod
     def sniff(self, head: bytes) -> bool:
@@ -117,6 +119,7 @@ class Importer(ABC):
             source=source.display,
             warnings=warnings,
             run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
+            keep_ids=self.keeps_ids,
         )
         return ImportedRun(document, records, tasks, entities, samples, warnings, skipped)
 

@@ -123,21 +123,26 @@ def prov_to_flowcept(
     imported_at: dt.datetime | None = None,
     warnings: Iterable[str] = (),
     run_metadata: Mapping[str, Any] | None = None,
+    keep_ids: bool = True,
 ) -> RunRecords:
     """Turn one run's PROV document into FlowCept documents (and keep the PROV-JSON).
 
     Activities become tasks, entities become named ``used``/``generated`` values, and a task's
     ``dependencies`` are the tasks that generated what it used plus its ``wasInformedBy``
-    informants. Foreign PROV ids (not provcausal's) get deterministic task and entity ids.
+    informants. Foreign PROV ids (not provcausal's), and every id when ``keep_ids`` is false
+    (a document imported as a new run), get deterministic ids derived from the run.
     """
     doc = document.flattened() if document.has_bundles() else document
     imported_at = imported_at or dt.datetime.now(UTC)
 
+    def ours(qn: pm.QualifiedName) -> bool:
+        return keep_ids and _is_ours(qn)
+
     def tid(qn: pm.QualifiedName) -> str:
-        return qn.localpart if _is_ours(qn) else ids.task_id(run_id, str(qn))
+        return qn.localpart if ours(qn) else ids.task_id(run_id, str(qn))
 
     def eid(qn: pm.QualifiedName) -> str:
-        return qn.localpart if _is_ours(qn) else ids.entity_id(run_id, str(qn))
+        return qn.localpart if ours(qn) else ids.entity_id(run_id, str(qn))
 
     activities: dict[pm.QualifiedName, pm.ProvActivity] = {}
     entities: dict[pm.QualifiedName, dict[str, Any]] = {}
@@ -219,7 +224,7 @@ def prov_to_flowcept(
                 emeta: dict[str, Any] = {"name": info["name"], "role": role}
                 if info["value"] is not None:
                     emeta["value"] = info["value"]
-                if not _is_ours(ent):
+                if not ours(ent):
                     emeta["prov_id"] = str(ent)
                 entity_meta.setdefault(e, emeta)
                 named.setdefault(info["name"], info["value"] if info["value"] is not None else e)
@@ -244,7 +249,7 @@ def prov_to_flowcept(
             has_values = True
         if duration is not None:
             task_meta["duration"] = duration
-        if not _is_ours(qn):
+        if not ours(qn):
             task_meta["prov_id"] = str(qn)
         if attrs:
             task_meta["attrs"] = attrs

@@ -82,6 +82,63 @@ def import_scipipe(app, paths, workflow, label, skip_bad, as_json, graph):
     _run(app, "scipipe", paths, workflow, label, skip_bad, as_json, graph=graph)
 
 
+@import_group.command("nodered")
+@_common
+@click.option(
+    "--flow",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FLOWS.json",
+    help="The flow export: node names, types, tabs, and the wires to check hops "
+    "against (recommended).",
+)
+@click.pass_obj
+def import_nodered(app, paths, workflow, label, skip_bad, as_json, flow):
+    """Node-RED message-profiler logs (one _msgtracing JSON object per line); one run per
+    file, one sample per line."""
+    _run(app, "nodered", paths, workflow, label, skip_bad, as_json, flow=flow)
+
+
+@import_group.command("seldon")
+@_common
+@click.option(
+    "--pipeline",
+    "pipeline",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="SPEC.yaml",
+    help="The Pipeline spec: steps, inputs, triggers, tensorMap.",
+)
+@click.option(
+    "--rename",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="Treat step OLD as NEW (a model redeployed under a new name). Repeatable.",
+)
+@click.pass_obj
+def import_seldon(app, paths, workflow, label, skip_bad, as_json, pipeline, rename):
+    """Saved `seldon pipeline inspect` output (raw <= 2.8, raw >= 2.9 or --format json, with
+    or without --verbose); all PATHS form one run, each request id one sample."""
+    _run(
+        app,
+        "seldon",
+        paths,
+        workflow,
+        label,
+        skip_bad,
+        as_json,
+        pipeline=pipeline,
+        rename=list(rename) or None,
+    )
+
+
+@import_group.command("prov")
+@_common
+@click.pass_obj
+def import_prov(app, paths, workflow, label, skip_bad, as_json):
+    """W3C PROV documents from any tool (PROV-JSON, PROV-N, PROV-XML, PROV-O Turtle or
+    JSON-LD, detected from the content); one run per file."""
+    _run(app, "prov", paths, workflow, label, skip_bad, as_json)
+
+
 @import_group.command("auto")
 @_common
 @click.pass_obj

@@ -1,0 +1,92 @@
+"""Any W3C PROV document → a run: PROV-JSON, PROV-N, PROV-XML, or PROV-O (Turtle, JSON-LD).
+
+Provenance exported by other tools (ProvToolbox, noWorkflow, CamFlow, ProvStore) lands in the
+same store. Each file is one run; the document is stored as it was read, so exporting the run
+gives the same records back. Activities become tasks whose node is ``provcausal:node``, else the
+associated agent's label, else the activity's ``prov:label``, else its local name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import prov.model as pm
+
+from provcausal import ids
+from provcausal.errors import BadInputError, MissingDependencyError
+from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
+
+__all__ = ["ProvImporter", "detect_prov_format", "read_prov"]
+
+
+def detect_prov_format(text: str) -> str | None:
+    """``json``, ``provn``, ``xml``, ``ttl`` or ``jsonld`` from the content, else ``None``."""
+    head = text.lstrip()[:4096]
+    if head.startswith("document"):
+        return "provn"
+    if head.startswith("<") and "prov" in head and "document" in head:
+        return "xml"
+    if head.startswith(("{", "[")):
+        if '"@context"' in head or '"@graph"' in head:
+            return "jsonld"
+        keys = ('"prefix"', '"activity"', '"entity"', '"agent"', '"wasGeneratedBy"', '"used"',
+                '"bundle"')
+        return "json" if any(k in head for k in keys) else None
+    if head.startswith("@prefix") and "prov" in head:
+        return "ttl"
+    return None
+
+
+def read_prov(text: str, path: Path) -> pm.ProvDocument:
+    """Deserialize a PROV document in any format prov reads; errors name the file."""
+    fmt = detect_prov_format(text)
+    if fmt is None:
+        raise BadInputError("not a PROV document (PROV-JSON, PROV-N, PROV-XML or PROV-O)",
+                            path=str(path))
+    kwargs: dict[str, str] = {}
+    prov_fmt = fmt
+    if fmt in ("ttl", "jsonld"):
+        prov_fmt, kwargs = "rdf", {"rdf_format": "turtle" if fmt == "ttl" else "json-ld"}
+    try:
+        return pm.ProvDocument.deserialize(content=text, format=prov_fmt, **kwargs)
+    except ImportError as exc:
+        extra = "xml" if fmt == "xml" else "rdf"
+        raise MissingDependencyError(
+            f"reading {fmt} needs {exc.name}: pip install 'provcausal[{extra}]'") from None
+    except Exception as exc:  # prov raises many kinds; all mean the same to the user
+        raise BadInputError(f"cannot read this {fmt} document: {type(exc).__name__}: "
+                            f"{str(exc)[:200]}", path=str(path)) from None
+
+
+class ProvImporter(Importer):
+    """``provcausal import prov``: PROV documents written by any tool."""
+
+    name = "prov"
+    keeps_ids = False
+
+    def sniff(self, head: bytes) -> bool:
+        return detect_prov_format(head.decode("utf-8", "replace")) is not None
+
+    def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
+        files = list(self.iter_files(paths, None))
+        if not files:
+            raise BadInputError("no PROV documents found", path=", ".join(map(str, paths)))
+        return [RunSource(key=str(f.resolve()), paths=[f], display=str(f)) for f in files]
+
+    def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
+        (path,) = source.paths
+        document = read_prov(read_text(path), path)
+        flat = document.flattened() if document.has_bundles() else document
+        records = list(flat.get_records())
+        activities = [r for r in records if isinstance(r, pm.ProvActivity)]
+        entities = [r for r in records if isinstance(r, pm.ProvEntity)]
+        if not records:
+            raise BadInputError("the document has no records", path=str(path))
+        warnings = []
+        if not activities:
+            warnings.append(f"{path}: no activities: the run has no tasks")
+        run = ids.run_id(self.name, options.workflow, source.key)
+        return self.finish(document, run_id=run, source=source, options=options,
+                           tasks=len(activities), entities=len(entities), samples=1,
+                           warnings=warnings, skipped=[])

@@ -1,0 +1,404 @@
+"""Seldon Core v2 ``seldon pipeline inspect`` output (+ pipeline spec) → PROV, one run per import.
+
+Every request id (Kafka key) is one **sample**. Per request: an activity for the pipeline's
+inputs (node ``<pipe>.inputs``, generating the request tensors), one per step that has messages
+(node = step name, using its sources' tensors, generating its output tensors), and one for the
+pipeline's outputs (node ``<pipe>.outputs``). Tensors are entities whose ``prov:value`` is
+their first element (the whole tensor is kept as ``provcausal:data``).
+
+Edges come from the spec (inputs, triggers, tensorMap, bare-name rules); without a spec from
+the ``x-seldon-route`` header (``--verbose``); otherwise from tensors whose contents match,
+with a warning. An XID request id gives the request time; ``x-envoy-upstream-service-time`` on
+a step's output message gives its duration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from provcausal.importers.base import (
+    ImportedRun,
+    Importer,
+    ImportOptions,
+    RunSource,
+    read_text,
+)
+from provcausal.importers.seldon_inspect import (
+    Message,
+    Topic,
+    looks_like_inspect,
+    parse_inspect,
+    tensor_values,
+    xid_time,
+)
+from provcausal.importers.seldon_spec import PipelineSpec, Ref, parse_spec
+
+from provcausal import ids
+from provcausal.errors import BadInputError
+from provcausal.provdoc import RunDocumentBuilder
+
+__all__ = ["SeldonImporter", "parse_renames"]
+
+_VERSIONED = re.compile(r"^(?P<name>.+)_(?P<version>\d+)$")
+_MAX_KEPT_ELEMENTS = 10_000
+
+
+def parse_renames(items: Any) -> dict[str, str]:
+    """``["old=new", …]`` (or a dict) → ``{old: new}``."""
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        return {str(k): str(v) for k, v in items.items()}
+    out = {}
+    for item in items:
+        old, sep, new = str(item).partition("=")
+        if not sep or not old or not new:
+            raise BadInputError(f"--rename takes OLD=NEW, got {item!r}")
+        out[old] = new
+    return out
+
+
+def _tensors(message: Message | None, direction: str) -> list[tuple[dict[str, Any], str | None]]:
+    """The tensors of a message with their raw contents (if any)."""
+    if message is None:
+        return []
+    value = message.value
+    if not isinstance(value, dict):
+        raise ValueError(f"line {message.line}: the message value must be a JSON object")
+    if "datatype" in value and "name" in value:  # inspect … .<tensor>: a single tensor
+        return [(value, None)]
+    tensors = value.get(direction) or []
+    raws = value.get("rawInputContents" if direction == "inputs" else "rawOutputContents") or []
+    if not isinstance(tensors, list) or not all(isinstance(t, dict) for t in tensors):
+        raise ValueError(f"line {message.line}: '{direction}' must be a list of tensor objects")
+    if not isinstance(raws, list):
+        raise ValueError(f"line {message.line}: raw contents must be a list")
+    return [(t, raws[i] if i < len(raws) else None) for i, t in enumerate(tensors)]
+
+
+def _route(message: Message | None, renames: dict[str, str]) -> list[str] | None:
+    """The models a message passed through; ``[]`` when it came straight from the pipeline's
+    inputs (``--verbose`` headers but no route), ``None`` when headers were not printed."""
+    if message is None or not message.headers:
+        return None
+    if "x-seldon-route" not in message.headers:
+        return []
+    out = []
+    for item in message.headers["x-seldon-route"]:
+        name = item.strip(":")
+        m = _VERSIONED.match(name)
+        name = m.group("name") if m else name
+        if name:
+            out.append(renames.get(name, name))
+    return out
+
+
+class _Request:
+    """The messages of one request id, by (kind, name, direction)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.messages: dict[tuple[str, str, str], Message] = {}
+        self.errors: list[str] = []
+
+    def get(self, kind: str, name: str, direction: str) -> Message | None:
+        return self.messages.get((kind, name, direction))
+
+
+class SeldonImporter(Importer):
+    """``provcausal import seldon``: saved inspect output (+ ``--pipeline spec.yaml``)."""
+
+    name = "seldon"
+
+    def sniff(self, head: bytes) -> bool:
+        return looks_like_inspect(head.decode("utf-8", "replace"))
+
+    def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
+        files = list(self.iter_files(paths, None))
+        if not files:
+            raise BadInputError("no inspect output files found", path=", ".join(map(str, paths)))
+        key = "|".join(sorted(str(f.resolve()) for f in files))
+        return [RunSource(key=key, paths=files, display=", ".join(map(str, files)))]
+
+    def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
+        renames = parse_renames(options.extra.get("rename"))
+        spec_path = options.extra.get("pipeline")
+        spec = parse_spec(Path(spec_path), renames) if spec_path else None
+        warnings: list[str] = []
+        skipped: list[str] = []
+        requests: dict[str, _Request] = {}
+        for path in source.paths:
+            try:
+                messages = parse_inspect(read_text(path), path)
+            except BadInputError as exc:
+                if not options.skip_bad:
+                    raise
+                skipped.append(str(exc))
+                continue
+            for msg in messages:
+                topic = msg.topic
+                if topic.kind == "model":
+                    topic = Topic(
+                        topic.raw,
+                        "model",
+                        renames.get(topic.name, topic.name),
+                        topic.direction,
+                        topic.namespace,
+                    )
+                req = requests.setdefault(msg.key, _Request(msg.key))
+                if topic.kind == "errors":
+                    req.errors.append(str(msg.value)[:2000])
+                    continue
+                req.messages[(topic.kind, topic.name, topic.direction)] = Message(
+                    topic, msg.key, msg.value, msg.headers, msg.line
+                )
+        if not requests:
+            raise BadInputError("no messages", path=source.display)
+        run = ids.run_id(self.name, options.workflow, source.key)
+        b = RunDocumentBuilder(run, options.workflow, self.name)
+        how: set[str] = set()
+        pipelines = sorted(
+            {n for r in requests.values() for (k, n, _) in r.messages if k == "pipeline"}
+            | ({spec.name} if spec else set())
+        )
+        for req in requests.values():
+            try:
+                how.add(self._request(b, run, req, spec, pipelines, renames))
+            except (ValueError, TypeError) as exc:
+                msg = next(iter(req.messages.values()), None)
+                err = BadInputError(
+                    f"request {req.key}: {exc}",
+                    path=source.display if msg is None else None,
+                    line=msg.line if msg else None,
+                )
+                if not options.skip_bad:
+                    raise err from None
+                skipped.append(str(err))
+        if "values" in how:
+            warnings.append(
+                f"{source.display}: no pipeline spec and no x-seldon-route headers for some "
+                "requests: edges were inferred from matching tensor contents; give the spec "
+                "with --pipeline for an exact graph"
+            )
+        if "none" in how:
+            warnings.append(
+                f"{source.display}: some steps have no known source: give the "
+                "pipeline spec with --pipeline"
+            )
+        gated = sorted(spec.gated_steps()) if spec else []
+        return self.finish(
+            b.document,
+            run_id=run,
+            source=source,
+            options=options,
+            tasks=b.task_count,
+            entities=b.entity_count,
+            samples=len(requests),
+            warnings=warnings,
+            skipped=skipped,
+            run_metadata={"gated_nodes": gated, "pipelines": pipelines},
+        )
+
+    def _entities(
+        self,
+        b: RunDocumentBuilder,
+        run: str,
+        req: _Request,
+        message: Message | None,
+        direction: str,
+    ) -> dict[str, str]:
+        """Entities for the tensors of one message, by tensor name."""
+        out: dict[str, str] = {}
+        if message is None:
+            return out
+        for tensor, raw in _tensors(message, direction):
+            name = str(tensor.get("name", ""))
+            values = tensor_values(tensor, raw)
+            numeric = [v for v in values if isinstance(v, (int, float))]
+            e = ids.entity_id(run, f"{req.key}:{message.topic.raw}:{name}")
+            b.entity(
+                e,
+                name=name,
+                value=float(numeric[0]) if numeric else None,
+                attrs={
+                    "datatype": tensor.get("datatype"),
+                    "shape": json.dumps([int(s) for s in tensor.get("shape") or []]),
+                    "data": json.dumps(values[:_MAX_KEPT_ELEMENTS]) if len(values) > 1 else None,
+                    "topic": message.topic.raw,
+                    "request": req.key,
+                },
+            )
+            out[name] = e
+        return out
+
+    def _request(
+        self,
+        b: RunDocumentBuilder,
+        run: str,
+        req: _Request,
+        spec: PipelineSpec | None,
+        pipelines: list[str],
+        renames: dict[str, str],
+    ) -> str:
+        when_s = xid_time(req.key)
+        when = dt.datetime.fromtimestamp(when_s, dt.timezone.utc) if when_s else None
+        sample = req.key
+        steps = [n for (k, n, _) in req.messages if k == "model"]
+        if spec is not None:
+            steps = [s for s in spec.steps if s in steps] + [
+                s for s in steps if s not in spec.steps
+            ]
+        steps = list(dict.fromkeys(steps))
+        outputs = {
+            s: self._entities(b, run, req, req.get("model", s, "outputs"), "outputs") for s in steps
+        }
+        pipe_in: dict[str, dict[str, str]] = {}
+        task_of: dict[str, str] = {}
+
+        def task(node: str, message: Message | None, **extra: Any) -> str:
+            t = ids.task_id(run, f"{req.key}:{node}")
+            headers = message.headers if message else {}
+            service = headers.get("x-envoy-upstream-service-time")
+            attrs: dict[str, Any] = {
+                "request": req.key,
+                "headers": headers or None,
+                "traceparent": (headers.get("traceparent") or [None])[0],
+                "route": " ".join(headers.get("x-seldon-route", [])) or None,
+                "duration": float(service[0]) / 1000 if service else None,
+            }
+            if message is not None and isinstance(message.value, dict):
+                model = message.value.get("modelName")
+                attrs["modelName"] = model
+                attrs["modelVersion"] = message.value.get("modelVersion")
+            attrs.update(extra)
+            status = "ERROR" if req.errors and node.endswith(".outputs") else "FINISHED"
+            b.task(t, node, start=when, end=None, sample=sample, status=status, attrs=attrs)
+            task_of[node] = t
+            return t
+
+        for pipe in pipelines:
+            msg = req.get("pipeline", pipe, "inputs")
+            if msg is not None:
+                pipe_in[pipe] = self._entities(b, run, req, msg, "inputs")
+                t = task(f"{pipe}.inputs", msg)
+                for e in pipe_in[pipe].values():
+                    b.generated(e, t)
+        for step in steps:
+            t = task(step, req.get("model", step, "outputs") or req.get("model", step, "inputs"))
+            for e in outputs[step].values():
+                b.generated(e, t)
+
+        def resolve(ref: Ref) -> list[str]:
+            if ref.kind == "pipeline":
+                pool = pipe_in.get(ref.source, {})
+            else:
+                pool = outputs.get(ref.source, {})
+            if ref.tensor is not None:
+                return [pool[ref.tensor]] if ref.tensor in pool else []
+            return list(pool.values())
+
+        method = "spec" if spec is not None else "route"
+        consumers = [(s, req.get("model", s, "inputs"), task_of[s]) for s in steps]
+        for pipe in pipelines:
+            out_msg = req.get("pipeline", pipe, "outputs")
+            if out_msg is not None:
+                t = task(
+                    f"{pipe}.outputs", out_msg, error="; ".join(req.errors) if req.errors else None
+                )
+                for e in self._entities(b, run, req, out_msg, "outputs").values():
+                    b.generated(e, t)
+                consumers.append((f"{pipe}.outputs", out_msg, t))
+        for node, in_msg, t in consumers:
+            sources: list[str] = []
+            if spec is not None:
+                if node == f"{spec.name}.outputs":
+                    refs = spec.outputs
+                elif node in spec.steps:
+                    refs = spec.steps[node].inputs + spec.steps[node].triggers
+                else:
+                    refs = []
+                for ref in refs:
+                    sources.extend(resolve(ref))
+            else:
+                route = _route(in_msg, renames)
+                if route is None:
+                    method = "values"
+                sources = self._match(req, node, in_msg, outputs, pipe_in, route, renames)
+            if not sources and in_msg is not None:
+                direction = (
+                    "outputs"
+                    if node.endswith(".outputs") and in_msg.topic.kind == "pipeline"
+                    else "inputs"
+                )
+                own = (
+                    self._entities(b, run, req, in_msg, direction) if direction == "inputs" else {}
+                )
+                sources = list(own.values())
+                if not own and not node.endswith(".inputs"):
+                    method = "none" if method != "values" else method
+            for e in dict.fromkeys(sources):
+                b.used(t, e)
+        return method
+
+    def _match(
+        self,
+        req: _Request,
+        node: str,
+        in_msg: Message | None,
+        outputs: dict[str, dict[str, str]],
+        pipe_in: dict[str, dict[str, str]],
+        route: list[str] | None,
+        renames: dict[str, str],
+    ) -> list[str]:
+        """Sources of a consumer without a spec: each of its input tensors is matched by
+        content to a step output or pipeline input; with a route header only the models on
+        the route (and the pipeline inputs) are candidates, the most downstream one wins."""
+        if in_msg is None:
+            return []
+        direction = (
+            "outputs"
+            if in_msg.topic.kind == "pipeline" and in_msg.topic.direction == "outputs"
+            else "inputs"
+        )
+        allowed = set(route) if route is not None else None
+        depth: dict[str, int] = {}
+        for order, step in enumerate(outputs):
+            own = _route(req.get("model", step, "inputs"), renames)
+            depth[step] = len(own) if own is not None else order
+        candidates: list[tuple[int, str, list[Any]]] = []
+        for step, pool in outputs.items():
+            if step == node or (allowed is not None and step not in allowed):
+                continue
+            for t, raw in _tensors(req.get("model", step, "outputs"), "outputs"):
+                if str(t.get("name")) in pool:
+                    candidates.append(
+                        (depth[step], pool[str(t.get("name"))], tensor_values(t, raw))
+                    )
+        for pipe, pool in pipe_in.items():
+            for t, raw in _tensors(req.get("pipeline", pipe, "inputs"), "inputs"):
+                if str(t.get("name")) in pool:
+                    candidates.append((-1, pool[str(t.get("name"))], tensor_values(t, raw)))
+        found: list[str] = []
+        for t, raw in _tensors(in_msg, direction):
+            values = tensor_values(t, raw)
+            matches = [(d, e) for d, e, v in candidates if v == values]
+            if matches:
+                found.append(max(matches)[1])
+        if route:
+            # Route models that are neither matched nor upstream of a matched source joined
+            # without passing data: triggers. They are parents too.
+            owner = {e: step for step, pool in outputs.items() for e in pool.values()}
+            matched = {owner[e] for e in found if e in owner}
+            covered = set(matched)
+            for step in matched:
+                covered.update(_route(req.get("model", step, "inputs"), renames) or [])
+            for step in route:
+                if step not in covered and step != node:
+                    found.extend(outputs.get(step, {}).values())
+                    covered.update(_route(req.get("model", step, "inputs"), renames) or [])
+        return found
