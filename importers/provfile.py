@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import prov.model as pm
+from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
 
 from provcausal import ids
 from provcausal.errors import BadInputError, MissingDependencyError
-from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
 
 __all__ = ["ProvImporter", "detect_prov_format", "read_prov"]
 
@@ -30,8 +30,15 @@ def detect_prov_format(text: str) -> str | None:
     if head.startswith(("{", "[")):
         if '"@context"' in head or '"@graph"' in head:
             return "jsonld"
-        keys = ('"prefix"', '"activity"', '"entity"', '"agent"', '"wasGeneratedBy"', '"used"',
-                '"bundle"')
+        keys = (
+            '"prefix"',
+            '"activity"',
+            '"entity"',
+            '"agent"',
+            '"wasGeneratedBy"',
+            '"used"',
+            '"bundle"',
+        )
         return "json" if any(k in head for k in keys) else None
     if head.startswith("@prefix") and "prov" in head:
         return "ttl"
@@ -42,8 +49,9 @@ def read_prov(text: str, path: Path) -> pm.ProvDocument:
     """Deserialize a PROV document in any format prov reads; errors name the file."""
     fmt = detect_prov_format(text)
     if fmt is None:
-        raise BadInputError("not a PROV document (PROV-JSON, PROV-N, PROV-XML or PROV-O)",
-                            path=str(path))
+        raise BadInputError(
+            "not a PROV document (PROV-JSON, PROV-N, PROV-XML or PROV-O)", path=str(path)
+        )
     kwargs: dict[str, str] = {}
     prov_fmt = fmt
     if fmt in ("ttl", "jsonld"):
@@ -53,10 +61,13 @@ def read_prov(text: str, path: Path) -> pm.ProvDocument:
     except ImportError as exc:
         extra = "xml" if fmt == "xml" else "rdf"
         raise MissingDependencyError(
-            f"reading {fmt} needs {exc.name}: pip install 'provcausal[{extra}]'") from None
+            f"reading {fmt} needs {exc.name}: pip install 'provcausal[{extra}]'"
+        ) from None
     except Exception as exc:  # prov raises many kinds; all mean the same to the user
-        raise BadInputError(f"cannot read this {fmt} document: {type(exc).__name__}: "
-                            f"{str(exc)[:200]}", path=str(path)) from None
+        raise BadInputError(
+            f"cannot read this {fmt} document: {type(exc).__name__}: {str(exc)[:200]}",
+            path=str(path),
+        ) from None
 
 
 class ProvImporter(Importer):
@@ -87,6 +98,14 @@ class ProvImporter(Importer):
         if not activities:
             warnings.append(f"{path}: no activities: the run has no tasks")
         run = ids.run_id(self.name, options.workflow, source.key)
-        return self.finish(document, run_id=run, source=source, options=options,
-                           tasks=len(activities), entities=len(entities), samples=1,
-                           warnings=warnings, skipped=[])
+        return self.finish(
+            document,
+            run_id=run,
+            source=source,
+            options=options,
+            tasks=len(activities),
+            entities=len(entities),
+            samples=1,
+            warnings=warnings,
+            skipped=[],
+        )

@@ -147,6 +147,7 @@ def prov_to_flowcept(
     activities: dict[pm.QualifiedName, pm.ProvActivity] = {}
     entities: dict[pm.QualifiedName, dict[str, Any]] = {}
     agents: dict[pm.QualifiedName, str] = {}
+    labels: dict[str, str] = {}
     used: dict[pm.QualifiedName, list[pm.QualifiedName]] = defaultdict(list)
     generated: dict[pm.QualifiedName, list[pm.QualifiedName]] = defaultdict(list)
     generator: dict[pm.QualifiedName, pm.QualifiedName] = {}
@@ -169,6 +170,8 @@ def prov_to_flowcept(
         elif isinstance(record, pm.ProvAgent):
             attrs = _attr_map(record)
             agents[ident] = str(attrs.get("node") or _first(record, PROV_LABEL) or _local(ident))
+            if attrs.get("nodeName"):
+                labels[agents[ident]] = str(attrs["nodeName"])
         elif isinstance(record, pm.ProvUsage):
             act, ent = record.args[0], record.args[1]
             if act is not None and ent is not None:
@@ -288,6 +291,8 @@ def prov_to_flowcept(
         "has_values": has_values,
         "warnings": warnings,
     }
+    if labels:
+        wf_meta["node_labels"] = {n: labels[n] for n in sorted(labels) if n in nodes}
     wf_meta.update(run_metadata or {})
     workflow_doc = {
         "workflow_id": run_id,

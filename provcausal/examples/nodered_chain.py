@@ -180,7 +180,9 @@ def write_trace_log(
     ]
     writer = next(n for n in flow if n.get("name") == "Retrieve trace data")
     file = by_kind["file"]
-    base = {n["id"]: rng.uniform(2, 15) for n in flow}
+    # A node's typical processing time belongs to the flow, not to one log: derive it from
+    # the node id so that every log of the same flow shares it.
+    base = {n["id"]: random.Random(n["id"]).uniform(2, 15) for n in flow}
     lines: list[str] = []
     t = start_ms
     for _ in range(messages):

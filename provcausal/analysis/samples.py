@@ -1,0 +1,57 @@
+"""Per-sample data: one row per sample, one column per node, for a chosen metric.
+
+Samples: a SciPipe run, a Node-RED message (trace line), a Seldon request, a FlowCept run.
+Metrics: ``value`` (the numeric value of the node's output), ``duration`` (the node's own
+processing time), ``latency`` (from the start of the sample to the end of the node, so that
+delays accumulate along the path, as an end-to-end timing target does). Loops keep the last
+visit of each node per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from provcausal.analysis.graph import last_visits
+from provcausal.errors import AnalysisError
+
+__all__ = ["METRICS", "metric_frame", "default_metric"]
+
+METRICS = ("value", "duration", "latency")
+
+
+def default_metric(tasks: pd.DataFrame) -> str:
+    """``value`` when most observed nodes have values, else ``latency``."""
+    observed = tasks[~tasks["unobserved"]]
+    if observed.empty:
+        return "latency"
+    share = observed.groupby("node")["value"].apply(lambda v: v.notna().mean())
+    return "value" if (share >= 0.5).mean() >= 0.5 else "latency"
+
+
+def metric_frame(tasks: pd.DataFrame, metric: str, gated: Iterable[str] = ()) -> pd.DataFrame:
+    """Samples × nodes of ``metric``. A trigger-gated node that did not run for a sample gets
+    0 for ``value`` (an absent trigger tensor means false); other gaps stay NaN."""
+    if metric not in METRICS:
+        raise AnalysisError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    observed = last_visits(tasks[~tasks["unobserved"]])
+    if observed.empty:
+        return pd.DataFrame()
+    if metric == "latency":
+        sample_start = tasks.groupby("sample")["start"].min()
+        finished = observed["end"].fillna(observed["start"])
+        values = finished - observed["sample"].map(sample_start)
+    else:
+        values = observed[metric]
+    frame = (
+        observed.assign(_v=values)
+        .pivot(index="sample", columns="node", values="_v")
+        .astype("float64")
+    )
+    frame.columns.name = None
+    if metric == "value":
+        for node in gated:
+            if node in frame.columns:
+                frame[node] = frame[node].fillna(0.0)
+    return frame.sort_index()

@@ -1,0 +1,62 @@
+"""Selecting runs: a label, a comma-separated list of labels or run ids, or a time range."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from provcausal.errors import AnalysisError, NotFoundError
+from provcausal.stores import Store, run_label
+
+__all__ = ["select_runs", "parse_time_range"]
+
+
+def _time(text: str) -> dt.datetime | None:
+    from provcausal.cli.params import parse_time
+
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise AnalysisError(f"{text!r} is neither ISO 8601 nor epoch seconds") from None
+
+
+def parse_time_range(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``T1..T2`` (either side may be empty) → (since, until)."""
+    lo, _, hi = text.partition("..")
+    return _time(lo), _time(hi)
+
+
+def select_runs(store: Store, workflow: str, selection: str) -> list[dict[str, Any]]:
+    """The runs of ``workflow`` that ``selection`` names (oldest first)."""
+    runs = store.find_runs(workflow=workflow)
+    if not runs:
+        raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
+    if ".." in selection:
+        since, until = parse_time_range(selection)
+        chosen = store.find_runs(workflow=workflow, since=since, until=until)
+        if not chosen:
+            raise AnalysisError(f"no runs of {workflow!r} started in {selection}")
+        return chosen
+    by_id = {str(r["workflow_id"]): r for r in runs}
+    chosen_ids: dict[str, dict[str, Any]] = {}
+    for item in (part.strip() for part in selection.split(",")):
+        if not item:
+            continue
+        if item in by_id:
+            chosen_ids[item] = by_id[item]
+            continue
+        labelled = [r for r in runs if run_label(r) == item]
+        if not labelled:
+            labels = sorted({str(run_label(r)) for r in runs if run_label(r) is not None})
+            raise AnalysisError(
+                f"{item!r} is neither a label nor a run id of workflow {workflow!r} "
+                f"(labels: {', '.join(labels) or 'none'})"
+            )
+        for r in labelled:
+            chosen_ids[str(r["workflow_id"])] = r
+    if not chosen_ids:
+        raise AnalysisError("empty selection")
+    return list(chosen_ids.values())

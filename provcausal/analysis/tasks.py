@@ -1,0 +1,72 @@
+"""One table of the tasks of selected runs: what the causal graph and the sample data share.
+
+Loaded once per analysis through the store's indexed ``find_tasks`` (by run), whatever system
+wrote the tasks: provcausal's importers, or FlowCept itself (whose lineage comes from
+``dependencies`` and from FlowCept's used/generated value rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from provcausal.lineage_rules import flowcept_links
+from provcausal.mapping import task_value, to_epoch
+from provcausal.records import PC
+from provcausal.stores import Store
+
+__all__ = ["load_task_table", "TASK_COLUMNS"]
+
+TASK_COLUMNS = [
+    "task_id",
+    "run_id",
+    "node",
+    "sample",
+    "visit",
+    "value",
+    "duration",
+    "start",
+    "end",
+    "unobserved",
+    "deps",
+]
+
+
+def _row(task: dict[str, Any], run_id: str, upstream: dict[str, set[str]] | None) -> dict:
+    meta = (task.get("custom_metadata") or {}).get(PC) or {}
+    start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
+    duration = meta.get("duration")
+    if duration is None and start is not None and end is not None:
+        duration = end - start
+    deps = set(task.get("dependencies") or [])
+    if upstream is not None:
+        deps |= upstream.get(str(task["task_id"]), set())
+    return {
+        "task_id": str(task["task_id"]),
+        "run_id": run_id,
+        "node": str(task.get("activity_id") or task["task_id"]),
+        "sample": f"{run_id}/{meta.get('sample', run_id)}",
+        "visit": int(meta.get("visit", 0) or 0),
+        "value": task_value(task),
+        "duration": float(duration) if duration is not None else None,
+        "start": start,
+        "end": end,
+        "unobserved": bool(meta.get("unobserved", False)),
+        "deps": sorted(deps),
+    }
+
+
+def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
+    """All tasks of ``run_ids`` as rows (see ``TASK_COLUMNS``); ``sample`` is run-qualified."""
+    rows: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        tasks = list(store.find_tasks([run_id]))
+        captured = [t for t in tasks if PC not in (t.get("custom_metadata") or {})]
+        upstream = flowcept_links(captured).upstream if captured else None
+        rows.extend(_row(t, run_id, upstream) for t in tasks)
+    table = pd.DataFrame(rows, columns=TASK_COLUMNS)
+    return table.astype(
+        {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}
+    )

@@ -1,0 +1,155 @@
+"""Causal graph from lineage, sample data, selections, errors: small, exact cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from provcausal.analysis import causal_graph, sample_data
+from provcausal.analysis.engine import attribute_frames, binned_kl
+from provcausal.analysis.graph import graph_from_tasks
+from provcausal.analysis.samples import metric_frame
+from provcausal.analysis.selection import select_runs
+from provcausal.cli import cli
+from provcausal.errors import AnalysisError
+from tests.helpers import T0, chain_run
+
+
+def table(rows):
+    cols = [
+        "task_id",
+        "run_id",
+        "node",
+        "sample",
+        "visit",
+        "value",
+        "duration",
+        "start",
+        "end",
+        "unobserved",
+        "deps",
+    ]
+    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
+
+
+def test_loop_keeps_last_visits_and_reports_the_cut():
+    t = table(
+        [
+            ("a0", "r", "a", "s", 0, None, 1.0, 0.0, 1.0, False, []),
+            ("b0", "r", "b", "s", 0, None, 1.0, 1.0, 2.0, False, ["a0"]),
+            ("a1", "r", "a", "s", 1, None, 1.0, 2.0, 3.0, False, ["b0"]),
+            ("b1", "r", "b", "s", 1, None, 1.0, 3.0, 4.0, False, ["a1"]),
+        ]
+    )
+    g = graph_from_tasks(t)
+    assert list(g.edges) == [("a", "b")]
+    assert g.graph["cut"] == [
+        {"from": "b", "to": "a", "samples": 1, "why": "earlier visit in a loop"}
+    ]
+
+
+def test_unobserved_nodes_are_contracted_parents_to_children():
+    t = table(
+        [
+            ("1", "r", "x", "s", 0, 1.0, 1.0, 0, 1, False, []),
+            ("2", "r", "y", "s", 0, 2.0, 1.0, 0, 1, False, []),
+            ("3", "r", "cat", "s", 0, None, None, 1, 2, True, ["1", "2"]),
+            ("4", "r", "sum", "s", 0, 3.0, 1.0, 2, 3, False, ["3"]),
+        ]
+    )
+    g = graph_from_tasks(t)
+    assert sorted(g.edges) == [("x", "sum"), ("y", "sum")]
+    assert g.graph["contracted"] == {"cat": "unobserved"}
+
+
+def test_metrics_value_duration_latency_and_gated_zero():
+    t = table(
+        [
+            ("1", "r", "a", "s1", 0, 5.0, 0.5, 10.0, 10.5, False, []),
+            ("2", "r", "b", "s1", 0, 7.0, 0.25, 11.0, 11.25, False, ["1"]),
+            ("3", "r", "a", "s2", 0, 6.0, 0.5, 20.0, 20.5, False, []),
+        ]
+    )
+    assert metric_frame(t, "value", gated=["b"]).to_dict() == {
+        "a": {"s1": 5.0, "s2": 6.0},
+        "b": {"s1": 7.0, "s2": 0.0},
+    }
+    assert metric_frame(t, "duration")["b"].isna().tolist() == [False, True]
+    assert metric_frame(t, "latency").loc["s1"].tolist() == [0.5, 1.25]
+    with pytest.raises(AnalysisError):
+        metric_frame(t, "speed")
+
+
+def test_store_api_graph_samples_and_selection(store):
+    store.put_run(chain_run("/r1", label="normal", values=(1.0, 2.0, 3.0)))
+    store.put_run(
+        chain_run("/r2", label="broken", start=T0 + dt.timedelta(days=1), values=(1.0, 2.0, 9.0))
+    )
+    g = causal_graph(store, "wf")
+    assert sorted(g.edges) == [("a", "b"), ("b", "c")]
+    frame = sample_data(store, "wf")
+    assert frame["c"].tolist() == [3.0, 9.0]
+    assert len(select_runs(store, "wf", "normal,broken")) == 2
+    since = (T0 + dt.timedelta(hours=12)).isoformat()
+    assert [
+        r["custom_metadata"]["provcausal"]["label"] for r in select_runs(store, "wf", f"{since}..")
+    ] == ["broken"]
+    with pytest.raises(AnalysisError, match="labels: broken, normal"):
+        select_runs(store, "wf", "nope")
+
+
+def test_cli_errors_for_too_few_samples_and_unknown_target(store_uri):
+    from provcausal.stores import open_store
+
+    with open_store(store_uri) as store:
+        store.put_run(chain_run("/r1", label="normal"))
+        store.put_run(chain_run("/r2", label="broken"))
+    for extra, message in (([], "at least 5 are needed"),):
+        result = CliRunner().invoke(
+            cli,
+            ["--store", store_uri, "attribute", "-w", "wf", "-b", "normal", "-c", "broken", *extra],
+        )
+        assert result.exit_code == 2 and message in result.stderr
+    result = CliRunner().invoke(
+        cli, ["--store", store_uri, "attribute", "-w", "nope", "-b", "a", "-c", "b"]
+    )
+    assert result.exit_code == 2 and "no runs of workflow 'nope'" in result.stderr
+
+
+def test_binned_kl_is_tie_safe_and_zero_for_identical():
+    ties = np.array([1.0] * 50 + [2.0] * 50)
+    assert binned_kl(ties, ties) == 0.0
+    assert binned_kl(ties, np.array([1.0] * 100)) > 0.5
+
+
+def _chain_data(n_nodes, rows, rng, shift_at=None, scale=0.9):
+    data = {}
+    for i in range(n_nodes):
+        noise = rng.normal(0, 1, rows) + (2.0 if i == shift_at else 0.0)
+        data[f"x{i}"] = (scale * data[f"x{i - 1}"] if i else 0.0) + noise
+    return pd.DataFrame(data)
+
+
+def test_given_shifted_node_in_chain_when_attributed_then_it_ranks_first():
+    rng = np.random.default_rng(5)
+    g = nx.DiGraph([(f"x{i}", f"x{i + 1}") for i in range(5)])
+    old, new = _chain_data(6, 400, rng), _chain_data(6, 400, rng, shift_at=3)
+    result = attribute_frames(g, old, new, "x5", repeats=10, seed=1, n_jobs=1)
+    assert result.top() == "x3"
+    assert result.table.iloc[0]["top_frequency"] >= 0.9
+    assert set(result.flagged) == {"x3"}
+    row = result.table.iloc[0]
+    assert row["ci_low"] <= row["score"] <= row["ci_high"]
+
+
+def test_given_no_change_then_weak_evidence_is_reported():
+    rng = np.random.default_rng(6)
+    g = nx.DiGraph([("x0", "x1"), ("x1", "x2")])
+    old, new = _chain_data(3, 300, rng), _chain_data(3, 300, rng)
+    result = attribute_frames(g, old, new, "x2", repeats=5, seed=1, n_jobs=1)
+    assert result.forced is True and result.flagged == []
