@@ -97,10 +97,16 @@ def cli(ctx: click.Context, store_uri: str | None, quiet: bool, debug: bool) -> 
 
 
 def _register() -> None:
-    from provcausal.cli import commands_analysis, commands_import, commands_store
+    from provcausal.cli import (
+        commands_analysis,
+        commands_import,
+        commands_query,
+        commands_store,
+    )
 
     commands_store.register(cli)
     commands_import.register(cli)
+    commands_query.register(cli)
     commands_analysis.register(cli)
 
 

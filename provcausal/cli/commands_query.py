@@ -1,0 +1,150 @@
+"""Query commands: tasks, nodes, lineage, export, graph."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from provcausal.cli.output import emit, json_option, table_text
+from provcausal.queries import (
+    FORMATS,
+    export_prov,
+    lineage,
+    lineage_table,
+    list_nodes,
+    list_tasks,
+    nodes_dot,
+    prov_dot,
+    serialize,
+    write_picture,
+)
+
+
+@click.command("tasks")
+@click.option("--run", "-r", "run_id", metavar="RUN_ID", help="Tasks of this run.")
+@click.option("--workflow", "-w", metavar="NAME", help="With --node: that node in every run.")
+@click.option("--node", "-n", metavar="NODE", help="Only this node.")
+@json_option
+@click.pass_obj
+def tasks_cmd(app, run_id, workflow, node, as_json):
+    """List tasks: id, node, sample, start, end, duration, status, value(s)."""
+    frame = list_tasks(app.store(), run=run_id, workflow=workflow, node=node)
+    emit(frame, as_json, text=table_text(frame.drop(columns=["values"])) if not as_json else None)
+
+
+@click.command("nodes")
+@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@json_option
+@click.pass_obj
+def nodes_cmd(app, workflow, as_json):
+    """List a workflow's nodes with how many runs and samples have data for each."""
+    emit(list_nodes(app.store(), workflow), as_json)
+
+
+@click.command("lineage")
+@click.argument("item_id", metavar="ID")
+@click.option(
+    "--upstream/--downstream",
+    default=True,
+    help="What ID derives from (default) or what it leads to.",
+)
+@click.option(
+    "--depth", type=click.IntRange(0, None), metavar="N", help="At most N task generations away."
+)
+@json_option
+@click.pass_obj
+def lineage_cmd(app, item_id, upstream, depth, as_json):
+    """The tasks and entities that task or entity ID derives from or leads to."""
+    g = lineage(app.store(), item_id, "upstream" if upstream else "downstream", depth)
+    table = lineage_table(g)
+    doc = {
+        "root": item_id,
+        "direction": "upstream" if upstream else "downstream",
+        "depth": depth,
+        "nodes": table,
+        "edges": [list(e) for e in sorted(g.edges)],
+    }
+    emit(doc, as_json, text=table_text(table))
+
+
+@click.command("export")
+@click.option("--run", "-r", "run_id", metavar="RUN_ID", help="One run.")
+@click.option("--workflow", "-w", metavar="NAME", help="Every run of a workflow…")
+@click.option("--label", "-l", "labels", multiple=True, metavar="LABEL", help="…with a label.")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(sorted(FORMATS)),
+    default="json",
+    show_default=True,
+    help="PROV-JSON, PROV-N, PROV-XML, Turtle (PROV-O), JSON-LD.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default stdout).")
+@click.pass_obj
+def export_cmd(app, run_id, workflow, labels, fmt, output):
+    """Export W3C PROV: a run exactly as imported, or a workflow's runs merged."""
+    from provcausal.errors import AnalysisError
+
+    if (run_id is None) == (workflow is None):
+        raise AnalysisError("give exactly one of --run or --workflow")
+    store = app.store()
+    doc = export_prov(store, run=run_id, workflow=workflow, labels=list(labels) or None)
+    text = serialize(doc, fmt, stored_json=store.get_prov_json(run_id) if run_id else None)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@click.command("graph")
+@click.option("--workflow", "-w", metavar="NAME", help="The workflow (kind nodes).")
+@click.option(
+    "--kind",
+    type=click.Choice(["nodes", "prov"]),
+    default="nodes",
+    show_default=True,
+    help="nodes: the dataflow/causal graph from lineage; prov: one run's PROV graph.",
+)
+@click.option("--run", "-r", "run_id", metavar="RUN_ID", help="The run (kind prov).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz's dot).",
+)
+@json_option
+@click.pass_obj
+def graph_cmd(app, workflow, kind, run_id, output, as_json):
+    """Draw a workflow's node-level graph or a run's PROV graph."""
+    from provcausal.analysis import causal_graph
+    from provcausal.errors import AnalysisError
+
+    store = app.store()
+    if kind == "prov":
+        if not run_id:
+            raise AnalysisError("--kind prov draws one run: give --run")
+        dot = prov_dot(store, run_id)
+        edges = None
+    else:
+        if not workflow:
+            raise AnalysisError("--kind nodes draws a workflow: give --workflow")
+        g = causal_graph(store, workflow)
+        labels: dict[str, str] = {}
+        for run in store.find_runs(workflow=workflow):
+            labels.update(
+                ((run.get("custom_metadata") or {}).get("provcausal") or {}).get("node_labels")
+                or {}
+            )
+        dot = nodes_dot(g, workflow, labels)
+        edges = [list(e) for e in sorted(g.edges)]
+    path = write_picture(dot, output)
+    emit({"written": str(path), "kind": kind, "edges": edges}, as_json, text=f"wrote {path}")
+
+
+def register(group: click.Group) -> None:
+    for command in (tasks_cmd, nodes_cmd, lineage_cmd, export_cmd, graph_cmd):
+        group.add_command(command)

@@ -1,0 +1,182 @@
+"""Queries on both stores: tasks, nodes, lineage, PROV export/import round trips, pictures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import prov.model as pm
+import pytest
+from click.testing import CliRunner
+from provcausal.queries import export_prov, lineage, lineage_table, list_nodes, list_tasks
+from provcausal.queries.export import FORMATS, serialize
+
+from provcausal.cli import cli
+from provcausal.examples.scipipe_gcratio import write_run
+from provcausal.ingest import import_paths
+
+
+@pytest.fixture
+def gc(tmp_path, store):
+    write_run(tmp_path / "r1", seed=1)
+    write_run(tmp_path / "r2", seed=2)
+    summary = import_paths(
+        store, "scipipe", [tmp_path / "r1", tmp_path / "r2"], "gcratio", label="normal"
+    )
+    return store, summary.runs
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_tasks_of_a_run_and_of_a_node(gc):
+    store, runs = gc
+    tasks = list_tasks(store, run=runs[0])
+    assert len(tasks) == 11 and tasks.iloc[0]["node"] == "count1"
+    assert {"task_id", "node", "started_at", "ended_at", "duration", "status", "value"} <= set(
+        tasks.columns
+    )
+    per_node = list_tasks(store, workflow="gcratio", node="gcratio")
+    assert len(per_node) == 2 and set(per_node["run_id"]) == set(runs)
+
+
+def test_nodes_count_runs_and_samples(gc):
+    store, _ = gc
+    nodes = list_nodes(store, "gcratio").set_index("node")
+    assert nodes.loc["gcratio", "runs"] == 2 and nodes.loc["gccat", "unobserved"]
+    assert nodes.loc["count1", "with_value"] == 2
+
+
+def test_lineage_upstream_downstream_depth_and_entities(gc):
+    store, runs = gc
+    tasks = list_tasks(store, run=runs[0]).set_index("node")
+    ratio, count1 = tasks.loc["gcratio", "task_id"], tasks.loc["count1", "task_id"]
+    up = lineage(store, ratio)
+    assert {up.nodes[n]["label"] for n in up if up.nodes[n]["kind"] == "task"} == set(tasks.index)
+    shallow = lineage_table(lineage(store, ratio, depth=1))
+    assert set(shallow[shallow.kind == "task"]["label"]) == {"gcratio", "gcsum", "atsum"}
+    down = lineage(store, count1, "downstream", depth=20)
+    assert "gcratio" in {down.nodes[n]["label"] for n in down}
+    assert all(down.nodes[n]["run"] == runs[0] for n in down)  # never crosses into other runs
+    entity = next(n for n in up if up.nodes[n]["label"] == "count1.txt")
+    from_entity = lineage(store, entity, "downstream", depth=1)
+    assert {from_entity.nodes[n]["label"] for n in from_entity} >= {"gccount1", "atcount1"}
+
+
+def test_lineage_cli_json_and_unknown_id(gc, store_uri):
+    store, runs = gc
+    ratio = list_tasks(store, run=runs[0]).set_index("node").loc["gcratio", "task_id"]
+    code, out, _ = invoke("--store", store_uri, "lineage", ratio, "--depth", "2", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["direction"] == "upstream" and doc["edges"]
+    code, _, err = invoke("--store", store_uri, "lineage", "t-nope")
+    assert code == 2 and "no task or entity 't-nope'" in err
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_every_export_format_parses_back(gc, fmt):
+    store, runs = gc
+    doc = export_prov(store, run=runs[0])
+    name, kwargs, _ = FORMATS[fmt]
+    text = serialize(doc, fmt)
+    back = pm.ProvDocument.deserialize(content=text, format=name, **kwargs)
+    assert len(list(back.get_records(pm.ProvActivity))) == 11
+    if fmt in ("json", "provn", "xml"):
+        assert back == doc
+
+
+def test_export_json_is_exactly_what_was_imported_and_workflow_merges(gc, store_uri):
+    store, runs = gc
+    code, out, _ = invoke("--store", store_uri, "export", "--run", runs[0])
+    assert code == 0 and out == store.get_prov_json(runs[0]) + "\n"
+    merged = export_prov(store, workflow="gcratio", labels=["normal"])
+    assert len(list(merged.get_records(pm.ProvActivity))) == 22
+
+
+def test_export_import_export_gives_the_same_records(gc, store_uri, tmp_path):
+    store, runs = gc
+    for fmt in ("json", "provn", "xml"):
+        out = tmp_path / f"run.{fmt}"
+        code, _, err = invoke(
+            "--store", store_uri, "export", "--run", runs[0], "-f", fmt, "-o", str(out)
+        )
+        assert code == 0, err
+        code, text, err = invoke(
+            "--store", store_uri, "import", "prov", str(out), "--workflow", f"again-{fmt}", "--json"
+        )
+        assert code == 0, err
+        (again,) = json.loads(text)["run_ids"]
+        first = export_prov(store, run=runs[0])
+        second = export_prov(store, run=again)
+        assert set(first.get_records()) == set(second.get_records()), fmt
+        assert len(list_tasks(store, run=again)) == 11
+
+
+def test_foreign_prov_document_lands_in_the_store(tmp_path, store):
+    doc = pm.ProvDocument()
+    ex = doc.add_namespace("ex", "http://example.org/")
+    doc.activity(
+        "ex:compile", "2024-01-01T00:00:00", "2024-01-01T00:00:05", {"prov:label": "compile"}
+    )
+    doc.activity("ex:link", "2024-01-01T00:00:06", "2024-01-01T00:00:07")
+    doc.entity("ex:main.o", {"prov:value": 3})
+    doc.wasGeneratedBy("ex:main.o", "ex:compile")
+    doc.used("ex:link", "ex:main.o")
+    path = tmp_path / "toolbox.provn"
+    path.write_text(doc.serialize(format="provn"))
+    summary = import_paths(store, "auto", [path], "build")
+    assert summary.system == "prov"
+    tasks = list_tasks(store, run=summary.runs[0]).set_index("node")
+    assert set(tasks.index) == {"compile", "link"}
+    assert tasks.loc["compile", "value"] == 3.0
+    link = store.tasks_by_id([tasks.loc["link", "task_id"]])[0]
+    assert link["dependencies"] == [tasks.loc["compile", "task_id"]]
+    assert ex.uri in export_prov(store, run=summary.runs[0]).serialize(format="json")
+
+
+def test_nodes_graph_dot_and_missing_graphviz(gc, store_uri, tmp_path, monkeypatch):
+    store, runs = gc
+    code, out, _ = invoke(
+        "--store", store_uri, "graph", "-w", "gcratio", "-o", str(tmp_path / "g.dot"), "--json"
+    )
+    assert code == 0 and ["gccount1", "gcsum"] in json.loads(out)["edges"]
+    dot = (tmp_path / "g.dot").read_text()
+    assert '"gcsum" -> "gcratio"' in dot and "contracted gccat (unobserved)" in dot
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, _, err = invoke(
+        "--store", store_uri, "graph", "-w", "gcratio", "-o", str(tmp_path / "g.svg")
+    )
+    assert code == 2 and "apt-get install graphviz" in err
+    assert (tmp_path / "g.dot").exists()
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz (.ci/run installs it)")
+def test_svg_and_png_pictures(gc, store_uri, tmp_path):
+    store, runs = gc
+    code, _, err = invoke(
+        "--store", store_uri, "graph", "-w", "gcratio", "-o", str(tmp_path / "nodes.svg")
+    )
+    assert code == 0, err
+    assert "<svg" in (tmp_path / "nodes.svg").read_text()
+    code, _, err = invoke(
+        "--store",
+        store_uri,
+        "graph",
+        "--kind",
+        "prov",
+        "--run",
+        runs[0],
+        "-o",
+        str(tmp_path / "prov.png"),
+    )
+    assert code == 0, err
+    assert (tmp_path / "prov.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_since_until_accept_iso_and_epoch(gc, store_uri):
+    code, out, _ = invoke("--store", store_uri, "runs", "--since", "2023-03-13", "--json")
+    assert code == 0 and len(json.loads(out)) == 2
+    code, out, _ = invoke("--store", store_uri, "runs", "--until", "1000", "--json")
+    assert code == 0 and json.loads(out) == []
