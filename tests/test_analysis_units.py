@@ -153,3 +153,14 @@ def test_given_no_change_then_weak_evidence_is_reported():
     old, new = _chain_data(3, 300, rng), _chain_data(3, 300, rng)
     result = attribute_frames(g, old, new, "x2", repeats=5, seed=1, n_jobs=1)
     assert result.forced is True and result.flagged == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quality", ["good", "better"])
+def test_gcm_auto_qualities_rank_the_shifted_node_first(quality):
+    rng = np.random.default_rng(8)
+    g = nx.DiGraph([("x0", "x1"), ("x1", "x2"), ("x2", "x3")])
+    old, new = _chain_data(4, 300, rng), _chain_data(4, 300, rng, shift_at=2)
+    result = attribute_frames(g, old, new, "x3", quality=quality, repeats=3, seed=2, n_jobs=1)
+    assert result.top() == "x2"
+    assert result.models["x1"]  # chosen by gcm.auto's model selection

@@ -40,7 +40,13 @@ import pandas as pd
 __all__ = ["EngineResult", "attribute_frames", "binned_kl", "QUALITIES"]
 
 QUALITIES = ("fast", "good", "better")
-ALPHA = 0.05
+#: Holm-adjusted level at which a mechanism counts as changed. Faults in the paper's
+#: experiments test at p < 1e-8; unchanged deterministic steps whose inputs moved to another
+#: range reach p ~ 0.01-0.04 with small samples, so the level is strict.
+ALPHA = 0.01
+#: A step whose held-out squared error is below this share of its variance is treated as
+#: (nearly) deterministic by the mechanism-change test.
+DETERMINISTIC = 0.02
 SELECTION_ROWS = 600
 EXACT_MAX_PLAYERS = 8
 
@@ -109,7 +115,12 @@ Factory = Callable[[], Any]
 def _fast_factories(n: int, seed: int) -> list[tuple[str, Factory]]:
     from dowhy import gcm
 
-    out: list[tuple[str, Factory]] = [("linear", gcm.ml.create_linear_regressor)]
+    out: list[tuple[str, Factory]] = [
+        ("linear", gcm.ml.create_linear_regressor),
+        # Smooth deterministic steps (ratios, sums of counts) are not linear; a quadratic fit
+        # keeps them from looking changed when their inputs move to another range.
+        ("polynomial", lambda: gcm.ml.create_polynom_regressor(degree=2)),
+    ]
     if n >= 200:
         out.append(
             (
@@ -165,7 +176,7 @@ def choose_model(X: np.ndarray, y: np.ndarray, quality: str, seed: int) -> tuple
         if not scored:
             return "linear", gcm.ml.create_linear_regressor
         best = min(s for _, _, s in scored)
-        for name, factory, score in scored:  # prefer linear within 5 %: parsimony, extrapolation
+        for name, factory, score in scored:  # the simplest within 5 % of the best wins
             if score <= best * 1.05 + 1e-12:
                 return name, factory
     model, _ = gcm.auto.select_model(X, y, _assignment(quality))
@@ -256,11 +267,17 @@ def _change_pvalue(
     folds = min(5 if len(y) < 400 else 3, len(y_old), len(y_new))
     if folds < 2:
         return 1.0
-    p, resid = _predictive_test(X, y, t, kind, factory, linear, folds, seed)
+    p, resid, loss = _predictive_test(X, y, t, kind, factory, linear, folds, seed)
+    if linear and kind == "anm" and p < ALPHA and loss < DETERMINISTIC * np.var(y):
+        # A nearly deterministic step (a count over the first N lines: a random walk around a
+        # trend) is misfit by a linear or quadratic model in a way that depends on the input
+        # range, so a shifted input alone makes it look changed. A local model must agree.
+        local = _fast_factories(len(y), seed)[-1][1]
+        p = max(p, _predictive_test(X, y, t, kind, local, False, folds, seed)[0])
     if variance and kind == "anm":
         from dowhy import gcm
 
-        p_var, _ = _predictive_test(
+        p_var, _, _ = _predictive_test(
             X, resid, t, "anm", gcm.ml.create_linear_regressor, True, folds, seed
         )
         p = min(1.0, 2 * min(p, p_var))
@@ -276,9 +293,9 @@ def _predictive_test(
     linear: bool,
     folds: int,
     seed: int,
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, np.ndarray, float]:
     """One-sided p-value that the set indicator ``t`` improves held-out prediction of ``y``
-    from ``X``, and the held-out absolute residuals of the model without ``t``."""
+    from ``X``; the held-out absolute residuals and mean loss of the model without ``t``."""
     from sklearn.model_selection import KFold
 
     Xt = np.column_stack([X, t, X * t[:, None]] if linear else [X, t])
@@ -289,7 +306,7 @@ def _predictive_test(
         loss0[test] = _loss(plain, X[test], y[test])
         loss1[test] = _loss(aware, Xt[test], y[test])
         resid[test] = np.abs(y[test] - plain.predict(X[test]))
-    return _gain_pvalue(loss0 - loss1, y), resid
+    return _gain_pvalue(loss0 - loss1, y), resid, float(np.mean(loss0))
 
 
 def _loss(mech: _Mechanism, X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -363,7 +380,7 @@ def _replicate(plan: _Plan, old: pd.DataFrame, new: pd.DataFrame, seed: int) -> 
             plan.kinds[n],
             plan.factories[n],
             seed,
-            linear=plan.models[n] == "linear",
+            linear=plan.models[n] in ("linear", "polynomial"),
             variance=plan.variance,
         )
         for n in plan.order

@@ -99,6 +99,7 @@ def cli(ctx: click.Context, store_uri: str | None, quiet: bool, debug: bool) -> 
 def _register() -> None:
     from provcausal.cli import (
         commands_analysis,
+        commands_example,
         commands_import,
         commands_query,
         commands_store,
@@ -108,6 +109,7 @@ def _register() -> None:
     commands_import.register(cli)
     commands_query.register(cli)
     commands_analysis.register(cli)
+    commands_example.register(cli)
 
 
 _register()
