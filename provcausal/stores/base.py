@@ -65,6 +65,12 @@ class Store(ABC):
     def put_run(self, run: RunRecords) -> None:
         """Write (or replace) one run atomically as seen by readers: all of it or none."""
 
+    def put_runs(self, runs: Sequence[RunRecords]) -> None:
+        """Write several runs; each is still all-or-nothing for readers. Stores override this
+        to share one transaction or bulk write among the runs."""
+        for run in runs:
+            self.put_run(run)
+
     @abstractmethod
     def delete_run(self, run_id: str) -> bool:
         """Remove a run, its tasks and its PROV document; ``False`` if there was none."""

@@ -118,57 +118,71 @@ class MongoStore(Store):
 
     # -- writing -------------------------------------------------------------------------
     def put_run(self, run: RunRecords) -> None:
+        self.put_runs([run])
+
+    def put_runs(self, runs: Sequence[RunRecords]) -> None:
+        """Write runs with shared bulk writes, in the order that keeps each one invisible
+        until it is complete (see the module docstring)."""
         from pymongo import ReplaceOne, UpdateOne
 
-        run_id = run.run_id
-        workflow = escape_keys(dict(run.workflow))
-        workflow["_id"] = run_id
-        with self._guard(f"writing run {run_id}"):
+        if not runs:
+            return
+        ids = [run.run_id for run in runs]
+        with self._guard(f"writing {len(ids)} run(s) ({ids[0]}…)"):
             writing = {f"custom_metadata.{PC}.state": "writing"}
             self._wfs.bulk_write(
                 [
                     UpdateOne(
-                        {"_id": run_id},
+                        {"_id": run.run_id},
                         {
                             "$set": writing,
-                            "$setOnInsert": {"workflow_id": run_id, "name": workflow.get("name")},
+                            "$setOnInsert": {
+                                "workflow_id": run.run_id,
+                                "name": run.workflow.get("name"),
+                            },
                         },
                         upsert=True,
                     )
-                ]
+                    for run in runs
+                ],
+                ordered=False,
             )
-            new_ids = []
+            keep: set[str] = set()
             batch = []
-            for task in run.tasks:
-                doc = escape_keys(task)
-                doc["_id"] = doc["task_id"]
-                new_ids.append(doc["_id"])
-                batch.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
-                if len(batch) >= _BATCH:
-                    self._tasks.bulk_write(batch, ordered=False)
-                    batch = []
+            for run in runs:
+                for task in run.tasks:
+                    doc = escape_keys(task)
+                    doc["_id"] = doc["task_id"]
+                    keep.add(doc["_id"])
+                    batch.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
+                    if len(batch) >= _BATCH:
+                        self._tasks.bulk_write(batch, ordered=False)
+                        batch = []
             if batch:
                 self._tasks.bulk_write(batch, ordered=False)
-            keep = set(new_ids)
             stale = [
                 d["_id"]
-                for d in self._tasks.find({"workflow_id": run_id}, {"_id": 1})
+                for d in self._tasks.find({"workflow_id": {"$in": ids}}, {"_id": 1})
                 if d["_id"] not in keep
             ]
             for i in range(0, len(stale), _BATCH):
                 self._tasks.delete_many({"_id": {"$in": stale[i : i + _BATCH]}})
-            # Delete-then-insert (not replace): the run is still marked "writing" here, and
+            # Delete-then-insert (not replace): the runs are still marked "writing" here, and
             # the wire-protocol test server cannot replace a document holding binary data.
-            chunks = compress_prov(run.prov_json)
-            self._prov.delete_many({"run_id": run_id})
-            self._prov.insert_many(
-                [
-                    {"_id": f"{run_id}:{i}", "run_id": run_id, "seq": i, "data": c}
-                    for i, c in enumerate(chunks)
-                ],
-                ordered=True,
-            )
-            self._wfs.replace_one({"_id": run_id}, workflow, upsert=True)
+            self._prov.delete_many({"run_id": {"$in": ids}})
+            chunks = [
+                {"_id": f"{run.run_id}:{i}", "run_id": run.run_id, "seq": i, "data": c}
+                for run in runs
+                for i, c in enumerate(compress_prov(run.prov_json))
+            ]
+            for i in range(0, len(chunks), _BATCH):
+                self._prov.insert_many(chunks[i : i + _BATCH], ordered=True)
+            workflows = []
+            for run in runs:
+                workflow = escape_keys(dict(run.workflow))
+                workflow["_id"] = run.run_id
+                workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
+            self._wfs.bulk_write(workflows, ordered=False)
 
     def delete_run(self, run_id: str) -> bool:
         with self._guard(f"deleting run {run_id}"):

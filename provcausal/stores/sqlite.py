@@ -117,11 +117,9 @@ class SQLiteStore(Store):
         self._db.execute("DELETE FROM prov_documents WHERE run_id = ?", (run_id,))
         return found
 
-    def put_run(self, run: RunRecords) -> None:
+    def _rows(self, run: RunRecords) -> tuple[list[tuple[Any, ...]], ...]:
         run_id = run.run_id
-        task_rows = []
-        dep_rows = []
-        entity_rows = []
+        task_rows, dep_rows, entity_rows = [], [], []
         for task in run.tasks:
             tid = str(task["task_id"])
             task_rows.append((tid, run_id, task.get("activity_id"), dumps(task)))
@@ -140,26 +138,30 @@ class SQLiteStore(Store):
             wf.get("started_at"),
             dumps(wf),
         )
-        chunks = compress_prov(run.prov_json)
+        chunks = [(run_id, i, c) for i, c in enumerate(compress_prov(run.prov_json))]
+        return task_rows, dep_rows, entity_rows, chunks, [wf_row]
+
+    def put_run(self, run: RunRecords) -> None:
+        self.put_runs([run])
+
+    def put_runs(self, runs: Sequence[RunRecords]) -> None:
+        """Write runs in one transaction: readers see each of them whole or not at all."""
+        prepared = [(run.run_id, self._rows(run)) for run in runs]
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._delete_run_rows(run_id)
-            self._db.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", task_rows)
-            self._db.executemany(
-                "INSERT OR IGNORE INTO task_dependencies VALUES (?, ?, ?)", dep_rows
-            )
-            self._db.executemany("INSERT INTO task_entities VALUES (?, ?, ?, ?)", entity_rows)
-            self._db.executemany(
-                "INSERT INTO prov_documents VALUES (?, ?, ?)",
-                [(run_id, i, c) for i, c in enumerate(chunks)],
-            )
-            self._db.execute("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", wf_row)
+            for run_id, (tasks, deps, entities, chunks, wf) in prepared:
+                self._delete_run_rows(run_id)
+                self._db.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", tasks)
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO task_dependencies VALUES (?, ?, ?)", deps
+                )
+                self._db.executemany("INSERT INTO task_entities VALUES (?, ?, ?, ?)", entities)
+                self._db.executemany("INSERT INTO prov_documents VALUES (?, ?, ?)", chunks)
+                self._db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", wf)
             self._db.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             self._db.execute("ROLLBACK")
-            raise StoreError(
-                f"run {run_id}: a task id is already used by another run ({exc})"
-            ) from None
+            raise StoreError(f"a task id is already used by another run ({exc})") from None
         except BaseException:
             self._db.execute("ROLLBACK")
             raise

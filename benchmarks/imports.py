@@ -1,0 +1,161 @@
+"""Import throughput and memory.
+
+Throughput: SciPipe corpora (the GC-ratio workflow as SciPipe writes it: 9 audited processes
+per run folder, nested Upstream, a workflow graph) imported the way ``provcausal import``
+does, timed in its two phases (reading + mapping to PROV and FlowCept documents; writing them
+to the store), against the raw speed of inserting the same final documents with the store's
+own bulk API (``executemany`` / ``insert_many``) into an empty table/collection.
+
+Memory: peak RSS of the ``provcausal import`` process for two corpus sizes; streaming keeps it
+flat (the ratio large/small stays near 1) instead of proportional to the corpus.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from provcausal.examples.scipipe_gcratio import write_runs
+from provcausal.ingest import BATCH_RUNS, read_runs
+from provcausal.stores import open_store
+
+
+def corpus(root: Path, runs: int, log: Any) -> Path:
+    folder = root / f"scipipe-{runs}"
+    marker = folder / ".complete"
+    if not marker.exists():
+        started = time.perf_counter()
+        write_runs(folder, runs, seed=7)
+        marker.write_text("ok")
+        log(f"generated {runs} SciPipe run folders in {time.perf_counter() - started:.1f} s")
+    return folder
+
+
+def _final_documents(uri: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    with open_store(uri) as store:
+        runs = store.find_runs()
+        tasks = list(store.find_tasks([str(r["workflow_id"]) for r in runs]))
+    return runs, tasks
+
+
+def _raw_sqlite(path: Path, runs: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> float:
+    from provcausal.stores.codec import dumps
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("CREATE TABLE w (id TEXT PRIMARY KEY, doc TEXT)")
+    db.execute("CREATE TABLE t (id TEXT PRIMARY KEY, run TEXT, doc TEXT)")
+    started = time.perf_counter()  # serializing the documents is part of inserting them
+    rows_w = [(r["workflow_id"], dumps(r)) for r in runs]
+    rows_t = [(t["task_id"], t["workflow_id"], dumps(t)) for t in tasks]
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows_t)
+    db.executemany("INSERT INTO w VALUES (?, ?)", rows_w)
+    db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    db.close()
+    return elapsed
+
+
+def _raw_mongo(uri: str, runs: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> float:
+    import pymongo
+
+    from provcausal.stores.codec import escape_keys
+
+    with pymongo.MongoClient(uri) as client:
+        db = client.get_default_database()
+        started = time.perf_counter()
+        docs_t = [escape_keys(t) for t in tasks]
+        docs_w = [escape_keys(r) for r in runs]
+        for i in range(0, len(docs_t), 1000):
+            db.raw_tasks.insert_many(docs_t[i : i + 1000], ordered=False)
+        db.raw_workflows.insert_many(docs_w, ordered=False)
+        return time.perf_counter() - started
+
+
+def throughput(
+    root: Path, runs: int, store: str, mongo_base: str | None, log: Any
+) -> dict[str, Any]:
+    folder = corpus(root, runs, log)
+    tag = f"{store}-{runs}-{time.time_ns()}"
+    if store == "sqlite":
+        uri = f"sqlite://{root / (tag + '.db')}"
+    else:
+        assert mongo_base is not None
+        uri = f"{mongo_base}/bench_{tag.replace('-', '_')}"
+    started = time.perf_counter()
+    _, runs_iter = read_runs("scipipe", [folder], "bench", label="bench")
+    records = [r.records for r in runs_iter if not isinstance(r, str)]
+    read = time.perf_counter() - started
+    with open_store(uri) as s:
+        started = time.perf_counter()
+        for i in range(0, len(records), BATCH_RUNS):
+            s.put_runs(records[i : i + BATCH_RUNS])
+        write = time.perf_counter() - started
+    runs_docs, tasks = _final_documents(uri)
+    if store == "sqlite":
+        raw = _raw_sqlite(root / f"{tag}-raw.db", runs_docs, tasks)
+    else:
+        raw = _raw_mongo(f"{mongo_base}/raw_{tag.replace('-', '_')}", runs_docs, tasks)
+    n = len(tasks) + len(runs_docs)
+    ours = read + write
+    log(
+        f"import {store} {runs} runs: {ours:.1f} s end to end ({n / ours:.0f} records/s: "
+        f"read+map {read:.1f} s, store writes {write:.2f} s = {n / write:.0f} records/s); raw "
+        f"bulk insert of the same documents {raw:.2f} s ({n / raw:.0f} records/s)"
+    )
+    return {
+        "store": store,
+        "runs": runs,
+        "records": n,
+        "seconds": ours,
+        "read_map_seconds": read,
+        "write_seconds": write,
+        "records_per_second": n / ours,
+        "write_records_per_second": n / write,
+        "raw_seconds": raw,
+        "raw_records_per_second": n / raw,
+        "write_ratio_to_raw": raw / write,
+        "end_to_end_ratio_to_raw": raw / ours,
+    }
+
+
+def peak_rss(root: Path, sizes: list[int], log: Any) -> dict[str, Any]:
+    """Peak RSS (MiB) of a ``provcausal import`` child process per corpus size."""
+    out: dict[str, float] = {}
+    for runs in sizes:
+        folder = corpus(root, runs, log)
+        db = root / f"rss-{runs}-{time.time_ns()}.db"
+        code = (
+            "import resource, sys\n"
+            "from provcausal.cli import main\n"
+            "sys.argv = ['provcausal', '-q', '--store', sys.argv[1], 'import', 'scipipe', "
+            "sys.argv[2], '--workflow', 'bench']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, f"sqlite://{db}", str(folder)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ),
+        )
+        mib = int(done.stdout.strip().splitlines()[-1]) / 1024
+        out[str(runs)] = mib
+        log(f"peak RSS importing {runs} runs: {mib:.0f} MiB")
+    small, large = str(min(sizes)), str(max(sizes))
+    return {
+        "peak_rss_mib": out,
+        "ratio_large_to_small": out[large] / out[small],
+        "corpus_ratio": max(sizes) / min(sizes),
+    }
+
+
+__all__ = ["throughput", "peak_rss", "corpus"]
