@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "open_store": "provcausal.stores",
     "Store": "provcausal.stores",
-    "import_paths": "provcausal.importers",
+    "import_paths": "provcausal.ingest",
     "get_importer": "provcausal.importers",
     "detect_system": "provcausal.importers",
     "list_workflows": "provcausal.queries",

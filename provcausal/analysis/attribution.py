@@ -258,27 +258,30 @@ def attribute(
 
 
 def verdict(result: EngineResult, labels: dict[str, str]) -> str:
-    """One sentence that says how strong the evidence for the top node is."""
+    """One sentence that says how strong the evidence for the top node is.
+
+    The evidence is strong when the top node ranks first in at least 80 % of the resamples
+    and its lead over the runner-up, paired per replicate, has a 95 % interval above zero.
+    """
     table = result.table
     if table.empty or table.iloc[0]["score"] <= 0:
         return "no node accounts for a change of the target's distribution"
     top = table.iloc[0]
     name = labels.get(top["node"], top["node"])
-    if result.repeats == 0:
+    lead = result.lead_interval()
+    if lead is None:
         return f"{name} ranks first (no repeats: no interval to judge the evidence)"
-    second = table.iloc[1] if len(table) > 1 else None
-    separated = second is None or top["ci_low"] > second["ci_high"]
-    if not result.forced and separated and top["top_frequency"] >= 0.8:
+    other = labels.get(table.iloc[1]["node"], table.iloc[1]["node"])
+    if result.forced:
+        return f"weak evidence: no node's mechanism changed significantly; {name} is the likeliest"
+    if top["top_frequency"] < 0.8:
+        return f"weak evidence: {name} ranks first in only {top['top_frequency']:.0%} of resamples"
+    if lead[0] <= 0:
         return (
-            f"{name} accounts for the change (first in {top['top_frequency']:.0%} of "
-            "resamples, its interval clear of the others)"
+            f"weak evidence: {name} ranks first in {top['top_frequency']:.0%} of resamples "
+            f"but its lead over {other} is not clear of zero"
         )
-    other = labels.get(second["node"], second["node"]) if second is not None else "others"
     return (
-        f"weak evidence: {name} ranks first in {top['top_frequency']:.0%} of resamples but "
-        f"its interval overlaps {other}'s"
-        if not separated
-        else f"weak evidence: {name} ranks first in only {top['top_frequency']:.0%} of resamples"
-        if not result.forced
-        else f"weak evidence: no node's mechanism changed significantly; {name} is the likeliest"
+        f"{name} accounts for the change (first in {top['top_frequency']:.0%} of resamples; "
+        f"lead over {other} {lead[0]:.3g} to {lead[1]:.3g})"
     )
