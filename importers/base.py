@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -169,9 +170,15 @@ def read_text(path: Path, limit: int = MAX_INPUT_BYTES) -> str:
         ) from None
 
 
+#: JSON nesting an import accepts (a SciPipe history 500 processes deep nests ~1,000 levels).
+MAX_JSON_DEPTH = 20_000
+
+
 def parse_json(text: str, path: Path, line_offset: int = 0) -> Any:
-    """``json.loads`` whose error names the file and line."""
+    """``json.loads`` whose error names the file and line; deep nesting is allowed."""
+    limit = sys.getrecursionlimit()
     try:
+        sys.setrecursionlimit(max(limit, MAX_JSON_DEPTH))
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInputError(
@@ -181,8 +188,12 @@ def parse_json(text: str, path: Path, line_offset: int = 0) -> Any:
         ) from None
     except RecursionError:
         raise BadInputError(
-            "JSON nested too deeply", path=str(path), line=line_offset + 1 if line_offset else None
+            f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
+            path=str(path),
+            line=line_offset + 1 if line_offset else None,
         ) from None
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 _RFC3339 = re.compile(

@@ -63,21 +63,36 @@ def parse_renames(items: Any) -> dict[str, str]:
     return out
 
 
+class _BadMessage(Exception):
+    """A message whose value cannot be read; carries the message for the error's location."""
+
+    def __init__(self, message: Message, reason: str) -> None:
+        super().__init__(reason)
+        self.message = message
+
+
+def _values(message: Message, tensor: dict[str, Any], raw: str | None) -> list[Any]:
+    try:
+        return tensor_values(tensor, raw)
+    except (ValueError, TypeError) as exc:
+        raise _BadMessage(message, f"tensor {str(tensor.get('name'))[:40]!r}: {exc}") from None
+
+
 def _tensors(message: Message | None, direction: str) -> list[tuple[dict[str, Any], str | None]]:
     """The tensors of a message with their raw contents (if any)."""
     if message is None:
         return []
     value = message.value
     if not isinstance(value, dict):
-        raise ValueError(f"line {message.line}: the message value must be a JSON object")
+        raise _BadMessage(message, "the message value must be a JSON object")
     if "datatype" in value and "name" in value:  # inspect … .<tensor>: a single tensor
         return [(value, None)]
     tensors = value.get(direction) or []
     raws = value.get("rawInputContents" if direction == "inputs" else "rawOutputContents") or []
     if not isinstance(tensors, list) or not all(isinstance(t, dict) for t in tensors):
-        raise ValueError(f"line {message.line}: '{direction}' must be a list of tensor objects")
+        raise _BadMessage(message, f"'{direction}' must be a list of tensor objects")
     if not isinstance(raws, list):
-        raise ValueError(f"line {message.line}: raw contents must be a list")
+        raise _BadMessage(message, "raw contents must be a list")
     return [(t, raws[i] if i < len(raws) else None) for i, t in enumerate(tensors)]
 
 
@@ -155,7 +170,7 @@ class SeldonImporter(Importer):
                     req.errors.append(str(msg.value)[:2000])
                     continue
                 req.messages[(topic.kind, topic.name, topic.direction)] = Message(
-                    topic, msg.key, msg.value, msg.headers, msg.line
+                    topic, msg.key, msg.value, msg.headers, msg.line, msg.path
                 )
         if not requests:
             raise BadInputError("no messages", path=source.display)
@@ -169,13 +184,15 @@ class SeldonImporter(Importer):
         for req in requests.values():
             try:
                 how.add(self._request(b, run, req, spec, pipelines, renames))
-            except (ValueError, TypeError) as exc:
-                msg = next(iter(req.messages.values()), None)
+            except _BadMessage as exc:
                 err = BadInputError(
-                    f"request {req.key}: {exc}",
-                    path=source.display if msg is None else None,
-                    line=msg.line if msg else None,
+                    f"request {req.key}: {exc}", path=exc.message.path, line=exc.message.line
                 )
+                if not options.skip_bad:
+                    raise err from None
+                skipped.append(str(err))
+            except (ValueError, TypeError) as exc:
+                err = BadInputError(f"request {req.key}: {exc}", path=source.display)
                 if not options.skip_bad:
                     raise err from None
                 skipped.append(str(err))
@@ -218,7 +235,7 @@ class SeldonImporter(Importer):
             return out
         for tensor, raw in _tensors(message, direction):
             name = str(tensor.get("name", ""))
-            values = tensor_values(tensor, raw)
+            values = _values(message, tensor, raw)
             numeric = [v for v in values if isinstance(v, (int, float))]
             e = ids.entity_id(run, f"{req.key}:{message.topic.raw}:{name}")
             b.entity(
@@ -374,18 +391,20 @@ class SeldonImporter(Importer):
         for step, pool in outputs.items():
             if step == node or (allowed is not None and step not in allowed):
                 continue
-            for t, raw in _tensors(req.get("model", step, "outputs"), "outputs"):
-                if str(t.get("name")) in pool:
+            out_msg = req.get("model", step, "outputs")
+            for t, raw in _tensors(out_msg, "outputs"):
+                if str(t.get("name")) in pool and out_msg is not None:
                     candidates.append(
-                        (depth[step], pool[str(t.get("name"))], tensor_values(t, raw))
+                        (depth[step], pool[str(t.get("name"))], _values(out_msg, t, raw))
                     )
         for pipe, pool in pipe_in.items():
-            for t, raw in _tensors(req.get("pipeline", pipe, "inputs"), "inputs"):
-                if str(t.get("name")) in pool:
-                    candidates.append((-1, pool[str(t.get("name"))], tensor_values(t, raw)))
+            in_pipe = req.get("pipeline", pipe, "inputs")
+            for t, raw in _tensors(in_pipe, "inputs"):
+                if str(t.get("name")) in pool and in_pipe is not None:
+                    candidates.append((-1, pool[str(t.get("name"))], _values(in_pipe, t, raw)))
         found: list[str] = []
         for t, raw in _tensors(in_msg, direction):
-            values = tensor_values(t, raw)
+            values = _values(in_msg, t, raw)
             matches = [(d, e) for d, e, v in candidates if v == values]
             if matches:
                 found.append(max(matches)[1])

@@ -60,6 +60,7 @@ class Message:
     value: Any
     headers: dict[str, list[str]] = field(default_factory=dict)
     line: int = 0
+    path: str = ""
 
 
 def parse_topic(text: str, path: Path, line: int) -> Topic:
@@ -150,7 +151,9 @@ def _json_format(doc: Any, path: Path, line_offset: int) -> list[Message]:
                 str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
                 for k, v in raw_headers.items()
             }
-            out.append(Message(topic, msg["key"], msg.get("value"), headers, line_offset + 1))
+            out.append(
+                Message(topic, msg["key"], msg.get("value"), headers, line_offset + 1, str(path))
+            )
     return out
 
 
@@ -204,7 +207,7 @@ def parse_inspect(text: str, path: Path) -> list[Message]:
         if not key:
             raise BadInputError("empty request id (Kafka key)", path=str(path), line=number)
         value, headers = _value_and_headers(rest, path, number, topic)
-        messages.append(Message(topic, key, value, headers, number))
+        messages.append(Message(topic, key, value, headers, number, str(path)))
     return messages
 
 

@@ -36,15 +36,23 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
 
 def test_readme_starts_with_the_two_setup_commands():
     lines = (ROOT / "README.md").read_text().splitlines()
-    block = lines[lines.index("```bash") + 1: lines.index("```bash") + 3]
+    block = lines[lines.index("```bash") + 1 : lines.index("```bash") + 3]
     assert "provcausal attribute" in block[0] and "pip install ." in block[0]
     assert block[1].endswith("pytest")
 
 
-@pytest.mark.parametrize("module", [
-    "provcausal", "provcausal.ids", "provcausal.stores", "provcausal.stores.uri",
-    "provcausal.importers", "provcausal.importers.base", "provcausal.analysis.engine",
-])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "provcausal",
+        "provcausal.ids",
+        "provcausal.stores",
+        "provcausal.stores.uri",
+        "provcausal.importers",
+        "provcausal.importers.base",
+        "provcausal.analysis.engine",
+    ],
+)
 def test_docstring_examples(module):
     failures, _ = doctest.testmod(importlib.import_module(module))
     assert failures == 0

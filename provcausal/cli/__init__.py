@@ -59,12 +59,21 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except ProvcausalError as exc:
-            app = ctx.find_object(App)
-            redact = app.redact if app else (lambda s: s)
-            if app is not None and app.debug:
-                sys.stderr.write(redact("".join(traceback.format_exc())))
-            raise command_error(redact(str(exc)), exc.exit_code) from None
+            raise self._fail(ctx, str(exc), exc.exit_code) from None
+        except Exception as exc:  # a bug: one redacted line; the traceback with --debug
+            message = f"internal error ({type(exc).__name__}: {exc}); rerun with --debug"
+            raise self._fail(ctx, message, 1) from None
+
+    @staticmethod
+    def _fail(ctx: click.Context, message: str, code: int) -> click.ClickException:
+        app = ctx.find_object(App)
+        redact = app.redact if app else (lambda s: s)
+        if app is not None and app.debug:
+            sys.stderr.write(redact("".join(traceback.format_exc())))
+        return command_error(redact(message), code)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -31,6 +31,36 @@ PROV_COLLECTION = "provcausal_prov"
 _BATCH = 1000
 
 
+def _duplicates_only(exc: Any) -> bool:
+    errors = (getattr(exc, "details", None) or {}).get("writeErrors") or []
+    return bool(errors) and all(e.get("code") == 11000 for e in errors)
+
+
+def _bulk_upsert(collection: Any, ops: list[Any]) -> None:
+    """Upserts keyed by ``_id``; two importers racing on one document can make one upsert
+    fail with a duplicate key, and it then succeeds as a replacement when retried once."""
+    from pymongo.errors import BulkWriteError
+
+    try:
+        collection.bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        if not _duplicates_only(exc):
+            raise
+        collection.bulk_write(ops, ordered=False)
+
+
+def _insert_ignoring_duplicates(collection: Any, docs: list[dict[str, Any]]) -> None:
+    """Insert PROV chunks; a duplicate means a concurrent import of the same input already
+    wrote the same bytes (the PROV-JSON of an input is deterministic)."""
+    from pymongo.errors import BulkWriteError
+
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if not _duplicates_only(exc):
+            raise
+
+
 def _clean(doc: dict[str, Any]) -> dict[str, Any]:
     doc = unescape_keys(doc)
     doc.pop("_id", None)
@@ -156,10 +186,10 @@ class MongoStore(Store):
                     keep.add(doc["_id"])
                     batch.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
                     if len(batch) >= _BATCH:
-                        self._tasks.bulk_write(batch, ordered=False)
+                        _bulk_upsert(self._tasks, batch)
                         batch = []
             if batch:
-                self._tasks.bulk_write(batch, ordered=False)
+                _bulk_upsert(self._tasks, batch)
             stale = [
                 d["_id"]
                 for d in self._tasks.find({"workflow_id": {"$in": ids}}, {"_id": 1})
@@ -176,13 +206,13 @@ class MongoStore(Store):
                 for i, c in enumerate(compress_prov(run.prov_json))
             ]
             for i in range(0, len(chunks), _BATCH):
-                self._prov.insert_many(chunks[i : i + _BATCH], ordered=True)
+                _insert_ignoring_duplicates(self._prov, chunks[i : i + _BATCH])
             workflows = []
             for run in runs:
                 workflow = escape_keys(dict(run.workflow))
                 workflow["_id"] = run.run_id
                 workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
-            self._wfs.bulk_write(workflows, ordered=False)
+            _bulk_upsert(self._wfs, workflows)
 
     def delete_run(self, run_id: str) -> bool:
         with self._guard(f"deleting run {run_id}"):

@@ -1,0 +1,5 @@
+"""``python -m provcausal.cli``."""
+
+from provcausal.cli import main
+
+main()

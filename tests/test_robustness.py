@@ -1,0 +1,282 @@
+"""Robustness: fuzzed inputs, concurrent and interrupted imports, hostile content, secrets.
+
+Property-based tests mutate valid inputs of every importer (truncations, byte flips, deleted
+keys, changed types): the outcome is a correct import or the documented clean error naming
+the file, never another exception and never a partially stored run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from provcausal.cli import cli
+from provcausal.errors import ProvcausalError
+from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims
+from provcausal.ingest import import_paths
+from provcausal.records import PC
+from provcausal.stores import open_store
+
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _mutate_json(value, rng: random.Random):
+    """Delete a random key or change a random value's type, somewhere in the document."""
+    nodes = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            nodes.append(v)
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(value)
+    target = rng.choice(nodes)
+    if not target:
+        return value
+    key = rng.choice(sorted(target))
+    if rng.random() < 0.5:
+        del target[key]
+    else:
+        target[key] = rng.choice([None, 7, "x", [], {}, True, -1.5])
+    return value
+
+
+def _mutate(data: bytes, how: str, seed: int) -> bytes:
+    rng = random.Random(seed)
+    if how == "truncate":
+        return data[: rng.randrange(len(data))]
+    if how == "flip":
+        out = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            out[rng.randrange(len(out))] ^= 1 << rng.randrange(8)
+        return bytes(out)
+    lines = data.decode().splitlines()
+    parsed = {}
+    for i, line in enumerate(lines):  # JSON lines (Node-RED logs, inspect --format json)
+        try:
+            parsed[i] = json.loads(line)
+        except ValueError:
+            continue
+    if not parsed:  # one JSON document over many lines (SciPipe audit, PROV-JSON)
+        return json.dumps(_mutate_json(json.loads(data), rng)).encode()
+    i = rng.choice(sorted(parsed))
+    lines[i] = json.dumps(_mutate_json(parsed[i], rng))
+    return "\n".join(lines).encode()
+
+
+def _check_outcome(
+    store_uri: str, system: str, paths: list[Path], extra: dict, bad_file: Path
+) -> None:
+    with open_store(store_uri) as store:
+        try:
+            summary = import_paths(store, system, paths, "fuzz", **extra)
+        except ProvcausalError as exc:
+            assert exc.exit_code == 2, exc
+            assert str(bad_file) in str(exc) or str(bad_file.parent) in str(exc), str(exc)
+            summary = None
+        for run in store.find_runs():  # whatever is visible is complete
+            meta = run["custom_metadata"][PC]
+            assert len(list(store.find_tasks([run["workflow_id"]]))) == meta["tasks"]
+        if summary is None:
+            assert store.find_runs() == []
+
+
+HOW = st.sampled_from(["truncate", "flip", "json"])
+
+
+@FUZZ
+@given(how=HOW, seed=st.integers(0, 10**6), which=st.integers(0, 8))
+def test_fuzzed_scipipe_audit_files(tmp_path_factory, how, seed, which):
+    root = tmp_path_factory.mktemp("fz")
+    scipipe_gcratio.write_run(root / "run", seed=1)
+    files = sorted((root / "run").glob("*.audit.json"))
+    bad = files[which % len(files)]
+    bad.write_bytes(_mutate(bad.read_bytes(), how, seed))
+    _check_outcome(f"sqlite://{root / 's.db'}", "scipipe", [root / "run"], {}, bad)
+
+
+@FUZZ
+@given(how=HOW, seed=st.integers(0, 10**6))
+def test_fuzzed_nodered_logs(tmp_path_factory, how, seed):
+    root = tmp_path_factory.mktemp("fz")
+    flow = nodered_chain.chain_flow(3)
+    log = nodered_chain.write_trace_log(root / "t.log", flow, 5, seed=1)
+    log.write_bytes(_mutate(log.read_bytes(), how, seed))
+    _check_outcome(f"sqlite://{root / 's.db'}", "nodered", [log], {}, log)
+
+
+@FUZZ
+@given(how=HOW, seed=st.integers(0, 10**6), fmt=st.sampled_from(seldon_claims.FORMATS))
+def test_fuzzed_seldon_inspect_output(tmp_path_factory, how, seed, fmt):
+    root = tmp_path_factory.mktemp("fz")
+    out = seldon_claims.write_inspect(
+        root / "o.txt", seldon_claims.simulate(3, seed=1), fmt=fmt, verbose=True
+    )
+    data = out.read_bytes()
+    if how == "json" and fmt.startswith("raw"):  # mutate one message value
+        lines = data.decode().splitlines()
+        rng = random.Random(seed)
+        i = rng.choice([k for k, x in enumerate(lines) if "{" in x])
+        head, brace, rest = lines[i].partition("{")
+        value, end = json.JSONDecoder().raw_decode(brace + rest)
+        lines[i] = head + json.dumps(_mutate_json(value, rng)) + (brace + rest)[end:]
+        data = "\n".join(lines).encode()
+    else:
+        data = _mutate(data, "flip" if how == "json" and fmt.startswith("raw") else how, seed)
+    out.write_bytes(data)
+    _check_outcome(f"sqlite://{root / 's.db'}", "seldon", [out], {}, out)
+
+
+@FUZZ
+@given(how=HOW, seed=st.integers(0, 10**6))
+def test_fuzzed_prov_documents(tmp_path_factory, how, seed):
+    root = tmp_path_factory.mktemp("fz")
+    scipipe_gcratio.write_run(root / "run", seed=1)
+    with open_store(f"sqlite://{root / 'src.db'}") as store:
+        (run,) = import_paths(store, "scipipe", [root / "run"], "src").runs
+        doc = root / "doc.json"
+        doc.write_text(store.get_prov_json(run))
+    doc.write_bytes(_mutate(doc.read_bytes(), how, seed))
+    _check_outcome(f"sqlite://{root / 's.db'}", "prov", [doc], {}, doc)
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "provcausal.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_four_processes_import_overlapping_inputs(tmp_path, store_uri):
+    folders = scipipe_gcratio.write_runs(tmp_path / "corpus", 12, seed=5)
+    procs = [
+        _cli(
+            "--store",
+            store_uri,
+            "-q",
+            "import",
+            "scipipe",
+            *map(str, folders[3 * i : 3 * i + 6]),
+            "--workflow",
+            "gc",
+        )
+        for i in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    with open_store(store_uri) as store:
+        runs = store.find_runs(workflow="gc")
+        assert len(runs) == 12
+        assert store.count_tasks() == 12 * 11
+        assert sum(len(list(store.find_tasks([r["workflow_id"]]))) for r in runs) == 132
+
+
+def test_killed_import_leaves_no_half_visible_run_and_rerun_completes(tmp_path, store_uri):
+    scipipe_gcratio.write_runs(tmp_path / "corpus", 600, seed=9)
+    args = (
+        "--store",
+        store_uri,
+        "-q",
+        "import",
+        "scipipe",
+        str(tmp_path / "corpus"),
+        "--workflow",
+        "gc",
+    )
+    proc = _cli(*args)
+    deadline = time.monotonic() + 120
+    with open_store(store_uri) as store:
+        while time.monotonic() < deadline and store.count_tasks() == 0:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        visible = store.find_runs()
+        assert len(visible) < 600  # killed mid-way
+        for run in visible:
+            assert len(list(store.find_tasks([run["workflow_id"]]))) == 11
+    rerun = _cli(*args)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    with open_store(store_uri) as store:
+        assert len(store.find_runs()) == 600
+        assert store.count_tasks() == 6600
+
+
+def test_hostile_content(tmp_path, sqlite_uri):
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    record = {
+        "ID": "h" * 20,
+        "ProcessName": "p",
+        "Command": "x" * 1_000_000,
+        "Params": {"$gt": "1", "a.b": "ü" * 1000},
+        "Tags": {},
+        "StartTime": "2023-03-13T02:23:35.989429427Z",
+        "FinishTime": "2023-03-13T02:23:36Z",
+        "ExecTimeNS": 10,
+        "OutFiles": {},
+        "Upstream": {},
+    }
+    (folder / "o.audit.json").write_text(json.dumps(record))
+    with open_store(sqlite_uri) as store:
+        (run,) = import_paths(store, "scipipe", [folder], "h").runs
+        (task,) = store.find_tasks([run])
+        assert len(task["custom_metadata"][PC]["attrs"]["command"]) == 1_000_000
+    sparse = tmp_path / "giant" / "big.audit.json"
+    sparse.parent.mkdir()
+    with open(sparse, "wb") as handle:
+        handle.truncate(2 * 1024**3)
+    result = CliRunner().invoke(
+        cli, ["--store", sqlite_uri, "import", "scipipe", str(sparse.parent), "--workflow", "g"]
+    )
+    assert result.exit_code == 2 and "2.0 GiB" in result.stderr and str(sparse) in result.stderr
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    text = None
+    for i in range(500):
+        up = f'{{"f{i - 1}": {text}}}' if text else "{}"
+        text = (
+            f'{{"ID": "d{i:018d}", "ProcessName": "p{i}", "Command": "", '
+            '"StartTime": "2023-03-13T02:23:35Z", "FinishTime": "2023-03-13T02:23:36Z", '
+            f'"ExecTimeNS": 1, "OutFiles": {{"o": "f{i}"}}, "Upstream": {up}}}'
+        )
+    (deep / "f499.audit.json").write_text(text)
+    with open_store(sqlite_uri) as store:
+        summary = import_paths(store, "scipipe", [deep], "deep")
+        assert summary.tasks == 500
+
+
+def test_password_never_printed_even_with_debug(tmp_path, mongo_base_uri):
+    host = mongo_base_uri.split("//", 1)[1]
+    uri = f"mongodb://alice:S3cretPw@{host}/pc_secret_test"
+    for args in (
+        ["runs", "delete", "nope"],
+        ["attribute", "-w", "x", "-b", "a", "-c", "b"],
+        ["export", "--run", "nope"],
+    ):
+        result = CliRunner().invoke(cli, ["--store", uri, "--debug", *args])
+        assert result.exit_code != 0
+        assert "S3cretPw" not in result.output and "S3cretPw" not in result.stderr
+        assert "alice:***@" in result.stderr or "Error:" in result.stderr
