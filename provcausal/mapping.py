@@ -23,7 +23,14 @@ from provcausal import ids
 from provcausal.provdoc import NS_ATTR, NS_ID, RunDocumentBuilder
 from provcausal.records import PC, RunRecords
 
-__all__ = ["prov_to_flowcept", "flowcept_to_prov", "to_epoch", "to_datetime", "task_value"]
+__all__ = [
+    "prov_to_flowcept",
+    "flowcept_to_prov",
+    "to_epoch",
+    "to_datetime",
+    "task_value",
+    "task_duration",
+]
 
 UTC = dt.timezone.utc
 
@@ -110,6 +117,18 @@ def task_value(task: Mapping[str, Any]) -> float | None:
         if number is not None:
             return number
     return None
+
+
+def task_duration(task: Mapping[str, Any]) -> float | None:
+    """A task's own processing time in seconds: the importer's figure (SciPipe's
+    ``ExecTimeNS``, Node-RED's onReceive→onSend, Seldon's service time), else end − start."""
+    meta = (task.get("custom_metadata") or {}).get(PC) or {}
+    duration = _numeric(meta.get("duration"))
+    if duration is None:
+        start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
+        if start is not None and end is not None:
+            duration = end - start
+    return duration
 
 
 def prov_to_flowcept(

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from provcausal.errors import AnalysisError, NotFoundError
-from provcausal.mapping import task_value, to_datetime, to_epoch
+from provcausal.mapping import task_duration, task_value, to_datetime
 from provcausal.records import PC
 from provcausal.stores import Store
 
@@ -31,10 +31,6 @@ TASK_COLUMNS = [
 
 def _task_row(task: dict[str, Any]) -> dict[str, Any]:
     meta = (task.get("custom_metadata") or {}).get(PC) or {}
-    start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
-    duration = meta.get("duration")
-    if duration is None and start is not None and end is not None:
-        duration = end - start
     return {
         "task_id": task["task_id"],
         "run_id": task.get("workflow_id"),
@@ -43,7 +39,7 @@ def _task_row(task: dict[str, Any]) -> dict[str, Any]:
         "visit": meta.get("visit", 0),
         "started_at": to_datetime(task.get("started_at")),
         "ended_at": to_datetime(task.get("ended_at")),
-        "duration": duration,
+        "duration": task_duration(task),
         "status": task.get("status"),
         "value": task_value(task),
         "values": task.get("generated") or {},

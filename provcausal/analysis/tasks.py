@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from provcausal.lineage_rules import flowcept_links
-from provcausal.mapping import task_value, to_epoch
+from provcausal.mapping import task_duration, task_value, to_epoch
 from provcausal.records import PC
 from provcausal.stores import Store
 
@@ -37,9 +37,7 @@ TASK_COLUMNS = [
 def _row(task: dict[str, Any], run_id: str, upstream: dict[str, set[str]] | None) -> dict:
     meta = (task.get("custom_metadata") or {}).get(PC) or {}
     start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
-    duration = meta.get("duration")
-    if duration is None and start is not None and end is not None:
-        duration = end - start
+    duration = task_duration(task)
     deps = set(task.get("dependencies") or [])
     if upstream is not None:
         deps |= upstream.get(str(task["task_id"]), set())
@@ -50,7 +48,7 @@ def _row(task: dict[str, Any], run_id: str, upstream: dict[str, set[str]] | None
         "sample": f"{run_id}/{meta.get('sample', run_id)}",
         "visit": int(meta.get("visit", 0) or 0),
         "value": task_value(task),
-        "duration": float(duration) if duration is not None else None,
+        "duration": duration,
         "start": start,
         "end": end,
         "unobserved": bool(meta.get("unobserved", False)),
