@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 
+def _sizes(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
@@ -23,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, help="keep corpora here between runs")
     parser.add_argument("--trials", type=int, help="attribution data sets per graph")
+    parser.add_argument("--import-sizes", type=_sizes, help="run folders, e.g. 1000,10000")
+    parser.add_argument("--memory-sizes", type=_sizes, help="run folders, e.g. 1000,100000")
+    parser.add_argument("--lineage-tasks", type=int, help="tasks in the lineage store")
+    parser.add_argument("--attribution-sizes", type=_sizes, help="nodes, e.g. 5,20,50,100")
     args = parser.parse_args(argv)
     wanted = set(args.only or ["import", "memory", "lineage", "attribution"])
 
@@ -38,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import imports
             from tests.mongo_server import WireServer
 
-            sizes = [200] if args.quick else [1_000, 10_000, 100_000]
+            sizes = args.import_sizes or ([200] if args.quick else [1_000, 10_000, 100_000])
             server = WireServer(work / "nx27017")
             server.start()
             rows = []
@@ -50,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         if "memory" in wanted:
             from benchmarks import imports
 
-            sizes = [100, 400] if args.quick else [1_000, 100_000]
+            sizes = args.memory_sizes or ([100, 400] if args.quick else [1_000, 100_000])
             report["memory"] = imports.peak_rss(work, sizes, log)
         if "lineage" in wanted:
             from benchmarks import lineage
 
-            tasks = 50_000 if args.quick else 1_000_000
+            tasks = args.lineage_tasks or (50_000 if args.quick else 1_000_000)
             uri = lineage.build(work / f"lineage-{tasks}.db", tasks, log)
             report["lineage"] = lineage.measure(uri, 20 if args.quick else 100, 0, log)
         if "attribution" in wanted:
@@ -64,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.quick:
                 rows = attribution.run([5], ["chain"], args.trials or 2, 1, 2000, 0, log)
             else:
+                sizes = args.attribution_sizes or [5, 20, 50, 100]
                 rows = attribution.run(
-                    [5, 20, 50, 100], ["chain", "diamond"], args.trials or 5, 1, 2000, 0, log
+                    sizes, ["chain", "diamond"], args.trials or 5, 1, 2000, 0, log
                 )
             report["attribution"] = rows
     finally:
