@@ -133,12 +133,14 @@ def peak_rss(root: Path, sizes: list[int], log: Any) -> dict[str, Any]:
         folder = corpus(root, runs, log)
         db = root / f"rss-{runs}-{time.time_ns()}.db"
         code = (
-            "import resource, sys\n"
+            "import sys\n"
             "from provcausal.cli import main\n"
             "sys.argv = ['provcausal', '-q', '--store', sys.argv[1], 'import', 'scipipe', "
             "sys.argv[2], '--workflow', 'bench']\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+            # VmHWM: this process's own peak. ru_maxrss would include the parent's peak,
+            # which Linux carries into a child across fork + exec.
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
         )
         done = subprocess.run(
             [sys.executable, "-c", code, f"sqlite://{db}", str(folder)],
