@@ -15,26 +15,16 @@ from provcausal.analysis.engine import attribute_frames, binned_kl
 from provcausal.analysis.graph import graph_from_tasks
 from provcausal.analysis.samples import metric_frame
 from provcausal.analysis.selection import select_runs
+from provcausal.analysis.tasks import TASK_COLUMNS
 from provcausal.cli import cli
 from provcausal.errors import AnalysisError
 from tests.helpers import T0, chain_run
 
 
 def table(rows):
-    cols = [
-        "task_id",
-        "run_id",
-        "node",
-        "sample",
-        "visit",
-        "value",
-        "duration",
-        "start",
-        "end",
-        "unobserved",
-        "deps",
-    ]
-    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
+    return pd.DataFrame(
+        [dict(zip(TASK_COLUMNS, r, strict=True)) for r in rows], columns=TASK_COLUMNS
+    )
 
 
 def test_loop_keeps_last_visits_and_reports_the_cut():

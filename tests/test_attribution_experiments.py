@@ -22,6 +22,24 @@ def invoke(*args: str) -> dict:
     return json.loads(result.stdout) if "--json" in args else {"text": result.stdout}
 
 
+def import_labelled(
+    store_uri: str, system: str, path, workflow: str, label: str, *extra: str
+) -> None:
+    invoke(
+        "--store",
+        store_uri,
+        "-q",
+        "import",
+        system,
+        str(path),
+        "--workflow",
+        workflow,
+        "--label",
+        label,
+        *extra,
+    )
+
+
 def attribute(store_uri: str, workflow: str, comparison: str, *extra: str) -> dict:
     return invoke(
         "--store",
@@ -61,18 +79,7 @@ def gcratio_runs(tmp_path_factory) -> Path:
 )
 def test_scipipe_gcratio_narrowed_count_ranks_first(gcratio_runs, store_uri, broken, culprit):
     for label in ("normal", broken):
-        invoke(
-            "--store",
-            store_uri,
-            "-q",
-            "import",
-            "scipipe",
-            str(gcratio_runs / label),
-            "--workflow",
-            "gcratio",
-            "--label",
-            label,
-        )
+        import_labelled(store_uri, "scipipe", str(gcratio_runs / label), "gcratio", label)
     report = attribute(store_uri, "gcratio", broken)
     assert report["target"] == "gcratio" and report["metric"] == "value"
     assert report["baseline"] == {"samples": 30} and report["comparison"] == {"samples": 30}
@@ -105,16 +112,11 @@ def claims(tmp_path_factory) -> Path:
 )
 def test_seldon_claims_fault_ranks_first(claims, sqlite_uri, comparison, culprit):
     for label in ("normal", comparison):
-        invoke(
-            "--store",
+        import_labelled(
             sqlite_uri,
-            "-q",
-            "import",
             "seldon",
             str(claims / f"{label}.txt"),
-            "--workflow",
             "claims",
-            "--label",
             label,
             "--pipeline",
             str(claims / "spec.yaml"),
@@ -130,16 +132,11 @@ def test_nodered_delayed_node_ranks_first(tmp_path, store_uri):
     nodered_chain.write_trace_log(tmp_path / "normal.log", flow, 50, seed=31)
     nodered_chain.write_trace_log(tmp_path / "slow.log", flow, 50, seed=32, delay_step=2)
     for label in ("normal", "slow"):
-        invoke(
-            "--store",
+        import_labelled(
             store_uri,
-            "-q",
-            "import",
             "nodered",
             str(tmp_path / f"{label}.log"),
-            "--workflow",
             "chain",
-            "--label",
             label,
             "--flow",
             str(tmp_path / "flows.json"),
@@ -153,18 +150,7 @@ def test_nodered_delayed_node_ranks_first(tmp_path, store_uri):
 
 def test_same_seed_same_numbers_and_text_output(gcratio_runs, sqlite_uri):
     for label in ("normal", "break-count1"):
-        invoke(
-            "--store",
-            sqlite_uri,
-            "-q",
-            "import",
-            "scipipe",
-            str(gcratio_runs / label),
-            "--workflow",
-            "gcratio",
-            "--label",
-            label,
-        )
+        import_labelled(sqlite_uri, "scipipe", str(gcratio_runs / label), "gcratio", label)
     first = attribute(sqlite_uri, "gcratio", "break-count1", "--repeats", "5", "--seed", "3")
     again = attribute(sqlite_uri, "gcratio", "break-count1", "--repeats", "5", "--seed", "3")
     first.pop("seconds"), again.pop("seconds")
