@@ -137,3 +137,13 @@ def test_relative_sqlite_uri_opens_in_cwd(uri: str, tmp_path, monkeypatch) -> No
     with open_store(uri) as s:
         assert s.find_runs() == []
     assert (tmp_path / "relative-not-absolute-ok.db").exists()
+
+
+def test_given_same_run_twice_in_one_batch_then_last_write_wins(store: Store) -> None:
+    first = chain_run("/r1", nodes=("a", "b", "c"))
+    second = chain_run("/r1", nodes=("a", "b"))
+    other = chain_run("/r2")
+    store.put_runs([first, other, second])
+    assert {r["workflow_id"] for r in store.find_runs()} == {first.run_id, other.run_id}
+    assert sorted(t["activity_id"] for t in store.find_tasks([first.run_id])) == ["a", "b"]
+    assert store.count_tasks() == 5

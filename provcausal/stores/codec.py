@@ -36,9 +36,15 @@ def unescape_key(key: str) -> str:
 def escape_keys(value: Any) -> Any:
     """A copy of ``value`` whose dict keys (at every depth) are safe for MongoDB."""
     if isinstance(value, dict):
-        return {escape_key(str(k)): escape_keys(v) for k, v in value.items()}
+        out = {}
+        for key, item in value.items():
+            key = str(key)
+            if "." in key or "%" in key or "\x00" in key or key[:1] == "$":
+                key = escape_key(key)
+            out[key] = escape_keys(item) if isinstance(item, (dict, list, tuple)) else item
+        return out
     if isinstance(value, (list, tuple)):
-        return [escape_keys(v) for v in value]
+        return [escape_keys(v) if isinstance(v, (dict, list, tuple)) else v for v in value]
     return value
 
 

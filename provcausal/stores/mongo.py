@@ -155,6 +155,7 @@ class MongoStore(Store):
         until it is complete (see the module docstring)."""
         from pymongo import ReplaceOne, UpdateOne
 
+        runs = list({run.run_id: run for run in runs}.values())  # the last write of a run wins
         if not runs:
             return
         ids = [run.run_id for run in runs]

@@ -146,18 +146,28 @@ class SQLiteStore(Store):
 
     def put_runs(self, runs: Sequence[RunRecords]) -> None:
         """Write runs in one transaction: readers see each of them whole or not at all."""
-        prepared = [(run.run_id, self._rows(run)) for run in runs]
+        runs = list({run.run_id: run for run in runs}.values())  # the last write of a run wins
+        tables: tuple[list[tuple[Any, ...]], ...] = ([], [], [], [], [])
+        for run in runs:
+            for rows, new in zip(tables, self._rows(run), strict=True):
+                rows.extend(new)
+        ids = list(dict.fromkeys(run.run_id for run in runs))
+        tasks, deps, entities, chunks, workflows = tables
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for run_id, (tasks, deps, entities, chunks, wf) in prepared:
-                self._delete_run_rows(run_id)
-                self._db.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", tasks)
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO task_dependencies VALUES (?, ?, ?)", deps
-                )
-                self._db.executemany("INSERT INTO task_entities VALUES (?, ?, ?, ?)", entities)
-                self._db.executemany("INSERT INTO prov_documents VALUES (?, ?, ?)", chunks)
-                self._db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", wf)
+            for part in _chunks(ids):
+                marks = ",".join("?" * len(part))
+                self._db.execute(f"DELETE FROM workflows WHERE workflow_id IN ({marks})", part)
+                for table in ("tasks", "task_dependencies", "task_entities"):
+                    self._db.execute(f"DELETE FROM {table} WHERE workflow_id IN ({marks})", part)
+                self._db.execute(f"DELETE FROM prov_documents WHERE run_id IN ({marks})", part)
+            self._db.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", tasks)
+            self._db.executemany("INSERT OR IGNORE INTO task_dependencies VALUES (?, ?, ?)", deps)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO task_entities VALUES (?, ?, ?, ?)", entities
+            )
+            self._db.executemany("INSERT INTO prov_documents VALUES (?, ?, ?)", chunks)
+            self._db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", workflows)
             self._db.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             self._db.execute("ROLLBACK")
