@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import networkx as nx
 import numpy as np
@@ -154,3 +155,76 @@ def test_gcm_auto_qualities_rank_the_shifted_node_first(quality):
     result = attribute_frames(g, old, new, "x3", quality=quality, repeats=3, seed=2, n_jobs=1)
     assert result.top() == "x2"
     assert result.models["x1"]  # chosen by gcm.auto's model selection
+
+
+def _fork_run(source: str, label: str, shift: float):
+    """A run of a → (b, c): two sinks."""
+    from provcausal import ids
+    from provcausal.mapping import prov_to_flowcept
+    from provcausal.provdoc import RunDocumentBuilder
+
+    run = ids.run_id("test", "fork", source)
+    b = RunDocumentBuilder(run, "fork", "test")
+    rng = np.random.default_rng(int(source[2:]) + (100 if label == "broken" else 0))
+    a_value = float(rng.normal())
+    ta, ea = ids.task_id(run, "a"), ids.entity_id(run, "a")
+    b.task(ta, "a", start=T0, end=T0, sample=run)
+    b.entity(ea, name="a.out", value=a_value)
+    b.generated(ea, ta)
+    for node, value in (("b", a_value + shift), ("c", -a_value)):
+        t, e = ids.task_id(run, node), ids.entity_id(run, node)
+        b.task(t, node, start=T0, end=T0, sample=run)
+        b.used(t, ea)
+        b.entity(e, name=f"{node}.out", value=value + float(rng.normal()))
+        b.generated(e, t)
+    return prov_to_flowcept(
+        b.document, run_id=run, workflow="fork", system="test", label=label, source=source
+    )
+
+
+def test_several_sinks_need_a_target_and_a_named_target_works(sqlite_uri):
+    from provcausal.stores import open_store
+
+    with open_store(sqlite_uri) as store:
+        for i in range(8):
+            store.put_runs([_fork_run(f"/n{i}", "normal", 0.0)])
+            store.put_runs([_fork_run(f"/b{i}", "broken", 3.0)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--store",
+            sqlite_uri,
+            "attribute",
+            "-w",
+            "fork",
+            "-b",
+            "normal",
+            "-c",
+            "broken",
+            "--repeats",
+            "2",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "the workflow has 2 sinks: b, c; choose one with --target" in result.stderr
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--store",
+            sqlite_uri,
+            "attribute",
+            "-w",
+            "fork",
+            "-b",
+            "normal",
+            "-c",
+            "broken",
+            "--target",
+            "b",
+            "--repeats",
+            "2",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["target"] == "b"
