@@ -11,6 +11,7 @@ the run folder, or given with ``--graph``, restores the processes that wrote no 
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections import defaultdict
@@ -235,16 +236,30 @@ class SciPipeImporter(Importer):
         return text.startswith(b"{") and b'"ProcessName"' in text and b'"ID"' in text
 
     def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
-        by_folder: dict[Path, list[Path]] = defaultdict(list)
-        for file in self.iter_files(paths, f"*{_SUFFIX}"):
-            by_folder[file.parent].append(file)
-        if not by_folder:
+        # Run folders are remembered, not their files: 100,000 runs hold 900,000 audit files,
+        # and a list of them all would make memory grow with the corpus. A folder named
+        # through a parent folder imports all its audit files (paths=[]); files named one by
+        # one import only those.
+        folders: dict[Path, list[Path] | None] = {}
+        for path in paths:
+            if path.is_dir():
+                # os.walk, not Path.rglob: rglob (Python <= 3.12) keeps every path it yielded.
+                for folder, _, names in os.walk(path):
+                    if any(name.endswith(_SUFFIX) for name in names):
+                        folders[Path(folder)] = None
+            elif path.exists():
+                chosen = folders.get(path.parent, [])
+                if chosen is not None:
+                    folders[path.parent] = [*chosen, path]
+            else:
+                raise BadInputError("no such file or folder", path=str(path))
+        if not folders:
             raise BadInputError(
                 f"no SciPipe audit files (*{_SUFFIX}) found", path=", ".join(str(p) for p in paths)
             )
         return [
-            RunSource(key=str(folder.resolve()), paths=sorted(files), display=str(folder))
-            for folder, files in sorted(by_folder.items())
+            RunSource(key=str(folder.resolve()), paths=sorted(files or []), display=str(folder))
+            for folder, files in sorted(folders.items())
         ]
 
     def _graph(
@@ -269,7 +284,8 @@ class SciPipeImporter(Importer):
         reader = _AuditReader(folder)
         warnings: list[str] = []
         skipped: list[str] = []
-        for file in source.paths:
+        files = source.paths or sorted(p for p in folder.glob(f"*{_SUFFIX}") if p.is_file())
+        for file in files:
             if not options.skip_bad:
                 reader.add_file(file)
                 continue
