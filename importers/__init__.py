@@ -10,10 +10,18 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
-from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource
+from provcausal.importers.base import (
+    ImportedRun,
+    Importer,
+    ImportOptions,
+    RunSource,
+    iter_files,
+    walk_files,
+)
 
 from provcausal.errors import BadInputError, NotFoundError
 
@@ -56,15 +64,15 @@ def get_importer(name: str) -> Importer:
 
 
 def _candidate_files(paths: Sequence[Path]) -> list[Path]:
+    """Per named path: itself, or in a folder the first SciPipe audit file, else its first
+    20 files. Streamed: a corpus of 100,000 runs is not listed to find one file."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            audit = sorted(path.rglob("*.audit.json"))
-            files.extend(audit[:1] or sorted(p for p in path.rglob("*") if p.is_file())[:20])
-        elif path.exists():
-            files.append(path)
-        else:
-            raise BadInputError("no such file or folder", path=str(path))
+        if not path.is_dir():
+            files.extend(iter_files([path]))
+            continue
+        audit = next((f for f in walk_files(path) if f.name.endswith(".audit.json")), None)
+        files.extend([audit] if audit else itertools.islice(walk_files(path), 20))
     return files
 
 

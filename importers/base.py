@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import sys
 from abc import ABC, abstractmethod
@@ -22,7 +23,7 @@ import prov.model as pm
 
 from provcausal.errors import BadInputError
 from provcausal.mapping import prov_to_flowcept
-from provcausal.records import RunRecords
+from provcausal.records import PC, RunRecords
 
 __all__ = [
     "Importer",
@@ -30,6 +31,8 @@ __all__ = [
     "ImportedRun",
     "ImportOptions",
     "read_bytes",
+    "iter_files",
+    "walk_files",
     "read_text",
     "parse_json",
     "parse_rfc3339",
@@ -103,14 +106,13 @@ class Importer(ABC):
         run_id: str,
         source: RunSource,
         options: ImportOptions,
-        tasks: int,
-        entities: int,
         samples: int,
         warnings: list[str],
         skipped: list[str],
         run_metadata: dict[str, Any] | None = None,
     ) -> ImportedRun:
-        """Map the finished PROV document to FlowCept records (shared by every importer)."""
+        """Map the finished PROV document to FlowCept records (shared by every importer);
+        the task and entity counts are the mapping's."""
         records = prov_to_flowcept(
             document,
             run_id=run_id,
@@ -122,20 +124,34 @@ class Importer(ABC):
             run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
             keep_ids=self.keeps_ids,
         )
-        return ImportedRun(document, records, tasks, entities, samples, warnings, skipped)
+        meta = records.workflow["custom_metadata"][PC]
+        return ImportedRun(
+            document, records, meta["tasks"], meta["entities"], samples, warnings, skipped
+        )
 
-    def iter_files(self, paths: Sequence[Path], pattern: str | None) -> Iterator[Path]:
-        """Files named directly, and files matching ``pattern`` below named folders."""
-        for path in paths:
-            if path.is_dir():
-                if pattern is None:
-                    yield from sorted(p for p in path.rglob("*") if p.is_file())
-                else:
-                    yield from sorted(p for p in path.rglob(pattern) if p.is_file())
-            elif path.exists():
-                yield path
-            else:
-                raise BadInputError("no such file or folder", path=str(path))
+    def iter_files(self, paths: Sequence[Path]) -> Iterator[Path]:
+        """Files named directly, and every file below named folders."""
+        return iter_files(paths)
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Files below ``root`` in a stable order, streamed: ``os.walk``, because ``Path.rglob``
+    (Python <= 3.12) keeps every path it has yielded."""
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(names):
+            yield Path(folder) / name
+
+
+def iter_files(paths: Sequence[Path]) -> Iterator[Path]:
+    """Files named directly, and every file below named folders; a missing path is an error."""
+    for path in paths:
+        if path.is_dir():
+            yield from walk_files(path)
+        elif path.exists():
+            yield path
+        else:
+            raise BadInputError("no such file or folder", path=str(path))
 
 
 def read_bytes(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:

@@ -145,7 +145,7 @@ class NodeRedImporter(Importer):
         )
 
     def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
-        files = list(self.iter_files(paths, None))
+        files = list(self.iter_files(paths))
         if not files:
             raise BadInputError("no trace log files found", path=", ".join(map(str, paths)))
         return [RunSource(key=str(f.resolve()), paths=[f], display=str(f)) for f in files]
@@ -189,8 +189,6 @@ class NodeRedImporter(Importer):
             run_id=run,
             source=source,
             options=options,
-            tasks=b.task_count,
-            entities=b.entity_count,
             samples=samples,
             warnings=warnings,
             skipped=skipped,

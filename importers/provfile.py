@@ -80,7 +80,7 @@ class ProvImporter(Importer):
         return detect_prov_format(head.decode("utf-8", "replace")) is not None
 
     def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
-        files = list(self.iter_files(paths, None))
+        files = list(self.iter_files(paths))
         if not files:
             raise BadInputError("no PROV documents found", path=", ".join(map(str, paths)))
         return [RunSource(key=str(f.resolve()), paths=[f], display=str(f)) for f in files]
@@ -91,7 +91,6 @@ class ProvImporter(Importer):
         flat = document.flattened() if document.has_bundles() else document
         records = list(flat.get_records())
         activities = [r for r in records if isinstance(r, pm.ProvActivity)]
-        entities = [r for r in records if isinstance(r, pm.ProvEntity)]
         if not records:
             raise BadInputError("the document has no records", path=str(path))
         warnings = []
@@ -103,8 +102,6 @@ class ProvImporter(Importer):
             run_id=run,
             source=source,
             options=options,
-            tasks=len(activities),
-            entities=len(entities),
             samples=1,
             warnings=warnings,
             skipped=[],

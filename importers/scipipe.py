@@ -378,8 +378,6 @@ class SciPipeImporter(Importer):
             run_id=run,
             source=source,
             options=options,
-            tasks=b.task_count,
-            entities=b.entity_count,
             samples=1,
             warnings=warnings,
             skipped=skipped,

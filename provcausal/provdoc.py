@@ -194,11 +194,3 @@ class RunDocumentBuilder:
     def derived(self, generated: str, used: str) -> None:
         if generated != used and self._once("der", generated, used):
             self.document.derivation(self._qn(generated), self._qn(used))
-
-    @property
-    def task_count(self) -> int:
-        return len(self._activities)
-
-    @property
-    def entity_count(self) -> int:
-        return len(self._entities)
