@@ -69,12 +69,19 @@ def lineage(
     start_tasks = walker.keep(store.tasks_by_id([item_id]))
     frontier: list[dict[str, Any]]
     if start_tasks:
+        level = 0
         task = start_tasks[0]
         _add_task(g, task, 0)
         frontier = [task]
     else:
+        level = 1
         generators = walker.keep(store.tasks_by_entity([item_id], "generated"))
-        users = walker.keep(store.tasks_by_entity([item_id], "used"))
+        # Users matter downstream, or to tell an entity nobody generated from a wrong id.
+        users = (
+            walker.keep(store.tasks_by_entity([item_id], "used"))
+            if direction == "downstream" or not generators
+            else []
+        )
         if not generators and not users:
             raise NotFoundError(f"no task or entity {item_id!r} in {store.uri}")
         owner = (generators or users)[0]
@@ -88,8 +95,6 @@ def lineage(
                 else:
                     g.add_edge(item_id, t["task_id"])
                 frontier.append(t)
-        start_level = 1
-    level = 0 if start_tasks else start_level
     while frontier and level < limit:
         level += 1
         frontier = _step(g, walker, frontier, direction, level)
