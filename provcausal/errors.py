@@ -23,6 +23,14 @@ class ProvcausalError(Exception):
     """Root of every error provcausal raises on purpose."""
 
     exit_code = 1
+    #: The API parameter the error is about, written "the `name` parameter" in the message;
+    #: the CLI names its option there instead.
+    parameter: str | None = None
+
+    def about(self, parameter: str) -> ProvcausalError:
+        """This error, marked as being about ``parameter``."""
+        self.parameter = parameter
+        return self
 
 
 class BadInputError(ProvcausalError):

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from provcausal.analysis.attribution import prepare
-from provcausal.analysis.graph import sinks
-from provcausal.errors import AnalysisError, NotFoundError, UnknownNodeError
+from provcausal.analysis.targets import resolve_target
+from provcausal.errors import AnalysisError, NotFoundError
 from provcausal.stores import Store
 
 __all__ = ["anomalies", "find_sample"]
@@ -52,7 +52,7 @@ def anomalies(
     """Nodes ranked by their contribution to ``sample``'s anomalous ``target`` value."""
     from dowhy import gcm
 
-    from provcausal.analysis.engine import choose_model
+    from provcausal.analysis.mechanisms import choose_model
 
     gcm.config.disable_progress_bars()
     run, local = find_sample(store, workflow, sample)
@@ -63,22 +63,16 @@ def anomalies(
             if str(r["workflow_id"]) != run
         ]
         if not others:
-            raise AnalysisError("no other runs to learn the normal behaviour from: give --baseline")
+            raise AnalysisError(
+                "no other runs to learn the normal behaviour from: give the `baseline` parameter"
+            ).about("baseline")
         baseline = ",".join(others)
     prep = prepare(store, workflow, baseline, run, metric, min_comparison=1)
     key = f"{run}/{local}"
     if key not in prep.comparison.index:
         raise AnalysisError(f"sample {sample!r} has incomplete data for {prep.metric}")
     graph = prep.graph
-    if target is None:
-        ends = sinks(graph)
-        if len(ends) != 1:
-            raise AnalysisError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one with --target"
-            )
-        target = ends[0]
-    elif target not in graph:
-        raise UnknownNodeError(f"{target!r} is not a node of {workflow!r}")
+    target = resolve_target(graph, target, prep.labels, workflow, prep.metric)
     keep = nx.ancestors(graph, target) | {target}
     sub = graph.subgraph(keep).copy()
     old = prep.baseline[list(sub.nodes)]

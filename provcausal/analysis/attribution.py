@@ -17,11 +17,12 @@ import networkx as nx
 import pandas as pd
 
 from provcausal.analysis.engine import EngineResult, attribute_frames
-from provcausal.analysis.graph import contract_nodes, graph_from_tasks, sinks
+from provcausal.analysis.graph import contract_nodes, graph_from_tasks
 from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
+from provcausal.analysis.targets import resolve_target
 from provcausal.analysis.tasks import load_task_table
-from provcausal.errors import AnalysisError, UnknownNodeError
+from provcausal.errors import AnalysisError
 from provcausal.records import PC
 from provcausal.stores import Store
 
@@ -207,22 +208,7 @@ def attribute(
     """
     started = time.perf_counter()
     prep = prepare(store, workflow, baseline, comparison, metric)
-    if target is None:
-        ends = sinks(prep.graph)
-        if len(ends) != 1:
-            raise AnalysisError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one with --target"
-            )
-        target = ends[0]
-    elif target not in prep.graph:
-        by_label = [n for n, lab in prep.labels.items() if lab == target and n in prep.graph]
-        if len(by_label) == 1:
-            target = by_label[0]
-        else:
-            raise UnknownNodeError(
-                f"{target!r} is not a node of {workflow!r} with "
-                f"{prep.metric} data (nodes: {', '.join(sorted(prep.graph))})"
-            )
+    target = resolve_target(prep.graph, target, prep.labels, workflow, prep.metric)
     result = attribute_frames(
         prep.graph,
         prep.baseline,

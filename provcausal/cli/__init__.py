@@ -53,6 +53,15 @@ def command_error(message: str, exit_code: int) -> click.ClickException:
     return cls(message)
 
 
+def cli_message(exc: ProvcausalError) -> str:
+    """The error's message with its API parameter named as the command-line option."""
+    message = str(exc)
+    if exc.parameter:
+        option = "--" + exc.parameter.replace("_", "-")
+        message = message.replace(f"the `{exc.parameter}` parameter", option)
+    return message
+
+
 class Group(click.Group):
     """Turns provcausal's exceptions into one-line errors with their exit codes."""
 
@@ -62,7 +71,7 @@ class Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except ProvcausalError as exc:
-            raise self._fail(ctx, str(exc), exc.exit_code) from None
+            raise self._fail(ctx, cli_message(exc), exc.exit_code) from None
         except Exception as exc:  # a bug: one redacted line; the traceback with --debug
             message = f"internal error ({type(exc).__name__}: {exc}); rerun with --debug"
             raise self._fail(ctx, message, 1) from None

@@ -1,0 +1,224 @@
+"""Each node's mechanism: which model to use (chosen once per node), and fitting it.
+
+A mechanism is an additive-noise regressor (``anm``), a classifier for 0/1 nodes (``binary``),
+or, for a root, the empirical distribution. ``fast`` chooses between linear, quadratic and a
+tree ensemble by cross-validation (the simplest within 5 % of the best); ``good``/``better``
+use ``gcm.auto``'s model selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Factory",
+    "Mechanism",
+    "NodeSpec",
+    "choose_model",
+    "evaluate",
+    "fast_factories",
+    "fit_changed",
+    "inside",
+    "is_binary",
+    "local_factory",
+]
+
+#: Builds a fresh, unfitted model (an object with ``fit`` and ``predict``).
+Factory = Callable[[], Any]
+#: ``fast`` model choice looks at no more rows than this.
+SELECTION_ROWS = 600
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What is fixed for one node during a whole attribution: its parents and its model."""
+
+    name: str
+    parents: tuple[str, ...]
+    kind: str  # "root", "anm" or "binary"
+    model: str
+    factory: Factory | None
+
+    @property
+    def linear(self) -> bool:
+        """Whether the chosen model is linear in its (expanded) inputs."""
+        return self.model in ("linear", "polynomial")
+
+
+def is_binary(values: np.ndarray) -> bool:
+    """Whether the non-missing values are all 0 or 1."""
+    distinct = np.unique(values[~np.isnan(values)])
+    return len(distinct) <= 2 and set(distinct.tolist()) <= {0.0, 1.0}
+
+
+def fast_factories(n: int, seed: int) -> list[tuple[str, Factory]]:
+    """The ``fast`` candidates, simplest first: linear, quadratic, a tree ensemble."""
+    from dowhy import gcm
+
+    out: list[tuple[str, Factory]] = [
+        ("linear", gcm.ml.create_linear_regressor),
+        # Smooth deterministic steps (ratios, sums of counts) are not linear; a quadratic fit
+        # keeps them from looking changed when their inputs move to another range.
+        ("polynomial", lambda: gcm.ml.create_polynom_regressor(degree=2)),
+    ]
+    out.append(("local", local_factory(n, seed)))
+    return out
+
+
+def local_factory(n: int, seed: int) -> Factory:
+    """A local model (tree ensemble) for ``n`` rows: it fits what smooth models miss."""
+    from dowhy import gcm
+
+    if n >= 200:
+        return lambda: gcm.ml.create_hist_gradient_boost_regressor(max_iter=40, random_state=seed)
+    return lambda: gcm.ml.create_random_forest_regressor(
+        n_estimators=30, min_samples_leaf=1, random_state=seed, n_jobs=1
+    )
+
+
+def _local_name(n: int) -> str:
+    return "hist_gradient_boost" if n >= 200 else "random_forest"
+
+
+def _cv_mse(factory: Factory, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
+    from sklearn.model_selection import KFold
+
+    errors = []
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
+        model = factory()
+        model.fit(X[train], y[train])
+        errors.append(np.mean((y[test] - model.predict(X[test]).ravel()) ** 2))
+    return float(np.mean(errors))
+
+
+def choose_model(X: np.ndarray, y: np.ndarray, quality: str, seed: int) -> tuple[str, Factory]:
+    """The mechanism model for one node: its name and a factory of unfitted copies."""
+    from dowhy import gcm
+
+    if is_binary(y):
+        if len(np.unique(y)) < 2:
+            return "constant", lambda: None
+        if quality == "fast":
+            return "logistic", lambda: gcm.ml.create_logistic_regression_classifier(max_iter=1000)
+        model, _ = gcm.auto.select_model(X, y.astype(str), _assignment(quality))
+        return type(model).__name__, model.clone
+    if quality == "fast":
+        return _choose_fast(X, y, seed)
+    model, _ = gcm.auto.select_model(X, y, _assignment(quality))
+    if type(model.sklearn_model).__name__ == "LinearRegression":
+        return "linear", model.clone
+    return type(model).__name__, model.clone
+
+
+def _choose_fast(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[str, Factory]:
+    """Linear, quadratic or a tree ensemble: the simplest within 5 % of the best CV error."""
+    n = len(y)
+    if n > SELECTION_ROWS:
+        pick = np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False)
+        X, y = X[pick], y[pick]
+    folds = min(2, len(y))
+    candidates = fast_factories(n, seed)
+    if folds < 2:
+        return candidates[0]
+    scored = [(name, f, _cv_mse(f, X, y, folds, seed)) for name, f in candidates]
+    best = min(s for _, _, s in scored)
+    for name, factory, score in scored:
+        if score <= best * 1.05 + 1e-12:
+            return (_local_name(n) if name == "local" else name), factory
+    raise AssertionError("unreachable: the best score is within 5 % of itself")
+
+
+def _assignment(quality: str) -> Any:
+    from dowhy.gcm.auto import AssignmentQuality
+
+    return AssignmentQuality.BETTER if quality == "better" else AssignmentQuality.GOOD
+
+
+class Mechanism:
+    """A node's mechanism fitted on one data set: an additive-noise regressor, a classifier
+    for 0/1 nodes, or (roots) the empirical distribution."""
+
+    def __init__(
+        self, kind: str, factory: Factory | None, X: np.ndarray | None, y: np.ndarray
+    ) -> None:
+        self.kind = kind
+        self.model: Any = None
+        self.constant = float(y[0]) if len(y) else 0.0
+        self.y = y
+        self.residuals: np.ndarray | None = None
+        if kind == "root":
+            return
+        if factory is None or (kind == "binary" and len(np.unique(y)) < 2):
+            self.kind = "constant"
+            return
+        self.model = factory()
+        if self.model is None:
+            self.kind = "constant"
+            return
+        assert X is not None
+        self.model.fit(X, y.astype(str) if kind == "binary" else y)
+        if kind == "anm":
+            self.residuals = y - self.predict(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The expected value (for a 0/1 node, the probability of 1) given parents ``X``."""
+        if self.kind == "constant":
+            return np.full(len(X), self.constant)
+        if self.kind == "binary":
+            return self.p_one(X)
+        return np.asarray(self.model.predict(X), dtype=float).ravel()
+
+    def p_one(self, X: np.ndarray) -> np.ndarray:
+        """Probability that a 0/1 node is 1 given parents ``X``."""
+        if self.kind == "constant":
+            return np.full(len(X), self.constant)
+        if hasattr(self.model, "predict_proba"):
+            probs, labels = self.model.predict_proba(X), self.model.classes_
+        else:  # a dowhy classifier
+            probs, labels = self.model.predict_probabilities(X), self.model.classes
+        classes = [float(c) for c in labels]
+        return probs[:, classes.index(1.0)] if 1.0 in classes else np.zeros(len(X))
+
+
+def evaluate(mech: Mechanism, X: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """A mechanism's output for parent values ``X`` and given noise (for a 0/1 node, the
+    noise is the uniform draw compared with the probability of 1)."""
+    if mech.kind == "binary":
+        return (noise < mech.p_one(X)).astype(float)
+    if mech.kind == "constant":
+        return np.full(len(X), mech.constant)
+    return mech.predict(X) + noise
+
+
+def inside(X: np.ndarray, reference: np.ndarray, pad: float = 0.05) -> np.ndarray:
+    """Rows of ``X`` within ``reference``'s per-column range (padded by 5 %)."""
+    lo, hi = reference.min(axis=0), reference.max(axis=0)
+    margin = pad * (hi - lo)
+    return np.all((lo - margin <= X) & (hi + margin >= X), axis=1)
+
+
+def fit(spec: NodeSpec, frame: pd.DataFrame) -> Mechanism:
+    """``spec``'s mechanism fitted on ``frame``."""
+    parents = list(spec.parents)
+    return Mechanism(
+        spec.kind, spec.factory, frame[parents].to_numpy(float), frame[spec.name].to_numpy(float)
+    )
+
+
+def fit_changed(
+    specs: dict[str, NodeSpec],
+    moved: list[str],
+    changed: set[str],
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+) -> tuple[dict[str, Mechanism], dict[str, Mechanism]]:
+    """Baseline mechanisms of every moved non-root node and comparison mechanisms of the
+    changed ones; nodes that nothing changed upstream of are not fitted at all."""
+    old_mech = {n: fit(specs[n], old) for n in moved if specs[n].parents}
+    new_mech = {n: fit(specs[n], new) for n in moved if specs[n].parents and n in changed}
+    return old_mech, new_mech
