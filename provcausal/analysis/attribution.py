@@ -16,12 +16,13 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from provcausal.analysis.engine import EngineResult, attribute_frames
+from provcausal.analysis.engine import attribute_frames
 from provcausal.analysis.graph import contract_nodes, graph_from_tasks
 from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.targets import resolve_target
 from provcausal.analysis.tasks import load_task_table
+from provcausal.analysis.verdict import verdict
 from provcausal.errors import AnalysisError
 from provcausal.records import PC
 from provcausal.stores import Store
@@ -240,34 +241,4 @@ def attribute(
         verdict=verdict(result, prep.labels),
         notes=notes,
         seconds=time.perf_counter() - started,
-    )
-
-
-def verdict(result: EngineResult, labels: dict[str, str]) -> str:
-    """One sentence that says how strong the evidence for the top node is.
-
-    The evidence is strong when the top node ranks first in at least 80 % of the resamples
-    and its lead over the runner-up, paired per replicate, has a 95 % interval above zero.
-    """
-    table = result.table
-    if table.empty or table.iloc[0]["score"] <= 0:
-        return "no node accounts for a change of the target's distribution"
-    top = table.iloc[0]
-    name = labels.get(top["node"], top["node"])
-    lead = result.lead_interval()
-    if lead is None:
-        return f"{name} ranks first (no repeats: no interval to judge the evidence)"
-    other = labels.get(table.iloc[1]["node"], table.iloc[1]["node"])
-    if result.forced:
-        return f"weak evidence: no node's mechanism changed significantly; {name} is the likeliest"
-    if top["top_frequency"] < 0.8:
-        return f"weak evidence: {name} ranks first in only {top['top_frequency']:.0%} of resamples"
-    if lead[0] <= 0:
-        return (
-            f"weak evidence: {name} ranks first in {top['top_frequency']:.0%} of resamples "
-            f"but its lead over {other} is not clear of zero"
-        )
-    return (
-        f"{name} accounts for the change (first in {top['top_frequency']:.0%} of resamples; "
-        f"lead over {other} {lead[0]:.3g} to {lead[1]:.3g})"
     )

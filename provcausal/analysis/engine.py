@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -87,21 +88,30 @@ class _Plan:
     num_samples: int
     change_test: ChangeTest
     distance: Distance
+    repeats: int
+    #: The test on resamples (default test: one fold draw, as the resample is a draw too).
+    resample_test: ChangeTest
 
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Silence sklearn/dowhy warnings and progress bars for this block only."""
-    from dowhy.gcm import config
+    """Silence sklearn/dowhy warnings (and dowhy's progress bars, if dowhy is in use) and use
+    one BLAS thread, for this block only."""
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
-    shown = config.show_progress_bars
-    config.disable_progress_bars()
+    config = sys.modules.get("dowhy.gcm.config")
+    shown = getattr(config, "show_progress_bars", None)
+    if config is not None:
+        setattr(config, "show_progress_bars", False)  # noqa: B010
     try:
-        with warnings.catch_warnings():
+        # One BLAS thread: the matrices are small, and on a busy machine multi-threaded BLAS
+        # spends more time synchronising than computing.
+        with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")
             yield
     finally:
-        config.show_progress_bars = shown
+        if config is not None:
+            setattr(config, "show_progress_bars", shown)  # noqa: B010
 
 
 def _resample(old: pd.DataFrame, new: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -120,10 +130,12 @@ def _moved(graph: nx.DiGraph, order: list[str], players: list[str]) -> list[str]
     return [n for n in order if n in moved]
 
 
-def _replicate(plan: _Plan, old: pd.DataFrame, new: pd.DataFrame, seed: int) -> Replicate:
+def _replicate(
+    plan: _Plan, old: pd.DataFrame, new: pd.DataFrame, seed: int, test: ChangeTest
+) -> Replicate:
     """Test every mechanism, fit what moved, and play the Shapley game among the changed."""
     rng = np.random.default_rng(seed)
-    changes = detect_changes(plan.specs, plan.order, old, new, seed, plan.change_test)
+    changes = detect_changes(plan.specs, plan.order, old, new, seed, test)
     players = changes.players
     moved = _moved(plan.graph, plan.order, players)
     base = old.iloc[rng.integers(0, len(old), plan.num_samples)].reset_index(drop=True)
@@ -143,7 +155,8 @@ def _run_replicate(
     with _quiet():
         if resample:
             old, new = _resample(old, new, seed)
-        return _replicate(plan, old, new, seed)
+            return _replicate(plan, old, new, seed, plan.resample_test)
+        return _replicate(plan, old, new, seed, plan.change_test)
 
 
 def _specs(
@@ -154,19 +167,31 @@ def _specs(
     quality: str,
     seed: int,
 ) -> dict[str, NodeSpec]:
-    """Each node's kind and model, chosen once for the whole call."""
+    """Each node's kind and model, chosen once on both sets pooled and held fixed for the
+    change tests, the fits and every resample."""
+    pooled = pd.concat([old, new], ignore_index=True)
+    rows = max(len(old), len(new))
     specs: dict[str, NodeSpec] = {}
     for node in order:
         parents = tuple(sorted(graph.predecessors(node)))
-        y = old[node].to_numpy(float)
+        y = pooled[node].to_numpy(float)
         if not parents:
             specs[node] = NodeSpec(node, parents, "root", "empirical", None)
             continue
-        kind = "binary" if is_binary(np.concatenate([y, new[node].to_numpy(float)])) else "anm"
+        kind = "binary" if is_binary(y) else "anm"
+        X = pooled[list(parents)].to_numpy(float)
         with _quiet():
-            name, factory = choose_model(old[list(parents)].to_numpy(float), y, quality, seed)
+            name, factory = choose_model(X, y, quality, seed, rows)
         specs[node] = NodeSpec(node, parents, kind, name, factory)
     return specs
+
+
+def canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s rows in a canonical order (by index, then by value), so that the answer
+    does not depend on the order in which samples were read."""
+    keys = [frame[c].to_numpy() for c in reversed(frame.columns)]
+    order = np.lexsort([*keys, frame.index.astype(str).to_numpy()])
+    return frame.iloc[order]
 
 
 def _run_all(
@@ -258,15 +283,14 @@ def attribute_frames(
     keep = nx.ancestors(graph, target) | {target}
     g = graph.subgraph(keep).copy()
     order = list(nx.lexicographical_topological_sort(g))
-    if change_test is None:
-        change_test = _default_test(quality)
+    old, new = canonical(old[order]), canonical(new[order])
+    resample_test = change_test or _default_test(quality, fold_repeats=1)
+    change_test = change_test or _default_test(quality)
     specs = _specs(g, order, old, new, quality, seed)
     size = num_samples or int(np.clip(4 * max(len(old), len(new)), 1000, 4000))
-    plan = _Plan(g, order, specs, target, size, change_test, distance)
+    plan = _Plan(g, order, specs, target, size, change_test, distance, repeats, resample_test)
     seeds = [seed * 1_000_003 + i for i in range(repeats + 1)]
-    # A second process pays for itself only on larger problems (it imports dowhy anew).
-    auto_jobs = min(2, os.cpu_count() or 1) if len(order) * (repeats + 1) > 300 else 1
-    replicates = _run_all(plan, old, new, seeds, n_jobs or auto_jobs, progress)
+    replicates = _run_all(plan, old, new, seeds, n_jobs or _auto_jobs(plan, old, new), progress)
     first = replicates[0]
     return EngineResult(
         _summary(order, replicates, labels or {}),
@@ -281,6 +305,17 @@ def attribute_frames(
     )
 
 
-def _default_test(quality: str) -> ChangeTest:
+#: Nodes × replicates × rows above which a second worker process pays for its start-up
+#: (about 2 s on a busy 2-core machine: a fresh interpreter importing pandas and sklearn).
+PARALLEL_WORK = 2_000_000
+
+
+def _auto_jobs(plan: _Plan, old: pd.DataFrame, new: pd.DataFrame) -> int:
+    """Worker processes: up to 2, and only for problems large enough to pay for them."""
+    work = len(plan.order) * max(len(old), len(new)) * (1 + plan.repeats)
+    return min(2, os.cpu_count() or 1) if work > PARALLEL_WORK else 1
+
+
+def _default_test(quality: str, fold_repeats: int | None = None) -> ChangeTest:
     """The predictive test; for ``good``/``better`` also on residual magnitudes."""
-    return predictive_test if quality == "fast" else partial(predictive_test, variance=True)
+    return partial(predictive_test, variance=quality != "fast", fold_repeats=fold_repeats)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,11 +22,13 @@ __all__ = [
     "NodeSpec",
     "choose_model",
     "evaluate",
-    "fast_factories",
+    "LeastSquares",
+    "NearestNeighbours",
     "fit_changed",
     "inside",
     "is_binary",
     "local_factory",
+    "neighbours_for",
 ]
 
 #: Builds a fresh, unfitted model (an object with ``fit`` and ``predict``).
@@ -56,28 +59,85 @@ def is_binary(values: np.ndarray) -> bool:
     return len(distinct) <= 2 and set(distinct.tolist()) <= {0.0, 1.0}
 
 
-def fast_factories(n: int, seed: int) -> list[tuple[str, Factory]]:
-    """The ``fast`` candidates, simplest first: linear, quadratic, a tree ensemble."""
-    from dowhy import gcm
+class LeastSquares:
+    """Ordinary least squares on the inputs (``degree=1``) or on them with their squares and
+    pairwise products (``degree=2``), by ``numpy.linalg.lstsq``: the same fit as
+    scikit-learn's ``LinearRegression`` (with ``PolynomialFeatures``), at a fraction of the
+    cost per call, which matters because the change test fits thousands of them."""
 
-    out: list[tuple[str, Factory]] = [
-        ("linear", gcm.ml.create_linear_regressor),
-        # Smooth deterministic steps (ratios, sums of counts) are not linear; a quadratic fit
-        # keeps them from looking changed when their inputs move to another range.
-        ("polynomial", lambda: gcm.ml.create_polynom_regressor(degree=2)),
-    ]
-    out.append(("local", local_factory(n, seed)))
-    return out
+    def __init__(self, degree: int = 1) -> None:
+        self.degree = degree
+        self.coef: np.ndarray | None = None
+
+    def _design(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float).reshape(len(X), -1)
+        columns = [np.ones((len(X), 1)), X]
+        if self.degree >= 2:
+            i, j = np.triu_indices(X.shape[1])
+            columns.append(X[:, i] * X[:, j])
+        return np.hstack(columns)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> LeastSquares:
+        """Fit the coefficients (minimum-norm where the inputs are collinear)."""
+        D = self._design(X)
+        # Least squares through the small Gram matrix: the same minimum-norm solution as on
+        # the full design (up to rounding), several times faster for tall designs.
+        self.coef = np.linalg.lstsq(D.T @ D, D.T @ np.asarray(y, float), rcond=None)[0]
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Fitted values for ``X``."""
+        assert self.coef is not None, "fit first"
+        return self._design(X) @ self.coef
+
+    def clone(self) -> LeastSquares:
+        """An unfitted copy (the interface of ``dowhy.gcm`` prediction models)."""
+        return LeastSquares(self.degree)
+
+
+class NearestNeighbours:
+    """k-nearest-neighbour regression by brute force on inputs standardised with the
+    training rows' scale (numpy only): a local model that is cheap to fit and to pickle."""
+
+    def __init__(self, neighbours: int = 5) -> None:
+        self.neighbours = neighbours
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> NearestNeighbours:
+        """Remember the rows."""
+        X = np.asarray(X, float).reshape(len(X), -1)
+        self.center, scale = X.mean(axis=0), X.std(axis=0)
+        self.scale = np.where(scale > 0, scale, 1.0)
+        self.X, self.y = (X - self.center) / self.scale, np.asarray(y, float)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Mean of the ``neighbours`` nearest remembered rows' values."""
+        X = (np.asarray(X, float).reshape(len(X), -1) - self.center) / self.scale
+        k = min(self.neighbours, len(self.y))
+        out = np.empty(len(X))
+        for start in range(0, len(X), 256):
+            block = X[start : start + 256]
+            d = ((block[:, None, :] - self.X[None, :, :]) ** 2).sum(axis=2)
+            nearest = np.argpartition(d, k - 1, axis=1)[:, :k]
+            out[start : start + len(block)] = self.y[nearest].mean(axis=1)
+        return out
+
+
+def neighbours_for(rows: int) -> int:
+    """How many neighbours a local model of ``rows`` rows averages: sqrt(rows / 4), 3..10."""
+    return int(np.clip(round(np.sqrt(rows / 4)), 3, 10))
 
 
 def local_factory(n: int, seed: int) -> Factory:
-    """A local model (tree ensemble) for ``n`` rows: it fits what smooth models miss."""
-    from dowhy import gcm
-
+    """The tree ensemble used as a local mechanism for ``n`` rows."""
     if n >= 200:
-        return lambda: gcm.ml.create_hist_gradient_boost_regressor(max_iter=40, random_state=seed)
-    return lambda: gcm.ml.create_random_forest_regressor(
-        n_estimators=30, min_samples_leaf=1, random_state=seed, n_jobs=1
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        return partial(HistGradientBoostingRegressor, max_iter=40, random_state=seed)
+    from sklearn.ensemble import RandomForestRegressor
+
+    return partial(
+        RandomForestRegressor, n_estimators=30, min_samples_leaf=1, random_state=seed, n_jobs=1
     )
 
 
@@ -85,51 +145,76 @@ def _local_name(n: int) -> str:
     return "hist_gradient_boost" if n >= 200 else "random_forest"
 
 
+#: Model choice averages the held-out error over this many draws of two folds.
+SELECTION_REPEATS = 3
+
+
 def _cv_mse(factory: Factory, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
-    from sklearn.model_selection import KFold
+    from sklearn.model_selection import RepeatedKFold
 
     errors = []
-    for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
+    cv = RepeatedKFold(n_splits=folds, n_repeats=SELECTION_REPEATS, random_state=seed)
+    for train, test in cv.split(X):
         model = factory()
         model.fit(X[train], y[train])
         errors.append(np.mean((y[test] - model.predict(X[test]).ravel()) ** 2))
     return float(np.mean(errors))
 
 
-def choose_model(X: np.ndarray, y: np.ndarray, quality: str, seed: int) -> tuple[str, Factory]:
-    """The mechanism model for one node: its name and a factory of unfitted copies."""
-    from dowhy import gcm
+def choose_model(
+    X: np.ndarray, y: np.ndarray, quality: str, seed: int, rows: int | None = None
+) -> tuple[str, Factory]:
+    """The mechanism model for one node: its name and a factory of unfitted copies.
 
+    The choice is made once per node and then held fixed. ``rows`` (default: ``len(y)``) is
+    the number of rows the model will be fitted on, which decides the kind of tree ensemble.
+    """
     if is_binary(y):
         if len(np.unique(y)) < 2:
             return "constant", lambda: None
         if quality == "fast":
-            return "logistic", lambda: gcm.ml.create_logistic_regression_classifier(max_iter=1000)
+            from sklearn.linear_model import LogisticRegression
+
+            return "logistic", partial(LogisticRegression, max_iter=1000)
+        from dowhy import gcm
+
         model, _ = gcm.auto.select_model(X, y.astype(str), _assignment(quality))
         return type(model).__name__, model.clone
     if quality == "fast":
-        return _choose_fast(X, y, seed)
+        return _choose_fast(X, y, seed, rows or len(y))
+    from dowhy import gcm
+
     model, _ = gcm.auto.select_model(X, y, _assignment(quality))
     if type(model.sklearn_model).__name__ == "LinearRegression":
         return "linear", model.clone
     return type(model).__name__, model.clone
 
 
-def _choose_fast(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[str, Factory]:
-    """Linear, quadratic or a tree ensemble: the simplest within 5 % of the best CV error."""
-    n = len(y)
-    if n > SELECTION_ROWS:
-        pick = np.random.default_rng(seed).choice(n, SELECTION_ROWS, replace=False)
+def _choose_fast(X: np.ndarray, y: np.ndarray, seed: int, n: int) -> tuple[str, Factory]:
+    """Linear, quadratic or local: the simplest within 5 % of the best held-out error,
+    averaged over repeated fold draws so that the choice does not hinge on one. The local
+    family is scored with nearest neighbours (cheap) and fitted as a tree ensemble."""
+    if len(y) > SELECTION_ROWS:
+        pick = np.random.default_rng(seed).choice(len(y), SELECTION_ROWS, replace=False)
         X, y = X[pick], y[pick]
-    folds = min(2, len(y))
-    candidates = fast_factories(n, seed)
-    if folds < 2:
-        return candidates[0]
-    scored = [(name, f, _cv_mse(f, X, y, folds, seed)) for name, f in candidates]
+    candidates: list[tuple[str, Factory, Factory]] = [
+        ("linear", LeastSquares, LeastSquares),
+        # Smooth deterministic steps (ratios, sums of counts) are not linear; a quadratic fit
+        # keeps them from looking changed when their inputs move to another range.
+        ("polynomial", partial(LeastSquares, 2), partial(LeastSquares, 2)),
+        (
+            _local_name(n),
+            partial(NearestNeighbours, neighbours_for(len(y) // 2)),
+            local_factory(n, seed),
+        ),
+    ]
+    if len(y) < 4:
+        return "linear", LeastSquares
+    scored = [(name, f, _cv_mse(scorer, X, y, 2, seed)) for name, scorer, f in candidates]
     best = min(s for _, _, s in scored)
     for name, factory, score in scored:
         if score <= best * 1.05 + 1e-12:
-            return (_local_name(n) if name == "local" else name), factory
+            return name, factory
     raise AssertionError("unreachable: the best score is within 5 % of itself")
 
 
