@@ -14,8 +14,8 @@ from pathlib import Path
 import prov.model as pm
 from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
 
-from provcausal import ids
 from provcausal.errors import BadInputError, MissingDependencyError
+from provcausal.model import ids
 
 __all__ = ["ProvImporter", "detect_prov_format", "read_prov"]
 

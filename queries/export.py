@@ -13,7 +13,7 @@ from typing import Any
 import prov.model as pm
 
 from provcausal.errors import MissingDependencyError, NotFoundError
-from provcausal.mapping import flowcept_to_prov
+from provcausal.model.convert import flowcept_to_prov
 from provcausal.stores import Store
 
 __all__ = ["FORMATS", "run_document", "export_prov", "serialize"]

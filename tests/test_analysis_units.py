@@ -19,6 +19,7 @@ from provcausal.analysis.selection import select_runs
 from provcausal.analysis.tasks import TASK_COLUMNS
 from provcausal.cli import cli
 from provcausal.errors import AnalysisError
+from provcausal.model import flowcept as fc
 from tests.helpers import T0, chain_run
 
 
@@ -88,7 +89,7 @@ def test_store_api_graph_samples_and_selection(store):
     assert len(select_runs(store, "wf", "normal,broken")) == 2
     since = (T0 + dt.timedelta(hours=12)).isoformat()
     assert [
-        r["custom_metadata"]["provcausal"]["label"] for r in select_runs(store, "wf", f"{since}..")
+        fc.run_label(r) for r in select_runs(store, "wf", f"{since}..")
     ] == ["broken"]
     with pytest.raises(AnalysisError, match="labels: broken, normal"):
         select_runs(store, "wf", "nope")
@@ -159,9 +160,9 @@ def test_gcm_auto_qualities_rank_the_shifted_node_first(quality):
 
 def _fork_run(source: str, label: str, shift: float):
     """A run of a → (b, c): two sinks."""
-    from provcausal import ids
-    from provcausal.mapping import prov_to_flowcept
-    from provcausal.provdoc import RunDocumentBuilder
+    from provcausal.model import ids
+    from provcausal.model.convert import prov_to_flowcept
+    from provcausal.model.prov import RunDocumentBuilder
 
     run = ids.run_id("test", "fork", source)
     b = RunDocumentBuilder(run, "fork", "test")

@@ -22,7 +22,7 @@ from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.tasks import load_task_table
 from provcausal.errors import AnalysisError, UnknownNodeError
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
 __all__ = ["Attribution", "attribute", "prepare", "Prepared", "DEFAULT_REPEATS"]
@@ -101,16 +101,12 @@ class Attribution:
 def _labels(runs: list[dict[str, Any]]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for run in runs:
-        labels.update(((run.get("custom_metadata") or {}).get(PC) or {}).get("node_labels") or {})
+        labels.update(fc.node_labels(run))
     return labels
 
 
 def _gated(runs: list[dict[str, Any]]) -> set[str]:
-    return {
-        n
-        for r in runs
-        for n in (((r.get("custom_metadata") or {}).get(PC) or {}).get("gated_nodes") or [])
-    }
+    return {n for r in runs for n in fc.gated_nodes(r)}
 
 
 def prepare(

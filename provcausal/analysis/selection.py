@@ -6,14 +6,13 @@ import datetime as dt
 from typing import Any
 
 from provcausal.errors import AnalysisError, NotFoundError
+from provcausal.model.times import parse_time
 from provcausal.stores import Store, run_label
 
 __all__ = ["select_runs", "parse_time_range"]
 
 
 def _time(text: str) -> dt.datetime | None:
-    from provcausal.cli.params import parse_time
-
     text = text.strip()
     if not text:
         return None
