@@ -38,7 +38,7 @@ from provcausal.importers.seldon_inspect import (
 )
 from provcausal.importers.seldon_spec import PipelineSpec, Ref, parse_spec
 
-from provcausal.errors import BadInputError
+from provcausal.errors import BadInputError, InvalidParameterError
 from provcausal.model import ids
 from provcausal.model.prov import RunDocumentBuilder
 
@@ -58,7 +58,7 @@ def parse_renames(items: Any) -> dict[str, str]:
     for item in items:
         old, sep, new = str(item).partition("=")
         if not sep or not old or not new:
-            raise BadInputError(f"--rename takes OLD=NEW, got {item!r}")
+            raise InvalidParameterError(f"rename takes OLD=NEW, got {item!r}", "rename")
         out[old] = new
     return out
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 
-from provcausal.errors import AnalysisError, NotFoundError
+from provcausal.errors import InvalidParameterError, NotFoundError
 from provcausal.model import flowcept as fc
 from provcausal.model.times import to_datetime
 from provcausal.stores import Store
 
-__all__ = ["list_tasks", "list_nodes", "TASK_COLUMNS"]
+__all__ = ["list_tasks", "list_nodes", "node_labels", "TASK_COLUMNS"]
 
 TASK_COLUMNS = [
     "task_id",
@@ -58,13 +58,24 @@ def list_tasks(
         if not run_ids:
             raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
     else:
-        raise AnalysisError("give --run RUN_ID, or --workflow X with --node N")
+        raise InvalidParameterError(
+            "give a run, or a workflow with a node", "run", "workflow", "node"
+        )
     rows = [_task_row(t) for t in store.find_tasks(run_ids, nodes=[node] if node else None)]
     frame = pd.DataFrame(rows, columns=TASK_COLUMNS)
     if frame.empty:
         return frame
     frame["_t"] = frame["started_at"].map(lambda d: d.timestamp() if d is not None else 0.0)
     return frame.sort_values(["run_id", "_t", "task_id"]).drop(columns="_t").reset_index(drop=True)
+
+
+def node_labels(store: Store, workflow: str) -> dict[str, str]:
+    """Node id → human-readable name over the workflow's runs, where the source names nodes
+    (Node-RED); a later run's name wins. Empty when no run names its nodes."""
+    labels: dict[str, str] = {}
+    for run in store.find_runs(workflow=workflow):
+        labels.update(fc.node_labels(run))
+    return labels
 
 
 def list_nodes(store: Store, workflow: str) -> pd.DataFrame:

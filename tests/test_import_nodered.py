@@ -92,8 +92,7 @@ def test_loops_keep_every_visit_numbered(tmp_path, store):
     (tmp_path / "t.log").write_text(line(trace) + "\n")
     summary = import_paths(store, "nodered", [tmp_path / "t.log"], "loop")
     visits = [
-        (t["activity_id"], fc.task_meta(t)["visit"])
-        for t in tasks_of(store, summary.runs[0])
+        (t["activity_id"], fc.task_meta(t)["visit"]) for t in tasks_of(store, summary.runs[0])
     ]
     assert visits == [("init", 0), ("a", 0), ("b", 0), ("a", 1), ("b", 1), ("file", 0)]
 

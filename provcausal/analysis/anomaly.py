@@ -15,7 +15,12 @@ import pandas as pd
 
 from provcausal.analysis.attribution import prepare
 from provcausal.analysis.graph import sinks
-from provcausal.errors import AnalysisError, NotFoundError, UnknownNodeError
+from provcausal.errors import (
+    AnalysisError,
+    InvalidParameterError,
+    NotFoundError,
+    UnknownNodeError,
+)
 from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
@@ -63,7 +68,9 @@ def anomalies(
             if str(r["workflow_id"]) != run
         ]
         if not others:
-            raise AnalysisError("no other runs to learn the normal behaviour from: give --baseline")
+            raise InvalidParameterError(
+                "no other runs to learn the normal behaviour from: give a baseline", "baseline"
+            )
         baseline = ",".join(others)
     prep = prepare(store, workflow, baseline, run, metric, min_comparison=1)
     key = f"{run}/{local}"
@@ -73,8 +80,9 @@ def anomalies(
     if target is None:
         ends = sinks(graph)
         if len(ends) != 1:
-            raise AnalysisError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one with --target"
+            raise InvalidParameterError(
+                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
+                "target",
             )
         target = ends[0]
     elif target not in graph:

@@ -21,7 +21,7 @@ from provcausal.analysis.graph import contract_nodes, graph_from_tasks, sinks
 from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.tasks import load_task_table
-from provcausal.errors import AnalysisError, UnknownNodeError
+from provcausal.errors import AnalysisError, InvalidParameterError, UnknownNodeError
 from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
@@ -122,9 +122,11 @@ def prepare(
     comp_runs = select_runs(store, workflow, comparison)
     overlap = {r["workflow_id"] for r in base_runs} & {r["workflow_id"] for r in comp_runs}
     if overlap:
-        raise AnalysisError(
+        raise InvalidParameterError(
             f"the baseline and comparison share {len(overlap)} run(s): "
-            f"{', '.join(sorted(overlap)[:3])}"
+            f"{', '.join(sorted(overlap)[:3])}",
+            "baseline",
+            "comparison",
         )
     runs = base_runs + comp_runs
     tasks = load_task_table(store, [r["workflow_id"] for r in runs])
@@ -206,8 +208,9 @@ def attribute(
     if target is None:
         ends = sinks(prep.graph)
         if len(ends) != 1:
-            raise AnalysisError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one with --target"
+            raise InvalidParameterError(
+                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
+                "target",
             )
         target = ends[0]
     elif target not in prep.graph:

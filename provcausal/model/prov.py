@@ -12,11 +12,13 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import prov.model as pm
 from prov.constants import PROV_LABEL, PROV_TYPE, PROV_VALUE
 
+from provcausal.errors import MissingDependencyError
 from provcausal.model.ids import stable_hash
 
 __all__ = [
@@ -36,6 +38,10 @@ __all__ = [
     "NODE_TYPE",
     "RESERVED_TASK_ATTRS",
     "qualified",
+    "ProvFormat",
+    "FORMATS",
+    "serialize",
+    "deserialize",
     "new_document",
     "plain_value",
     "RunDocumentBuilder",
@@ -76,6 +82,63 @@ RESERVED_TASK_ATTRS = (NODE, SAMPLE, VISIT, STATUS, UNOBSERVED, DURATION)
 def qualified(local: str) -> str:
     """``provcausal:<local>``, the qualified name of one of provcausal's attributes."""
     return f"{ATTR_PREFIX}:{local}"
+
+
+@dataclass(frozen=True)
+class ProvFormat:
+    """One PROV serialization: what users call it, its file extension, prov's serializer (and
+    its options), and the provcausal extra that installs what the serializer needs."""
+
+    name: str
+    extension: str
+    serializer: str
+    options: dict[str, str] = field(default_factory=dict)
+    extra: str | None = None
+
+
+#: The PROV formats provcausal reads (``import prov``) and writes (``export``), by name.
+FORMATS: dict[str, ProvFormat] = {
+    f.name: f
+    for f in (
+        ProvFormat("json", ".json", "json"),
+        ProvFormat("provn", ".provn", "provn"),
+        ProvFormat("xml", ".xml", "xml", extra="xml"),
+        ProvFormat("ttl", ".ttl", "rdf", {"rdf_format": "turtle"}, "rdf"),
+        ProvFormat("jsonld", ".jsonld", "rdf", {"rdf_format": "json-ld"}, "rdf"),
+    )
+}
+
+
+def _format(fmt: str) -> ProvFormat:
+    try:
+        return FORMATS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown PROV format {fmt!r}; choose {', '.join(FORMATS)}") from None
+
+
+def serialize(document: pm.ProvDocument, fmt: str) -> str:
+    """``document`` as text in ``fmt`` (a :data:`FORMATS` name); a missing optional
+    dependency raises :class:`MissingDependencyError` naming the extra to install."""
+    spec = _format(fmt)
+    try:
+        text = document.serialize(format=spec.serializer, **spec.options)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{fmt} needs {exc.name}: pip install 'provcausal[{spec.extra}]'"
+        ) from None
+    return text.decode("utf-8") if isinstance(text, bytes) else str(text)
+
+
+def deserialize(text: str, fmt: str) -> pm.ProvDocument:
+    """The document ``text`` holds in ``fmt``; prov's own errors pass through (the importer
+    names the file), a missing optional dependency raises :class:`MissingDependencyError`."""
+    spec = _format(fmt)
+    try:
+        return pm.ProvDocument.deserialize(content=text, format=spec.serializer, **spec.options)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"reading {fmt} needs {exc.name}: pip install 'provcausal[{spec.extra}]'"
+        ) from None
 
 
 def new_document() -> pm.ProvDocument:

@@ -141,4 +141,3 @@ class Store(ABC):
     @abstractmethod
     def count_tasks(self) -> int:
         """How many task documents the store holds (all runs, visible or not)."""
-
