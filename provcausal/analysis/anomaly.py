@@ -15,7 +15,8 @@ import pandas as pd
 
 from provcausal.analysis.attribution import prepare
 from provcausal.analysis.targets import resolve_target
-from provcausal.errors import AnalysisError, NotFoundError
+from provcausal.errors import AnalysisError, InvalidParameterError, NotFoundError
+from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
 __all__ = ["anomalies", "find_sample"]
@@ -32,8 +33,7 @@ def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
         return sample, sample
     for doc in runs:
         for task in store.find_tasks([str(doc["workflow_id"])]):
-            meta = (task.get("custom_metadata") or {}).get("provcausal") or {}
-            if str(meta.get("sample")) == sample:
+            if not fc.is_captured(task) and fc.task_sample(task) == sample:
                 return str(doc["workflow_id"]), sample
     raise NotFoundError(f"no sample {sample!r} in workflow {workflow!r}")
 
@@ -63,9 +63,9 @@ def anomalies(
             if str(r["workflow_id"]) != run
         ]
         if not others:
-            raise AnalysisError(
-                "no other runs to learn the normal behaviour from: give the `baseline` parameter"
-            ).about("baseline")
+            raise InvalidParameterError(
+                "no other runs to learn the normal behaviour from: give a baseline", "baseline"
+            )
         baseline = ",".join(others)
     prep = prepare(store, workflow, baseline, run, metric, min_comparison=1)
     key = f"{run}/{local}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import networkx as nx
 
 from provcausal.analysis.graph import sinks
-from provcausal.errors import AnalysisError, UnknownNodeError
+from provcausal.errors import InvalidParameterError, UnknownNodeError
 
 __all__ = ["resolve_target"]
 
@@ -22,16 +22,16 @@ def resolve_target(
     """The node ``target`` names in ``graph`` (id, or a label only one node has), or the
     single sink when ``target`` is None.
 
-    Raises ``AnalysisError`` when there is no single sink and ``UnknownNodeError`` for a name
-    that matches no node; both name the ``target`` parameter.
+    Raises ``InvalidParameterError`` (about ``target``) when there is no single sink and
+    ``UnknownNodeError`` for a name that matches no node.
     """
     if target is None:
         ends = sinks(graph)
         if len(ends) != 1:
-            raise AnalysisError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; "
-                "choose one with the `target` parameter"
-            ).about("target")
+            raise InvalidParameterError(
+                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
+                "target",
+            )
         return ends[0]
     if target in graph:
         return target
@@ -40,6 +40,5 @@ def resolve_target(
         return by_label[0]
     data = f" with {metric} data" if metric else ""
     raise UnknownNodeError(
-        f"{target!r} (the `target` parameter) is not a node of {workflow!r}{data} "
-        f"(nodes: {', '.join(sorted(graph))})"
-    ).about("target")
+        f"target {target!r} is not a node of {workflow!r}{data} (nodes: {', '.join(sorted(graph))})"
+    )
