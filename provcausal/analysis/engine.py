@@ -31,7 +31,13 @@ import pandas as pd
 
 from provcausal.analysis.change_test import ChangeTest, detect_changes, predictive_test
 from provcausal.analysis.distance import Distance, binned_kl
-from provcausal.analysis.mechanisms import NodeSpec, choose_model, fit_changed, is_binary
+from provcausal.analysis.mechanisms import (
+    NodeSpec,
+    choose_model,
+    columns,
+    fit_changed,
+    is_binary,
+)
 from provcausal.analysis.shapley import Game, shapley_values
 
 __all__ = ["EngineResult", "QUALITIES", "Replicate", "attribute_frames", "binned_kl"]
@@ -179,7 +185,7 @@ def _specs(
             specs[node] = NodeSpec(node, parents, "root", "empirical", None)
             continue
         kind = "binary" if is_binary(y) else "anm"
-        X = pooled[list(parents)].to_numpy(float)
+        X = columns(pooled, parents)
         with _quiet():
             name, factory = choose_model(X, y, quality, seed, rows)
         specs[node] = NodeSpec(node, parents, kind, name, factory)

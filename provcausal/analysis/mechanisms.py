@@ -21,6 +21,7 @@ __all__ = [
     "Mechanism",
     "NodeSpec",
     "choose_model",
+    "columns",
     "evaluate",
     "LeastSquares",
     "NearestNeighbours",
@@ -129,16 +130,21 @@ def neighbours_for(rows: int) -> int:
 
 
 def local_factory(n: int, seed: int) -> Factory:
-    """The tree ensemble used as a local mechanism for ``n`` rows."""
-    if n >= 200:
-        from sklearn.ensemble import HistGradientBoostingRegressor
+    """The tree ensemble used as a local mechanism for ``n`` rows (scikit-learn's ensembles
+    are imported only when one is built)."""
+    return partial(_boosting if n >= 200 else _forest, seed)
 
-        return partial(HistGradientBoostingRegressor, max_iter=40, random_state=seed)
+
+def _boosting(seed: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(max_iter=40, random_state=seed)
+
+
+def _forest(seed: int) -> Any:
     from sklearn.ensemble import RandomForestRegressor
 
-    return partial(
-        RandomForestRegressor, n_estimators=30, min_samples_leaf=1, random_state=seed, n_jobs=1
-    )
+    return RandomForestRegressor(n_estimators=30, min_samples_leaf=1, random_state=seed, n_jobs=1)
 
 
 def _local_name(n: int) -> str:
@@ -150,14 +156,17 @@ SELECTION_REPEATS = 3
 
 
 def _cv_mse(factory: Factory, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
-    from sklearn.model_selection import RepeatedKFold
-
+    """Held-out mean squared error, averaged over :data:`SELECTION_REPEATS` fold draws."""
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(y))
     errors = []
-    cv = RepeatedKFold(n_splits=folds, n_repeats=SELECTION_REPEATS, random_state=seed)
-    for train, test in cv.split(X):
-        model = factory()
-        model.fit(X[train], y[train])
-        errors.append(np.mean((y[test] - model.predict(X[test]).ravel()) ** 2))
+    for _ in range(SELECTION_REPEATS):
+        fold = rng.permutation(len(y)) % folds
+        for k in range(folds):
+            train, test = rows[fold != k], rows[fold == k]
+            model = factory()
+            model.fit(X[train], y[train])
+            errors.append(np.mean((y[test] - model.predict(X[test]).ravel()) ** 2))
     return float(np.mean(errors))
 
 
@@ -287,11 +296,16 @@ def inside(X: np.ndarray, reference: np.ndarray, pad: float = 0.05) -> np.ndarra
     return np.all((lo - margin <= X) & (hi + margin >= X), axis=1)
 
 
+def columns(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """``frame``'s columns ``names`` as a float matrix (one column at a time: much cheaper
+    than a pandas list selection, which the change tests would make thousands of times)."""
+    return np.column_stack([frame[c].to_numpy(float) for c in names])
+
+
 def fit(spec: NodeSpec, frame: pd.DataFrame) -> Mechanism:
     """``spec``'s mechanism fitted on ``frame``."""
-    parents = list(spec.parents)
     return Mechanism(
-        spec.kind, spec.factory, frame[parents].to_numpy(float), frame[spec.name].to_numpy(float)
+        spec.kind, spec.factory, columns(frame, spec.parents), frame[spec.name].to_numpy(float)
     )
 
 

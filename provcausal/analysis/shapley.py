@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from provcausal.analysis.distance import Distance, binned_kl
-from provcausal.analysis.mechanisms import Mechanism, NodeSpec, evaluate, inside
+from provcausal.analysis.mechanisms import Mechanism, NodeSpec, columns, evaluate, inside
 
 __all__ = ["EXACT_MAX_PLAYERS", "Game", "abduct", "shapley_values"]
 
@@ -42,7 +42,7 @@ def abduct(
             continue
         mech = old_mech[node]
         y = base[node].to_numpy(float)
-        X = base[list(specs[node].parents)].to_numpy(float)
+        X = columns(base, specs[node].parents)
         if mech.kind == "binary":
             p1 = mech.p_one(X)
             u = rng.uniform(size=len(y))
@@ -107,9 +107,7 @@ class Game:
         old_mech, new_mech = mechanisms
         noise = abduct(specs, moved, old_mech, base, rng)
         draws = _new_draws(specs, players, new, new_mech, len(base), rng)
-        support = {
-            n: new[list(specs[n].parents)].to_numpy(float) for n in players if specs[n].parents
-        }
+        support = {n: columns(new, specs[n].parents) for n in players if specs[n].parents}
         return cls(specs, moved, base, old_mech, new_mech, noise, draws, support, target, distance)
 
     def simulate(self, on: frozenset[str]) -> np.ndarray:
