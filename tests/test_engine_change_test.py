@@ -48,7 +48,7 @@ def test_given_the_mechanism_moved_then_the_child_is_flagged():
     rng = np.random.default_rng(2)
     old, new = _pair(200, rng, y_shift=0.5)
     pooled = pd.concat([old, new])
-    assert predictive_test(_spec("y", ("x",), pooled), old, new, 0) < 1e-4
+    assert predictive_test(_spec("y", ("x",), pooled), old, new, 0) < ALPHA / 10
 
 
 def test_given_unchanged_data_then_the_test_is_calibrated():
