@@ -114,7 +114,7 @@ def _with_variance(
 
 
 #: Each change test averages every row's loss difference over this many fold draws.
-FOLD_REPEATS = 3
+FOLD_REPEATS = 10
 
 Split = tuple[np.ndarray, np.ndarray]
 
