@@ -49,16 +49,16 @@ def _is_ours(qn: QN) -> bool:
 def _attr_map(record: pm.ProvRecord) -> dict[str, Any]:
     """provcausal-namespace attributes by local name.
 
-    Text is kept as text, except JSON objects on records provcausal's builder wrote: those are
-    its own JSON-encoded attributes (dicts such as SciPipe params, Seldon headers).
+    Text is kept as text, except the attributes provcausal itself writes as JSON objects
+    (:data:`provcausal.model.prov.JSON_ATTRS`), which are decoded back.
     """
-    decode = record.identifier is not None and _is_ours(record.identifier)
     out: dict[str, Any] = {}
     for key, value in record.attributes:
         if isinstance(key, pm.QualifiedName) and key.namespace.uri == P.NS_ATTR:
             if isinstance(value, pm.Literal):
                 value = value.value
-            if decode and isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+            decode = key.localpart in P.JSON_ATTRS and isinstance(value, str)
+            if decode and value.startswith("{") and value.endswith("}"):
                 with contextlib.suppress(ValueError):
                     value = json.loads(value)
             out[key.localpart] = value

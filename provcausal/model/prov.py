@@ -37,6 +37,7 @@ __all__ = [
     "REPR",
     "NODE_TYPE",
     "RESERVED_TASK_ATTRS",
+    "JSON_ATTRS",
     "qualified",
     "ProvFormat",
     "FORMATS",
@@ -77,6 +78,11 @@ NODE_TYPE = "Node"
 
 #: Activity attributes with a FlowCept field or a key of their own; the rest are kept as attrs.
 RESERVED_TASK_ATTRS = (NODE, SAMPLE, VISIT, STATUS, UNOBSERVED, DURATION)
+
+#: Source attributes whose values are objects, which the builder writes as JSON text (PROV
+#: literals are scalars) and the converter decodes: SciPipe's ``params`` and ``tags``,
+#: Seldon's ``headers``. Any other text stays text, however much it looks like JSON.
+JSON_ATTRS = frozenset({"params", "tags", "headers"})
 
 
 def qualified(local: str) -> str:
