@@ -39,6 +39,7 @@ from provcausal.importers.seldon_inspect import (
 from provcausal.importers.seldon_spec import PipelineSpec, Ref, parse_spec
 
 from provcausal.errors import BadInputError, InvalidParameterError
+from provcausal.model import flowcept as fc
 from provcausal.model import ids
 from provcausal.model.prov import RunDocumentBuilder
 
@@ -216,7 +217,7 @@ class SeldonImporter(Importer):
             samples=len(requests),
             warnings=warnings,
             skipped=skipped,
-            run_metadata={"gated_nodes": gated, "pipelines": pipelines},
+            run_metadata={fc.GATED_NODES: gated, "pipelines": pipelines},
         )
 
     def _entities(

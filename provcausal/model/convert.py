@@ -282,7 +282,7 @@ class _Uses:
     def value(self) -> float | None:
         """The value of the first generated entity that has one."""
         return next(
-            (self.meta[e]["value"] for e in self.generated_ids if "value" in self.meta[e]), None
+            (self.meta[e][fc.VALUE] for e in self.generated_ids if fc.VALUE in self.meta[e]), None
         )
 
 
@@ -297,9 +297,9 @@ def _uses(qn: QN, index: _Index, idmap: _Ids) -> _Uses:
             e = idmap.entity(ent)
             emeta: dict[str, Any] = {"name": info.name, "role": role}
             if info.value is not None:
-                emeta["value"] = info.value
+                emeta[fc.VALUE] = info.value
             if not idmap.ours(ent):
-                emeta["prov_id"] = str(ent)
+                emeta[fc.PROV_ID] = str(ent)
             out.meta.setdefault(e, emeta)
             named.setdefault(info.name, info.value if info.value is not None else e)
     out.generated_ids = [idmap.entity(e) for e in index.generated.get(qn, [])]
@@ -322,23 +322,23 @@ def _task(
     act = _read_activity(qn, index.activities[qn], index, idmap.run)
     uses = _uses(qn, index, idmap)
     meta: dict[str, Any] = {
-        "sample": act.sample,
-        "visit": act.visit,
-        "used_ids": uses.used_ids,
-        "generated_ids": uses.generated_ids,
-        "entities": uses.meta,
+        fc.SAMPLE: act.sample,
+        fc.VISIT: act.visit,
+        fc.USED_IDS: uses.used_ids,
+        fc.GENERATED_IDS: uses.generated_ids,
+        fc.ENTITIES: uses.meta,
     }
     if act.unobserved:
-        meta["unobserved"] = True
+        meta[fc.UNOBSERVED] = True
     value = uses.value()
     if value is not None:
-        meta["value"] = value
+        meta[fc.VALUE] = value
     if act.duration is not None:
-        meta["duration"] = act.duration
+        meta[fc.DURATION] = act.duration
     if not idmap.ours(qn):
-        meta["prov_id"] = str(qn)
+        meta[fc.PROV_ID] = str(qn)
     if act.attrs:
-        meta["attrs"] = act.attrs
+        meta[fc.ATTRS] = act.attrs
     fields = {
         "used": uses.used,
         "generated": uses.generated,
@@ -357,11 +357,11 @@ def _run_meta(tasks: list[dict[str, Any]], index: _Index) -> dict[str, Any]:
     """The counts a workflow document carries about its tasks."""
     nodes = {fc.task_node(t) for t in tasks}
     meta: dict[str, Any] = {
-        "tasks": len(tasks),
-        "entities": len(index.entities),
-        "samples": len({fc.task_sample(t) for t in tasks}),
-        "nodes": sorted(nodes),
-        "has_values": any(fc.task_meta(t).get("value") is not None for t in tasks),
+        fc.TASKS: len(tasks),
+        fc.ENTITIES: len(index.entities),
+        fc.SAMPLES: len({fc.task_sample(t) for t in tasks}),
+        fc.NODES: sorted(nodes),
+        fc.HAS_VALUES: any(fc.task_meta(t).get(fc.VALUE) is not None for t in tasks),
     }
     return meta
 
@@ -400,16 +400,16 @@ def prov_to_flowcept(
     tasks = [_task(qn, index, idmap, system, imported_at) for qn in index.activities]
     warnings = list(warnings)
     meta: dict[str, Any] = {
-        "label": label,
-        "system": system,
-        "source": source,
-        "state": fc.STATE_COMPLETE,
+        fc.LABEL: label,
+        fc.SYSTEM: system,
+        fc.SOURCE: source,
+        fc.STATE: fc.STATE_COMPLETE,
         **_run_meta(tasks, index),
-        "warnings": warnings,
+        fc.WARNINGS: warnings,
     }
-    labels = {n: index.labels[n] for n in sorted(index.labels) if n in meta["nodes"]}
+    labels = {n: index.labels[n] for n in sorted(index.labels) if n in meta[fc.NODES]}
     if labels:
-        meta["node_labels"] = labels
+        meta[fc.NODE_LABELS] = labels
     meta.update(run_metadata or {})
     started, ended = _span(tasks)
     workflow_doc = fc.workflow_document(
