@@ -208,6 +208,11 @@ def test_given_foreign_text_that_looks_like_json_then_it_stays_text():
     assert list(task["generated"]) == ['{"n": 2}']
 
 
+def test_given_a_time_beyond_year_9999_in_utc_then_bad_input_names_it():
+    with pytest.raises(BadInputError, match="ex:a1: prov:endTime 9999-12-31T23:00:00-05:00"):
+        convert(foreign({"prov:endTime": "9999-12-31T23:00:00-05:00"}))
+
+
 def test_given_go_zero_time_on_an_activity_then_the_time_is_unknown():
     (task,) = convert(foreign({"prov:startTime": times.GO_ZERO_TIME})).tasks
     assert task["started_at"] is None

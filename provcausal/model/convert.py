@@ -137,13 +137,18 @@ def _text(qn: QN, attr: str, value: Any, default: str) -> str:
     raise _bad(qn, attr, value, "text")
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def _utc(qn: QN, attr: str, value: dt.datetime | None) -> dt.datetime | None:
     """A PROV time as UTC (naive times are taken as UTC); Go's zero time is unknown."""
     if value is None or value.year <= 1:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise BadInputError(
+            f"PROV record {qn}: {attr} {value.isoformat()} is out of range in UTC"
+        ) from None
 
 
 # -- reading a PROV document ------------------------------------------------------------------
@@ -252,7 +257,8 @@ def _read_activity(qn: QN, act: pm.ProvActivity, index: _Index, run_id: str) -> 
         node = index.agents.get(agent) if agent is not None else None
     if node is None:
         node = _first(act, PROV_LABEL) or _local(qn)
-    start, end = _utc(act.get_startTime()), _utc(act.get_endTime())
+    start = _utc(qn, "prov:startTime", act.get_startTime())
+    end = _utc(qn, "prov:endTime", act.get_endTime())
     duration = _seconds(qn, P.DURATION, attrs.pop(P.DURATION, None))
     if duration is None and start is not None and end is not None:
         duration = (end - start).total_seconds()
