@@ -213,6 +213,18 @@ def test_given_a_time_beyond_year_9999_in_utc_then_bad_input_names_it():
         convert(foreign({"prov:endTime": "9999-12-31T23:00:00-05:00"}))
 
 
+def test_given_qualified_names_and_typed_literals_as_values_then_they_are_kept_as_text():
+    attrs = {
+        "provcausal:peer": {"$": "ex:x", "type": "prov:QUALIFIED_NAME"},
+        "provcausal:n": {"$": "7", "type": "xsd:int"},
+        "provcausal:odd": {"$": "abc", "type": "ex:custom"},
+    }
+    (task,) = convert(foreign(attrs)).tasks
+    kept = fc.task_attrs(task)
+    assert kept == {"peer": "ex:x", "n": 7, "odd": "abc"}
+    assert json.dumps(kept)  # a store can hold them
+
+
 def test_given_go_zero_time_on_an_activity_then_the_time_is_unknown():
     (task,) = convert(foreign({"prov:startTime": times.GO_ZERO_TIME})).tasks
     assert task["started_at"] is None

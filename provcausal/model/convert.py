@@ -50,13 +50,16 @@ def _attr_map(record: pm.ProvRecord) -> dict[str, Any]:
     """provcausal-namespace attributes by local name.
 
     Text is kept as text, except the attributes provcausal itself writes as JSON objects
-    (:data:`provcausal.model.prov.JSON_ATTRS`), which are decoded back.
+    (:data:`provcausal.model.prov.JSON_ATTRS`), which are decoded back. Values a store cannot
+    hold as they are (qualified names, literals of foreign datatypes) become their text.
     """
     out: dict[str, Any] = {}
     for key, value in record.attributes:
         if isinstance(key, pm.QualifiedName) and key.namespace.uri == P.NS_ATTR:
             if isinstance(value, pm.Literal):
                 value = value.value
+            if not isinstance(value, (str, bool, int, float, dt.datetime)):
+                value = str(value)
             decode = key.localpart in P.JSON_ATTRS and isinstance(value, str)
             if decode and value.startswith("{") and value.endswith("}"):
                 with contextlib.suppress(ValueError):
