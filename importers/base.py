@@ -122,7 +122,7 @@ class Importer(ABC):
                 label=options.label,
                 source=source.display,
                 warnings=warnings,
-                run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
+                run_metadata={**(run_metadata or {}), fc.SKIPPED: len(skipped)},
                 keep_ids=self.keeps_ids,
             )
         except BadInputError as exc:  # the mapping names the record; the file is ours to add
@@ -131,8 +131,8 @@ class Importer(ABC):
             raise BadInputError(
                 exc.reason, path=source.display, line=exc.line, key=exc.key
             ) from None
-        tasks = fc.run_count(records.workflow, "tasks") or 0
-        entities = fc.run_count(records.workflow, "entities") or 0
+        tasks = fc.run_count(records.workflow, fc.TASKS) or 0
+        entities = fc.run_count(records.workflow, fc.ENTITIES) or 0
         return ImportedRun(document, records, tasks, entities, samples, warnings, skipped)
 
     def iter_files(self, paths: Sequence[Path]) -> Iterator[Path]:

@@ -30,7 +30,7 @@ from provcausal.importers.base import (
 from provcausal.importers.nodered_flow import Flow, parse_flow
 
 from provcausal.errors import BadInputError
-from provcausal.model import ids
+from provcausal.model import ids, times
 from provcausal.model import prov as P
 from provcausal.model.prov import RunDocumentBuilder
 
@@ -76,11 +76,17 @@ def _ms(value: Any, where: str, path: Path, line: int) -> int:
         raise BadInputError(
             "expected a timestamp in milliseconds", path=str(path), line=line, key=where
         )
+    try:
+        times.from_epoch(value / 1000)
+    except times.TimeValueError as exc:
+        raise BadInputError(
+            f"not a usable timestamp in milliseconds: {exc}", path=str(path), line=line, key=where
+        ) from None
     return int(value)
 
 
 def _time(ms: int | None) -> dt.datetime | None:
-    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, _UTC)
+    return None if ms is None else times.from_epoch(ms / 1000)
 
 
 def parse_line(record: Any, path: Path, line: int) -> tuple[_Node | None, list[_Visit]]:

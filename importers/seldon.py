@@ -14,7 +14,6 @@ a step's output message gives its duration.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Sequence
@@ -39,7 +38,8 @@ from provcausal.importers.seldon_inspect import (
 from provcausal.importers.seldon_spec import PipelineSpec, Ref, parse_spec
 
 from provcausal.errors import BadInputError, InvalidParameterError
-from provcausal.model import ids
+from provcausal.model import flowcept as fc
+from provcausal.model import ids, times
 from provcausal.model.prov import RunDocumentBuilder
 
 __all__ = ["SeldonImporter", "parse_renames"]
@@ -216,7 +216,7 @@ class SeldonImporter(Importer):
             samples=len(requests),
             warnings=warnings,
             skipped=skipped,
-            run_metadata={"gated_nodes": gated, "pipelines": pipelines},
+            run_metadata={fc.GATED_NODES: gated, "pipelines": pipelines},
         )
 
     def _entities(
@@ -261,7 +261,7 @@ class SeldonImporter(Importer):
         renames: dict[str, str],
     ) -> str:
         when_s = xid_time(req.key)
-        when = dt.datetime.fromtimestamp(when_s, dt.timezone.utc) if when_s else None
+        when = times.from_epoch(when_s) if when_s else None
         sample = req.key
         steps = [n for (k, n, _) in req.messages if k == "model"]
         if spec is not None:

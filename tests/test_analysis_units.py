@@ -16,7 +16,7 @@ from provcausal.analysis.engine import attribute_frames, binned_kl
 from provcausal.analysis.graph import graph_from_tasks
 from provcausal.analysis.samples import metric_frame
 from provcausal.analysis.selection import select_runs
-from provcausal.analysis.tasks import TASK_COLUMNS
+from provcausal.analysis.tasks import TABLE_COLUMNS
 from provcausal.cli import cli
 from provcausal.errors import InvalidParameterError
 from provcausal.model import flowcept as fc
@@ -25,7 +25,7 @@ from tests.helpers import T0, chain_run
 
 def table(rows):
     return pd.DataFrame(
-        [dict(zip(TASK_COLUMNS, r, strict=True)) for r in rows], columns=TASK_COLUMNS
+        [dict(zip(TABLE_COLUMNS, r, strict=True)) for r in rows], columns=TABLE_COLUMNS
     )
 
 

@@ -195,6 +195,12 @@ def test_document_round_trips(tmp_path):
             json.dumps({"trace": [{"eventName": "onFly", "node": {"id": "a"}, "timestamp": 1}]}),
             "'trace[0].eventName'",
         ),
+        (
+            json.dumps(
+                {"trace": [{"eventName": "onSend", "node": {"id": "a"}, "timestamp": 1e20}]}
+            ),
+            "'trace[0].timestamp'",
+        ),
         ("[1, 2]", "line 2"),
     ],
 )

@@ -17,9 +17,12 @@ from provcausal.model.links import flowcept_links
 from provcausal.model.times import to_epoch
 from provcausal.stores import Store
 
-__all__ = ["load_task_table", "TASK_COLUMNS"]
+__all__ = ["load_task_table", "TABLE_COLUMNS"]
 
-TASK_COLUMNS = [
+#: The analysis table's columns. Not the task listing's (``queries.TASK_COLUMNS``): times are
+#: epoch floats, ``sample`` is run-qualified (``RUN/SAMPLE``), and ``deps`` holds the lineage
+#: FlowCept's rules add; what each field means is read once, by :mod:`provcausal.model.flowcept`.
+TABLE_COLUMNS = [
     "task_id",
     "run_id",
     "node",
@@ -56,14 +59,14 @@ def _row(task: dict[str, Any], run_id: str, upstream: dict[str, set[str]] | None
 
 
 def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
-    """All tasks of ``run_ids`` as rows (see ``TASK_COLUMNS``); ``sample`` is run-qualified."""
+    """All tasks of ``run_ids`` as rows (see ``TABLE_COLUMNS``); ``sample`` is run-qualified."""
     rows: list[dict[str, Any]] = []
     for run_id in run_ids:
         tasks = list(store.find_tasks([run_id]))
         captured = [t for t in tasks if fc.is_captured(t)]
         upstream = flowcept_links(captured).upstream if captured else None
         rows.extend(_row(t, run_id, upstream) for t in tasks)
-    table = pd.DataFrame(rows, columns=TASK_COLUMNS)
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return table.astype(
         {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}
     )
