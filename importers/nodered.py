@@ -290,7 +290,7 @@ class _Message:
                 unobserved=True,
                 attrs={"message": self.message, "line": first_line.number},
             )
-        for entry, keys in zip(self.lines, keyed, strict=True):
+        for keys in keyed:
             prev_task, prev_node = init_task, initiator.id if initiator else None
             for key in keys:
                 visit, line_no = visits[key]
@@ -335,7 +335,11 @@ class _Message:
         self.b.used(t, msg, _time(visit.received))
         self.b.informed(t, prev_task)
         flow = self.flow
-        if flow is not None and prev_node is not None and not flow.has_edge(prev_node, visit.node.id):
+        if (
+            flow is not None
+            and prev_node is not None
+            and not flow.has_edge(prev_node, visit.node.id)
+        ):
             self.unwired[(prev_node, visit.node.id)] += 1
 
 
