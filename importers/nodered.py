@@ -26,6 +26,7 @@ from provcausal.importers.base import (
     Importer,
     ImportOptions,
     RunSource,
+    content_digest,
     parse_json,
     read_text,
 )
@@ -150,19 +151,20 @@ class NodeRedImporter(Importer):
         files = list(self.iter_files(paths))
         if not files:
             raise BadInputError("no trace log files found", path=", ".join(map(str, paths)))
-        return [RunSource(key=str(f.resolve()), paths=[f], display=str(f)) for f in files]
+        return [RunSource(key=str(f), paths=[f], display=str(f)) for f in files]
 
     def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
         (path,) = source.paths
         flow_path = options.extra.get("flow")
         flow = parse_flow(Path(flow_path)) if flow_path else None
-        run = ids.run_id(self.name, options.workflow, source.key)
+        text = read_text(path)
+        run = ids.run_id(self.name, options.workflow, content_digest(text))
         b = RunDocumentBuilder(run, options.workflow, self.name)
         warnings: list[str] = []
         skipped: list[str] = []
         unwired: Counter[tuple[str, str]] = Counter()
         messages: dict[str, list[_Line]] = {}
-        for line_no, raw in enumerate(read_text(path).splitlines(), start=1):
+        for line_no, raw in enumerate(text.splitlines(), start=1):
             if not raw.strip():
                 continue
             try:

@@ -11,6 +11,7 @@ the run folder, or given with ``--graph``, restores the processes that wrote no 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import re
@@ -103,6 +104,7 @@ class _AuditReader:
         self.folder = folder
         self.tasks: dict[str, _Task] = {}
         self.stub_paths: set[str] = set()
+        self.digest = hashlib.blake2b(digest_size=16)
 
     def _field(
         self,
@@ -155,7 +157,9 @@ class _AuditReader:
         return parsed, text
 
     def add_file(self, file: Path) -> None:
-        root = parse_json(read_text(file), file)
+        text = read_text(file)
+        root = parse_json(text, file)
+        self.digest.update(f"{file.name}\x1f{text}\x1f".encode("utf-8", "surrogatepass"))
         if not isinstance(root, dict):
             raise BadInputError("expected a JSON object (a SciPipe audit record)", path=str(file))
         own_output = file.name[: -len(_SUFFIX)] if file.name.endswith(_SUFFIX) else None
@@ -258,7 +262,7 @@ class SciPipeImporter(Importer):
                 f"no SciPipe audit files (*{_SUFFIX}) found", path=", ".join(str(p) for p in paths)
             )
         return [
-            RunSource(key=str(folder.resolve()), paths=sorted(files or []), display=str(folder))
+            RunSource(key=str(folder), paths=sorted(files or []), display=str(folder))
             for folder, files in sorted(folders.items())
         ]
 
@@ -280,7 +284,6 @@ class SciPipeImporter(Importer):
 
     def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
         folder = Path(source.key)
-        run = ids.run_id(self.name, options.workflow, source.key)
         reader = _AuditReader(folder)
         warnings: list[str] = []
         skipped: list[str] = []
@@ -297,6 +300,9 @@ class SciPipeImporter(Importer):
                 skipped.append(str(exc))
         if not reader.tasks:
             raise BadInputError("no audited tasks in this run", path=source.display)
+        # The id comes from the content, never from where it lies: the same data in another
+        # folder gives the same ids and numbers.
+        run = ids.run_id(self.name, options.workflow, reader.digest.hexdigest())
         graph = self._graph(folder, options, warnings)
         return self._build(run, source, options, reader, graph, warnings, skipped)
 

@@ -26,6 +26,7 @@ from provcausal.importers.base import (
     Importer,
     ImportOptions,
     RunSource,
+    content_digest,
     read_text,
 )
 from provcausal.importers.seldon_inspect import (
@@ -137,8 +138,11 @@ class SeldonImporter(Importer):
         files = list(self.iter_files(paths))
         if not files:
             raise BadInputError("no inspect output files found", path=", ".join(map(str, paths)))
-        key = "|".join(sorted(str(f.resolve()) for f in files))
-        return [RunSource(key=key, paths=files, display=", ".join(map(str, files)))]
+        return [
+            RunSource(
+                key="|".join(map(str, files)), paths=files, display=", ".join(map(str, files))
+            )
+        ]
 
     def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
         renames = parse_renames(options.extra.get("rename"))
@@ -147,9 +151,12 @@ class SeldonImporter(Importer):
         warnings: list[str] = []
         skipped: list[str] = []
         requests: dict[str, _Request] = {}
+        texts: list[str] = []
         for path in source.paths:
             try:
-                messages = parse_inspect(read_text(path), path)
+                text = read_text(path)
+                texts.append(text)
+                messages = parse_inspect(text, path)
             except BadInputError as exc:
                 if not options.skip_bad:
                     raise
@@ -174,7 +181,7 @@ class SeldonImporter(Importer):
                 )
         if not requests:
             raise BadInputError("no messages", path=source.display)
-        run = ids.run_id(self.name, options.workflow, source.key)
+        run = ids.run_id(self.name, options.workflow, content_digest(*sorted(texts)))
         b = RunDocumentBuilder(run, options.workflow, self.name)
         how: set[str] = set()
         pipelines = sorted(
