@@ -164,10 +164,10 @@ class SeldonImporter(Importer):
                 continue
             for msg in messages:
                 topic = msg.topic
-                if topic.kind == "model":
+                if topic.kind in ("model", "pipeline"):  # steps and pipelines alike
                     topic = Topic(
                         topic.raw,
-                        "model",
+                        topic.kind,
                         renames.get(topic.name, topic.name),
                         topic.direction,
                         topic.namespace,
@@ -215,6 +215,18 @@ class SeldonImporter(Importer):
                 "pipeline spec with --pipeline"
             )
         gated = sorted(spec.gated_steps()) if spec else []
+        outputs = (
+            [f"{spec.name}.outputs"]
+            if spec
+            else sorted(
+                {
+                    f"{n}.outputs"
+                    for r in requests.values()
+                    for (k, n, d) in r.messages
+                    if k == "pipeline" and d == "outputs"
+                }
+            )
+        )
         return self.finish(
             b.document,
             run_id=run,
@@ -223,7 +235,7 @@ class SeldonImporter(Importer):
             samples=len(requests),
             warnings=warnings,
             skipped=skipped,
-            run_metadata={"gated_nodes": gated, "pipelines": pipelines},
+            run_metadata={"gated_nodes": gated, "pipelines": pipelines, "output_nodes": outputs},
         )
 
     def _entities(
