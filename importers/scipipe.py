@@ -12,6 +12,7 @@ the run folder, or given with ``--graph``, restores the processes that wrote no 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import posixpath
 import re
@@ -348,6 +349,12 @@ class SciPipeImporter(Importer):
                     "finishTime": task.finish_text or None,
                     "duration": duration,
                     "auditFile": task.audit_file,
+                    # several out-ports: which output is which port (each is a variable)
+                    "outPorts": json.dumps(
+                        {port: _norm(path) for port, path in sorted(task.out_files.items())}
+                    )
+                    if len(task.out_files) > 1
+                    else None,
                 },
             )
         for task in tasks:
