@@ -32,9 +32,10 @@ from provcausal.importers.base import (
 )
 from provcausal.importers.nodered_flow import Flow, parse_flow
 
-from provcausal import ids
 from provcausal.errors import BadInputError
-from provcausal.provdoc import RunDocumentBuilder
+from provcausal.model import ids
+from provcausal.model import prov as P
+from provcausal.model.prov import RunDocumentBuilder
 
 __all__ = ["NodeRedImporter"]
 
@@ -247,7 +248,7 @@ class _Message:
         flow = self.flow
         flow_node = flow.nodes.get(node.id) if flow else None
         return {
-            "nodeName": (flow_node.name if flow_node else None) or node.name,
+            P.NODE_NAME: (flow_node.name if flow_node else None) or node.name,
             "nodeType": (flow_node.type if flow_node else None) or node.type,
             "tab": flow.tabs.get(flow_node.tab or "") if flow and flow_node else None,
         }
@@ -318,10 +319,10 @@ class _Message:
             end=_time(visit.sent),
             sample=self.sample,
             visit=number,
+            duration=duration,
             attrs={
                 "message": self.message,
                 "line": line_no,
-                "duration": duration,
                 "receivedMs": visit.received,
                 "sentMs": visit.sent,
             },

@@ -22,8 +22,8 @@ from provcausal.analysis.routing import add_routing
 from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.tasks import load_task_table
-from provcausal.errors import AnalysisError, UnknownNodeError
-from provcausal.records import PC
+from provcausal.errors import AnalysisError, InvalidParameterError, UnknownNodeError
+from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
 __all__ = ["Attribution", "attribute", "prepare", "Prepared", "DEFAULT_REPEATS"]
@@ -107,26 +107,16 @@ class Attribution:
 def _labels(runs: list[dict[str, Any]]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for run in runs:
-        labels.update(((run.get("custom_metadata") or {}).get(PC) or {}).get("node_labels") or {})
+        labels.update(fc.node_labels(run))
     return labels
 
 
 def _outputs(runs: list[dict[str, Any]]) -> list[str]:
-    return sorted(
-        {
-            n
-            for r in runs
-            for n in (((r.get("custom_metadata") or {}).get(PC) or {}).get("output_nodes") or [])
-        }
-    )
+    return sorted({n for r in runs for n in fc.output_nodes(r)})
 
 
 def _gated(runs: list[dict[str, Any]]) -> set[str]:
-    return {
-        n
-        for r in runs
-        for n in (((r.get("custom_metadata") or {}).get(PC) or {}).get("gated_nodes") or [])
-    }
+    return {n for r in runs for n in fc.gated_nodes(r)}
 
 
 def prepare(
@@ -146,9 +136,11 @@ def prepare(
     comp_runs = select_runs(store, workflow, comparison)
     overlap = {r["workflow_id"] for r in base_runs} & {r["workflow_id"] for r in comp_runs}
     if overlap:
-        raise AnalysisError(
+        raise InvalidParameterError(
             f"the baseline and comparison share {len(overlap)} run(s): "
-            f"{', '.join(sorted(overlap)[:3])}"
+            f"{', '.join(sorted(overlap)[:3])}",
+            "baseline",
+            "comparison",
         )
     runs = base_runs + comp_runs
     tasks = load_task_table(store, [r["workflow_id"] for r in runs])
