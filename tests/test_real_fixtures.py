@@ -201,3 +201,133 @@ def test_nodered_fault_shows_in_the_named_node_only(shape: str) -> None:
         if a != b
     }
     assert changed == {fault, "source"}  # the faulty node and the source's seed
+
+
+# --- SciPipe: 20 normal and 20 faulty runs of one workflow, one folder per run -----------
+
+SCIPIPE = REAL / "scipipe" / "multiport"
+STATS_PORTS = {"sum", "count", "min", "max"}
+SCIPIPE_NODES = {"gen1", "gen2", "stats1", "stats2", "sumcat", "total", "mean", "spread", "score"}
+
+
+def run_dirs(variant: str) -> list[Path]:
+    return sorted((SCIPIPE / variant).glob("run-*"))
+
+
+def audits(run: Path) -> dict[str, dict[str, Any]]:
+    """Audit file name (without .audit.json) -> its JSON."""
+    return {
+        p.name.removesuffix(".audit.json"): json.loads(p.read_text())
+        for p in sorted(run.glob("*.audit.json"))
+    }
+
+
+def upstream(audit: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every (input path, upstream audit) in the tree, repeats included."""
+    found = []
+    for path, up in audit["Upstream"].items():
+        found.append((path, up))
+        found.extend(upstream(up))
+    return found
+
+
+def number(run: Path, name: str) -> float:
+    return float((run / name).read_text().split()[0])
+
+
+@pytest.mark.parametrize("variant", ["normal", "faulty"])
+def test_scipipe_fixture_imports_through_cli(variant: str, sqlite_uri: str) -> None:
+    summary = run_cli(
+        "--store",
+        sqlite_uri,
+        "import",
+        "scipipe",
+        str(SCIPIPE / variant),
+        "--workflow",
+        "stats",
+        "--label",
+        variant,
+        "--json",
+    )
+    # 9 tasks a run: 8 processes with audit files + the Concatenator restored from the DOT;
+    # 15 entities: the 15 files of a run that a task used or generated (sums.txt included)
+    assert (summary["runs"], summary["samples"]) == (20, 20)
+    assert (summary["tasks"], summary["entities"]) == (180, 300)
+    assert summary["warnings"] == []
+    nodes = {n["node"]: n for n in run_cli("--store", sqlite_uri, "nodes", "-w", "stats", "--json")}
+    assert set(nodes) == SCIPIPE_NODES  # the ParamSource is no task
+    assert [k for k, n in nodes.items() if n["unobserved"]] == ["sumcat"]
+    assert all(n["runs"] == 20 for n in nodes.values())
+
+
+@pytest.mark.parametrize("variant", ["normal", "faulty"])
+def test_scipipe_several_out_ports_are_several_audit_files_with_one_id(variant: str) -> None:
+    for run in run_dirs(variant):
+        found = audits(run)
+        assert len(found) == 14
+        for proc in ("stats1", "stats2"):
+            files = {k: v for k, v in found.items() if v["ProcessName"] == proc}
+            assert set(files) == {f"{proc}.{port}.txt" for port in STATS_PORTS}
+            assert len({json.dumps(v, sort_keys=True) for v in files.values()}) == 1
+            assert set(next(iter(files.values()))["OutFiles"]) == STATS_PORTS
+            values = {number(run, f"{proc}.{port}.txt") for port in STATS_PORTS}
+            assert len(values) == 4  # the ports hold different values
+
+
+def test_scipipe_concatenator_is_a_stub_with_one_id_per_run() -> None:
+    stub_ids = set()
+    for run in run_dirs("normal") + run_dirs("faulty"):
+        assert not (run / "sums.txt.audit.json").exists()
+        stubs = {
+            (path, up["ID"])
+            for audit in audits(run).values()
+            for path, up in upstream(audit)
+            if up["ProcessName"] == ""
+        }
+        ((path, stub_id),) = stubs  # one stub, one ID in every file of the run
+        assert path == "sums.txt"
+        stub_ids.add(stub_id)
+        stub = dict(upstream(audits(run)["total.txt"]))["sums.txt"]
+        assert (stub["Command"], stub["ExecTimeNS"], stub["StartTime"]) == (
+            "",
+            -1,
+            "0001-01-01T00:00:00Z",
+        )
+        text = (run / "sums.txt").read_text()
+        assert text.endswith("\n\n") and text.count("\n\n") == 2  # blank line after each input
+    assert len(stub_ids) == 40  # random across runs
+
+
+def test_scipipe_dot_names_the_concatenator_and_the_param_source() -> None:
+    for run in run_dirs("normal") + run_dirs("faulty"):
+        dot = (run / "workflow_graph.dot").read_text()
+        names = set(re.findall(r'^\s*"([^"]+)" \[shape=box\];', dot, re.M))
+        assert names == SCIPIPE_NODES | {"seedsrc"}
+        assert '"seedsrc" -> "gen1" [style="dashed", taillabel="out", headlabel="seed"]' in dot
+        ports = set(re.findall(r'"stats1" -> "\w+" \[taillabel="(\w+)"', dot))
+        assert ports == STATS_PORTS
+
+
+def test_scipipe_params_and_upstream_tree() -> None:
+    run = run_dirs("normal")[0]
+    found = audits(run)
+    assert found["gen1.data.txt"]["Params"] == {"seed": "1001"}  # from the ParamSource
+    assert found["gen2.data.txt"]["Params"] == {"scale": "6", "seed": "1008"}  # FromStr
+    assert found["score.txt"]["Params"] == {"weight": "0.5"}
+    assert all(a["Tags"] == {} for a in found.values())
+    seen = Counter(up["ProcessName"] for _, up in upstream(found["score.txt"]))
+    assert seen["stats1"] == 3 and seen["stats2"] == 3  # a tree: repeated, not shared
+
+
+def test_scipipe_fault_moves_only_the_max_port_of_stats2() -> None:
+    def values(variant: str, name: str) -> list[float]:
+        return [number(run, name) for run in run_dirs(variant)]
+
+    assert min(values("faulty", "stats2.max.txt")) > max(values("normal", "stats2.max.txt"))
+    assert min(values("faulty", "spread.txt")) > max(values("normal", "spread.txt"))
+    for port in ("sum", "min", "count"):  # same code, other seeds: overlapping ranges
+        normal, faulty = (
+            values("normal", f"stats2.{port}.txt"),
+            values("faulty", f"stats2.{port}.txt"),
+        )
+        assert min(faulty) <= max(normal) and min(normal) <= max(faulty)
