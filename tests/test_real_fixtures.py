@@ -34,6 +34,7 @@ NODERED_COUNTS: dict[str, tuple[int, int, int, set[str]]] = {
         6,
         {"source", "to branches", "in A", "in B", "fastA", "slowB", "to-trace"},
     ),
+    "fanout_wires": (100, 100, 5, {"source", "prep", "quick", "slow", "to-trace"}),
     "switch": (140, 140, 5, {"source", "route", "common", "rare", "to-trace"}),
     "join_rbe": (
         40,
@@ -43,7 +44,13 @@ NODERED_COUNTS: dict[str, tuple[int, int, int, set[str]]] = {
     ),
     "chain": (90, 90, 7, {"source", "parse", "wait", "compute", "post", "to-trace"}),
 }
-NODERED_FAULT = {"fanout": "slowB", "switch": "rare", "join_rbe": "aggregate", "chain": "compute"}
+NODERED_FAULT = {
+    "fanout": "slowB",
+    "fanout_wires": "quick",
+    "switch": "rare",
+    "join_rbe": "aggregate",
+    "chain": "compute",
+}
 
 
 def run_cli(*args: str) -> Any:
@@ -150,6 +157,23 @@ def test_nodered_fanout_lines_share_prefix_up_to_link_out() -> None:
         assert a["trace"][: cut + 1] == b["trace"][: cut + 1]  # same events and timestamps
         assert visited(a)[2] == "fastA" and visited(b)[2] == "slowB"
     assert Counter(visited(line)[1] for line in lines) == {"in A": 50, "in B": 50}
+
+
+def test_nodered_fanout_by_wires_lines_come_in_completion_order() -> None:
+    """One port wired to two nodes: the lines of a message share the prep prefix but are
+    written when each branch ends, so they are never next to each other here."""
+    for variant in ("normal", "faulty"):
+        lines = trace_lines("fanout_wires", variant)
+        by_prefix: dict[str, list[str]] = {}
+        for line in lines:
+            prefix = json.dumps(line["trace"][:2])  # prep's onReceive and (one) onSend
+            by_prefix.setdefault(prefix, []).append(visited(line)[1])
+        assert len(by_prefix) == source_count("fanout_wires")
+        assert all(sorted(branches) == ["quick", "slow"] for branches in by_prefix.values())
+        starts = [line["trace"][0]["timestamp"] for line in lines]
+        assert starts != sorted(starts)
+        pairs = zip(lines[:-1], lines[1:], strict=True)
+        assert not any(a["trace"][:2] == b["trace"][:2] for a, b in pairs)
 
 
 def test_nodered_switch_lines_hold_different_node_sets() -> None:
