@@ -268,8 +268,11 @@ STATS_PORTS = {"sum", "count", "min", "max"}
 SCIPIPE_NODES = {"gen1", "gen2", "stats1", "stats2", "sumcat", "total", "mean", "spread", "score"}
 
 
-def run_dirs(variant: str) -> list[Path]:
-    return sorted((SCIPIPE / variant).glob("run-*"))
+TWO_SINKS = REAL / "scipipe" / "two_sinks"
+
+
+def run_dirs(variant: str, base: Path = SCIPIPE) -> list[Path]:
+    return sorted((base / variant).glob("run-*"))
 
 
 def audits(run: Path) -> dict[str, dict[str, Any]]:
@@ -389,3 +392,40 @@ def test_scipipe_fault_moves_only_the_max_port_of_stats2() -> None:
             values("faulty", f"stats2.{port}.txt"),
         )
         assert min(faulty) <= max(normal) and min(normal) <= max(faulty)
+
+
+@pytest.mark.parametrize("variant", ["normal", "faulty"])
+def test_scipipe_two_sinks_imports_through_cli(variant: str, sqlite_uri: str) -> None:
+    summary = run_cli(
+        "--store",
+        sqlite_uri,
+        "import",
+        "scipipe",
+        str(TWO_SINKS / variant),
+        "--workflow",
+        "stats2sinks",
+        "--label",
+        variant,
+        "--json",
+    )
+    # 8 tasks (no score) and 14 entities a run
+    assert (summary["runs"], summary["samples"]) == (10, 10)
+    assert (summary["tasks"], summary["entities"]) == (80, 140)
+    assert summary["warnings"] == []
+    nodes = run_cli("--store", sqlite_uri, "nodes", "-w", "stats2sinks", "--json")
+    assert {n["node"] for n in nodes} == SCIPIPE_NODES - {"score"}
+
+
+def test_scipipe_two_sinks_fault_moves_one_sink() -> None:
+    def values(variant: str, name: str) -> list[float]:
+        return [number(run, name) for run in run_dirs(variant, TWO_SINKS)]
+
+    for run in run_dirs("normal", TWO_SINKS) + run_dirs("faulty", TWO_SINKS):
+        assert len(audits(run)) == 13
+        dot = (run / "workflow_graph.dot").read_text()
+        tails = set(re.findall(r'^\s*"(\w+)" ->', dot, re.M))
+        heads = set(re.findall(r'-> "(\w+)"', dot))
+        assert heads - tails == {"mean", "spread"}  # the two sinks
+    assert min(values("faulty", "spread.txt")) > max(values("normal", "spread.txt"))
+    normal, faulty = values("normal", "mean.txt"), values("faulty", "mean.txt")
+    assert min(faulty) <= max(normal) and min(normal) <= max(faulty)
