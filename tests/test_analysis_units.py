@@ -24,8 +24,10 @@ from tests.helpers import T0, chain_run
 
 
 def table(rows):
+    """Rows of the first 11 columns; no out-ports and no used names unless given."""
+    full = [tuple(r) + ({}, [])[len(r) - 11 :] for r in rows]
     return pd.DataFrame(
-        [dict(zip(TABLE_COLUMNS, r, strict=True)) for r in rows], columns=TABLE_COLUMNS
+        [dict(zip(TABLE_COLUMNS, r, strict=True)) for r in full], columns=TABLE_COLUMNS
     )
 
 
