@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["import", "memory", "lineage", "attribution"],
+        choices=["import", "memory", "lineage", "attribution", "accuracy"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="keep corpora here between runs")
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--large-dag", type=int, help="nodes of the large DAG (200; 0: skip)")
     parser.add_argument(
-        "--shapes", default="chain,diamond", help="synthetic graph shapes (chain,diamond)"
+        "--graph-shapes", default="chain,diamond", help="synthetic graph shapes (chain,diamond)"
     )
     parser.add_argument(
         "--attribution-parts",
@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workflow-kinds", default="gcratio,claims,nodered", help="example workflows to run"
     )
+    parser.add_argument(
+        "--shapes", type=lambda t: t.split(","), help="accuracy shapes, e.g. switch,ports"
+    )
+    parser.add_argument("--repeats", type=int, help="accuracy: bootstrap repeats per call")
     args = parser.parse_args(argv)
+    # accuracy runs only when asked for: 20 data sets of 5 shapes take tens of minutes
     wanted = set(args.only or ["import", "memory", "lineage", "attribution"])
 
     def log(message: str) -> None:
@@ -86,6 +91,17 @@ def main(argv: list[str] | None = None) -> int:
             report["lineage"] = lineage.measure(uri, 20 if args.quick else 100, 0, log)
         if "attribution" in wanted:
             report["attribution_startup"] = _attribution(args, work, report, log)
+        if "accuracy" in wanted:
+            from benchmarks import accuracy
+            from provcausal.examples.shapes import SHAPES
+
+            report["accuracy"] = accuracy.run(
+                args.shapes or list(SHAPES),
+                args.trials or (3 if args.quick else 20),
+                0 if args.repeats is None else args.repeats,
+                log,
+                work / "accuracy",
+            )
     finally:
         if server is not None:
             server.stop()
@@ -117,7 +133,7 @@ def _attribution(
         )
     if "synthetic" in parts:
         sizes = args.attribution_sizes or ([5] if quick else [20, 50])
-        shapes = ["chain"] if quick else args.shapes.split(",")
+        shapes = ["chain"] if quick else args.graph_shapes.split(",")
         report["attribution"] = attribution.run(sizes, shapes, trials, base, 2000, 0, log)
     if "large" in parts and not quick and args.large_dag != 0:
         report["attribution_large"] = [attribution.large_dag(args.large_dag or 200, 2000, 0, log)]
@@ -169,6 +185,10 @@ def render(report: dict[str, Any]) -> str:
         )
     for key in ("attribution_workflows", "attribution", "attribution_large"):
         lines.extend(_attribution_line(row) for row in report.get(key, []))
+    if "accuracy" in report:
+        from benchmarks import accuracy
+
+        lines += accuracy.render(report["accuracy"])
     return "\n".join(lines)
 
 
