@@ -97,8 +97,8 @@ class LeastSquares:
 
 
 class NearestNeighbours:
-    """k-nearest-neighbour regression by brute force on inputs standardised with the
-    training rows' scale (numpy only): a local model that is cheap to fit and to pickle."""
+    """k-nearest-neighbour regression on inputs standardised with the training rows' scale
+    (a scipy k-d tree): a local model that is cheap to fit and to pickle."""
 
     def __init__(self, neighbours: int = 5) -> None:
         self.neighbours = neighbours
@@ -112,16 +112,13 @@ class NearestNeighbours:
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Mean of the ``neighbours`` nearest remembered rows' values."""
+        """Mean of the ``neighbours`` nearest remembered rows' values (a k-d tree query)."""
+        from scipy.spatial import cKDTree
+
         X = (np.asarray(X, float).reshape(len(X), -1) - self.center) / self.scale
         k = min(self.neighbours, len(self.y))
-        out = np.empty(len(X))
-        for start in range(0, len(X), 256):
-            block = X[start : start + 256]
-            d = ((block[:, None, :] - self.X[None, :, :]) ** 2).sum(axis=2)
-            nearest = np.argpartition(d, k - 1, axis=1)[:, :k]
-            out[start : start + len(block)] = self.y[nearest].mean(axis=1)
-        return out
+        _, nearest = cKDTree(self.X).query(X, k=k)
+        return self.y[np.asarray(nearest).reshape(len(X), k)].mean(axis=1)
 
 
 def neighbours_for(rows: int) -> int:
