@@ -8,6 +8,7 @@ one source into an :class:`ImportedRun`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -32,6 +33,7 @@ __all__ = [
     "ImportOptions",
     "read_bytes",
     "iter_files",
+    "content_digest",
     "walk_files",
     "read_text",
     "parse_json",
@@ -55,7 +57,8 @@ class ImportOptions:
 
 @dataclass
 class RunSource:
-    """One run to read: its files and the key its deterministic id is derived from."""
+    """One run to read: where it is (``key``), its files, and how to show it. Its id comes
+    from its content (:func:`content_digest`), never from where it lies."""
 
     key: str
     paths: list[Path]
@@ -138,6 +141,16 @@ class Importer(ABC):
     def iter_files(self, paths: Sequence[Path]) -> Iterator[Path]:
         """Files named directly, and every file below named folders."""
         return iter_files(paths)
+
+
+def content_digest(*parts: str | bytes) -> str:
+    """A digest of a run's content: its id is derived from it, so the same data moved to
+    another folder, or named another way, gets the same ids (and the same numbers)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part)
+        h.update(b"\x1f")
+    return h.hexdigest()
 
 
 def walk_files(root: Path) -> Iterator[Path]:

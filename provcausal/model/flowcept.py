@@ -45,6 +45,7 @@ __all__ = [
     "WARNINGS",
     "NODE_LABELS",
     "GATED_NODES",
+    "OUTPUT_NODES",
     "SKIPPED",
     # workflow (run) documents
     "run_id",
@@ -57,6 +58,7 @@ __all__ = [
     "run_count",
     "node_labels",
     "gated_nodes",
+    "output_nodes",
     "workflow_document",
     "set_run_state",
     # task documents
@@ -106,6 +108,7 @@ HAS_VALUES = "has_values"  #: whether any task has a value
 WARNINGS = "warnings"  #: the import's warnings
 NODE_LABELS = "node_labels"  #: node id -> human-readable name
 GATED_NODES = "gated_nodes"  #: nodes that run only for some samples
+OUTPUT_NODES = "output_nodes"  #: nodes the run declares as the workflow's output
 SKIPPED = "skipped"  #: how many bad inputs were skipped
 
 #: A run whose documents are being written (readers must not see it yet).
@@ -216,6 +219,11 @@ def node_labels(workflow: Mapping[str, Any]) -> dict[str, str]:
 def gated_nodes(workflow: Mapping[str, Any]) -> list[str]:
     """Nodes that run only for some samples (Seldon steps behind a trigger)."""
     return [str(n) for n in _meta(workflow).get(GATED_NODES) or []]
+
+
+def output_nodes(workflow: Mapping[str, Any]) -> list[str]:
+    """Nodes the run declares as the workflow's output (a Seldon pipeline's outputs)."""
+    return [str(n) for n in _meta(workflow).get(OUTPUT_NODES) or []]
 
 
 def workflow_document(
