@@ -84,3 +84,18 @@ def test_given_changed_nodes_then_only_moved_nodes_are_fitted():
 def test_inside_pads_the_observed_range():
     ref = np.array([[0.0], [10.0]])
     assert inside(np.array([[-0.4], [5.0], [10.6]]), ref).tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize("shape", [lambda x: 2 * x, lambda x: np.where(np.sin(3 * x) > 0, 5.0, 0)])
+def test_chosen_models_serve_as_dowhy_mechanisms_for_anomalies(shape):
+    from dowhy import gcm
+
+    from provcausal.analysis.anomaly import _prediction
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-3, 3, (120, 1))
+    y = shape(x[:, 0]) + rng.normal(0, 0.1, 120)
+    mech = gcm.AdditiveNoiseModel(_prediction(*choose_model(x, y, "fast", seed=0)))
+    mech.fit(X=x, Y=y)  # dowhy's keyword call
+    assert np.mean((mech.prediction_model.predict(x).ravel() - y) ** 2) < 1.0
+    assert mech.clone() is not None

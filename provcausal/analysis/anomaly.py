@@ -82,16 +82,13 @@ def anomalies(
         if not parents:
             model.set_causal_mechanism(node, gcm.EmpiricalDistribution())
         else:
-            _, factory = choose_model(
+            name, factory = choose_model(
                 old[parents].to_numpy(float),
                 old[node].to_numpy(float),
                 "fast" if quality == "fast" else quality,
                 seed,
             )
-            prediction = factory()
-            if prediction is None or not hasattr(prediction, "predict"):
-                prediction = gcm.ml.create_linear_regressor()
-            model.set_causal_mechanism(node, gcm.AdditiveNoiseModel(prediction))
+            model.set_causal_mechanism(node, gcm.AdditiveNoiseModel(_prediction(name, factory)))
     gcm.util.general.set_random_seed(seed)
     gcm.fit(model, old)
     row = prep.comparison.loc[[key], list(sub.nodes)]
@@ -122,3 +119,20 @@ def anomalies(
         }
     )
     return table
+
+
+def _prediction(name: str, factory: Any) -> Any:
+    """The chosen model as a ``dowhy.gcm`` prediction model (dowhy calls ``fit(X=, Y=)``
+    and ``clone()``, which provcausal's own least squares and bare scikit-learn lack)."""
+    from dowhy import gcm
+
+    if name == "linear":
+        return gcm.ml.create_linear_regressor()
+    if name == "polynomial":
+        return gcm.ml.create_polynom_regressor(degree=2)
+    prediction = factory()
+    if prediction is None or not hasattr(prediction, "predict"):
+        return gcm.ml.create_linear_regressor()
+    if isinstance(prediction, gcm.ml.PredictionModel):
+        return prediction
+    return gcm.ml.SklearnRegressionModel(prediction)
