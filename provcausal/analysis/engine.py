@@ -32,9 +32,11 @@ import pandas as pd
 from provcausal.analysis.change_test import ChangeTest, detect_changes, predictive_test
 from provcausal.analysis.distance import Distance, binned_kl
 from provcausal.analysis.mechanisms import (
+    Mechanism,
     NodeSpec,
     choose_model,
     columns,
+    fit,
     fit_changed,
     is_binary,
 )
@@ -95,6 +97,8 @@ class _Plan:
     change_test: ChangeTest
     distance: Distance
     repeats: int
+    #: Baseline mechanisms fitted once on the data as given (reused for unchanged nodes).
+    fitted: dict[str, Mechanism]
     #: The test on resamples (default test: one fold draw, as the resample is a draw too).
     resample_test: ChangeTest
 
@@ -145,7 +149,7 @@ def _replicate(
     players = changes.players
     moved = _moved(plan.graph, plan.order, players)
     base = old.iloc[rng.integers(0, len(old), plan.num_samples)].reset_index(drop=True)
-    mechanisms = fit_changed(plan.specs, moved, set(players), old, new)
+    mechanisms = fit_changed(plan.specs, moved, set(players), old, new, plan.fitted)
     game = Game.build(
         plan.specs, moved, players, base, mechanisms, new, plan.target, rng, plan.distance
     )
@@ -294,7 +298,11 @@ def attribute_frames(
     change_test = change_test or _default_test(quality)
     specs = _specs(g, order, old, new, quality, seed)
     size = num_samples or int(np.clip(4 * max(len(old), len(new)), 1000, 4000))
-    plan = _Plan(g, order, specs, target, size, change_test, distance, repeats, resample_test)
+    with _quiet():
+        fitted = {n: fit(specs[n], old) for n in order if specs[n].parents}
+    plan = _Plan(
+        g, order, specs, target, size, change_test, distance, repeats, fitted, resample_test
+    )
     seeds = [seed * 1_000_003 + i for i in range(repeats + 1)]
     replicates = _run_all(plan, old, new, seeds, n_jobs or _auto_jobs(plan, old, new), progress)
     first = replicates[0]

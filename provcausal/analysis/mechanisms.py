@@ -316,9 +316,18 @@ def fit_changed(
     changed: set[str],
     old: pd.DataFrame,
     new: pd.DataFrame,
+    fitted: dict[str, Mechanism] | None = None,
 ) -> tuple[dict[str, Mechanism], dict[str, Mechanism]]:
     """Baseline mechanisms of every moved non-root node and comparison mechanisms of the
-    changed ones; nodes that nothing changed upstream of are not fitted at all."""
-    old_mech = {n: fit(specs[n], old) for n in moved if specs[n].parents}
+    changed ones; nodes that nothing changed upstream of are not fitted at all. Baseline
+    mechanisms of unchanged nodes come from ``fitted`` (fitted once per call) when given:
+    they only replay each row's own noise, so refitting them on every resample buys
+    nothing."""
+    fitted = fitted or {}
+    old_mech = {
+        n: fitted[n] if n in fitted and n not in changed else fit(specs[n], old)
+        for n in moved
+        if specs[n].parents
+    }
     new_mech = {n: fit(specs[n], new) for n in moved if specs[n].parents and n in changed}
     return old_mech, new_mech
