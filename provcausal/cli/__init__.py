@@ -30,9 +30,14 @@ class App:
         self.debug = debug
         self._store: Store | None = None
 
-    def store(self) -> Store:
+    def set_store_uri(self, uri: str) -> None:
+        """``--store`` given after the subcommand (before the store is first opened)."""
+        self.store_uri = resolve_store_uri(uri)
+
+    def store(self, create: bool = False) -> Store:
+        """The store; only commands that write (imports) may create an embedded one."""
         if self._store is None:
-            self._store = open_store(self.store_uri)
+            self._store = open_store(self.store_uri, create=create)
         return self._store
 
     def close(self) -> None:
@@ -61,6 +66,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:
+            raise self._fail(ctx, "interrupted", 130) from None
         except ProvcausalError as exc:
             raise self._fail(ctx, str(exc), exc.exit_code) from None
         except Exception as exc:  # a bug: one redacted line; the traceback with --debug
@@ -105,6 +112,49 @@ def cli(ctx: click.Context, store_uri: str | None, quiet: bool, debug: bool) -> 
     ctx.call_on_close(app.close)
 
 
+def _set_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    app = ctx.find_object(App)
+    if value and app is not None:
+        app.set_store_uri(value)
+
+
+def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    app = ctx.find_object(App)
+    if value and app is not None and param.name:
+        setattr(app, param.name, True)
+
+
+def _shared_options() -> list[click.Parameter]:
+    """``--store``, ``--quiet`` and ``--debug`` accepted after the subcommand as well."""
+    return [
+        click.Option(
+            ["--store"],
+            metavar="URI",
+            expose_value=False,
+            callback=_set_store,
+            help="As before the subcommand: the store to use.",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_flag,
+            help="No progress bars, no warnings on stderr.",
+        ),
+        click.Option(
+            ["--debug"], is_flag=True, expose_value=False, callback=_set_flag, help="Tracebacks."
+        ),
+    ]
+
+
+def _add_shared_options(command: click.Command) -> None:
+    names = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    command.params.extend(p for p in _shared_options() if not set(p.opts) & names)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_shared_options(sub)
+
+
 def _register() -> None:
     from provcausal.cli import (
         commands_analysis,
@@ -119,6 +169,8 @@ def _register() -> None:
     commands_query.register(cli)
     commands_analysis.register(cli)
     commands_example.register(cli)
+    for command in cli.commands.values():
+        _add_shared_options(command)
 
 
 _register()
