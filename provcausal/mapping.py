@@ -189,8 +189,10 @@ def prov_to_flowcept(
         elif isinstance(record, pm.ProvAgent):
             attrs = _attr_map(record)
             agents[ident] = str(attrs.get("node") or _first(record, PROV_LABEL) or _local(ident))
-            if attrs.get("nodeName"):
-                labels[agents[ident]] = str(attrs["nodeName"])
+            # Node-RED's editor shows a node without a name by its type (file, link out).
+            shown = attrs.get("nodeName") or attrs.get("nodeType")
+            if shown:
+                labels[agents[ident]] = str(shown)
         elif isinstance(record, pm.ProvUsage):
             act, ent = record.args[0], record.args[1]
             if act is not None and ent is not None:

@@ -2,21 +2,23 @@
 
 Runs FlowCept captured itself have no stored PROV document: it is written from their task
 documents (:func:`provcausal.mapping.flowcept_to_prov`). Formats are prov's serializers:
-PROV-JSON, PROV-N, PROV-XML (lxml, extra ``xml``), Turtle and JSON-LD (rdflib, extra ``rdf``).
+PROV-JSON, PROV-N, PROV-XML (lxml), Turtle and JSON-LD (rdflib); lxml and rdflib are core
+dependencies (``prov[rdf,xml]``) so that every advertised format works after ``pip install .``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import prov.model as pm
 
-from provcausal.errors import MissingDependencyError, NotFoundError
+from provcausal.errors import BadInputError, MissingDependencyError, NotFoundError
 from provcausal.mapping import flowcept_to_prov
 from provcausal.stores import Store
 
-__all__ = ["FORMATS", "run_document", "export_prov", "serialize"]
+__all__ = ["FORMATS", "EXTENSIONS", "format_for_path", "run_document", "export_prov", "serialize"]
 
 #: CLI format name → (prov serializer, keyword arguments, extra that provides it).
 FORMATS: dict[str, tuple[str, dict[str, Any], str | None]] = {
@@ -26,6 +28,29 @@ FORMATS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "ttl": ("rdf", {"rdf_format": "turtle"}, "rdf"),
     "jsonld": ("rdf", {"rdf_format": "json-ld"}, "rdf"),
 }
+
+
+#: File extension → format, for ``export -o FILE`` without ``--format``.
+EXTENSIONS = {
+    ".json": "json",
+    ".provn": "provn",
+    ".xml": "xml",
+    ".provx": "xml",
+    ".ttl": "ttl",
+    ".jsonld": "jsonld",
+}
+
+
+def format_for_path(path: str) -> str:
+    """The export format a file name asks for; an unknown extension is a usage error."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise BadInputError(
+            f"cannot tell the format from the extension {suffix or '(none)'!r}: use "
+            f"{', '.join(EXTENSIONS)} or give --format",
+            path=path,
+        )
+    return EXTENSIONS[suffix]
 
 
 def run_document(store: Store, run_id: str) -> pm.ProvDocument:

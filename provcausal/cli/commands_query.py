@@ -10,6 +10,7 @@ from provcausal.cli.output import emit, json_option, table_text
 from provcausal.queries import (
     FORMATS,
     export_prov,
+    format_for_path,
     lineage,
     lineage_table,
     list_nodes,
@@ -77,26 +78,30 @@ def lineage_cmd(app, item_id, upstream, depth, as_json):
     "-f",
     "fmt",
     type=click.Choice(sorted(FORMATS)),
-    default="json",
-    show_default=True,
-    help="PROV-JSON, PROV-N, PROV-XML, Turtle (PROV-O), JSON-LD.",
+    help="PROV-JSON, PROV-N, PROV-XML, Turtle (PROV-O), JSON-LD. Default: from the -o "
+    "file's extension (.json .provn .xml .ttl .jsonld), else json.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default stdout).")
+@json_option
 @click.pass_obj
-def export_cmd(app, run_id, workflow, labels, fmt, output):
+def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     """Export W3C PROV: a run exactly as imported, or a workflow's runs merged."""
     from provcausal.errors import AnalysisError
 
     if (run_id is None) == (workflow is None):
         raise AnalysisError("give exactly one of --run or --workflow")
+    if as_json and not output:
+        raise AnalysisError("--json reports what was written: give -o FILE as well")
+    fmt = fmt or (format_for_path(output) if output else "json")
     store = app.store()
     doc = export_prov(store, run=run_id, workflow=workflow, labels=list(labels) or None)
     text = serialize(doc, fmt, stored_json=store.get_prov_json(run_id) if run_id else None)
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
+    if not output:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    emit({"written": [output], "format": fmt}, as_json, text=f"wrote {output} ({fmt})")
 
 
 @click.command("graph")
