@@ -19,22 +19,79 @@ __all__ = ["PROV_CONTEXT", "KNOWN_CONTEXTS", "inline_contexts", "looks_like_json
 PROV = "http://www.w3.org/ns/prov#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
-_CLASSES = (
-    "Entity Activity Agent Bundle Collection EmptyCollection Person Organization "
-    "SoftwareAgent Plan Location Usage Generation Start End Invalidation Communication "
-    "Association Attribution Delegation Derivation Revision Quotation PrimarySource Influence"
-).split()
-_LINKS = (
-    "used wasGeneratedBy wasInformedBy wasStartedBy wasEndedBy wasInvalidatedBy "
-    "wasDerivedFrom wasRevisionOf wasQuotedFrom hadPrimarySource wasAttributedTo "
-    "wasAssociatedWith actedOnBehalfOf specializationOf alternateOf hadMember hadPlan "
-    "hadRole hadActivity hadGeneration hadUsage agent entity activity atLocation generated "
-    "invalidated influenced wasInfluencedBy qualifiedUsage qualifiedGeneration "
-    "qualifiedAssociation qualifiedAttribution qualifiedDerivation qualifiedCommunication "
-    "qualifiedStart qualifiedEnd qualifiedDelegation qualifiedInvalidation qualifiedRevision "
-    "qualifiedQuotation qualifiedPrimarySource qualifiedInfluence"
-).split()
-_TIMES = "startedAtTime endedAtTime generatedAtTime invalidatedAtTime atTime".split()
+_CLASSES = [
+    "Entity",
+    "Activity",
+    "Agent",
+    "Bundle",
+    "Collection",
+    "EmptyCollection",
+    "Person",
+    "Organization",
+    "SoftwareAgent",
+    "Plan",
+    "Location",
+    "Usage",
+    "Generation",
+    "Start",
+    "End",
+    "Invalidation",
+    "Communication",
+    "Association",
+    "Attribution",
+    "Delegation",
+    "Derivation",
+    "Revision",
+    "Quotation",
+    "PrimarySource",
+    "Influence",
+]
+_LINKS = [
+    "used",
+    "wasGeneratedBy",
+    "wasInformedBy",
+    "wasStartedBy",
+    "wasEndedBy",
+    "wasInvalidatedBy",
+    "wasDerivedFrom",
+    "wasRevisionOf",
+    "wasQuotedFrom",
+    "hadPrimarySource",
+    "wasAttributedTo",
+    "wasAssociatedWith",
+    "actedOnBehalfOf",
+    "specializationOf",
+    "alternateOf",
+    "hadMember",
+    "hadPlan",
+    "hadRole",
+    "hadActivity",
+    "hadGeneration",
+    "hadUsage",
+    "agent",
+    "entity",
+    "activity",
+    "atLocation",
+    "generated",
+    "invalidated",
+    "influenced",
+    "wasInfluencedBy",
+    "qualifiedUsage",
+    "qualifiedGeneration",
+    "qualifiedAssociation",
+    "qualifiedAttribution",
+    "qualifiedDerivation",
+    "qualifiedCommunication",
+    "qualifiedStart",
+    "qualifiedEnd",
+    "qualifiedDelegation",
+    "qualifiedInvalidation",
+    "qualifiedRevision",
+    "qualifiedQuotation",
+    "qualifiedPrimarySource",
+    "qualifiedInfluence",
+]
+_TIMES = ["startedAtTime", "endedAtTime", "generatedAtTime", "invalidatedAtTime", "atTime"]
 
 #: The PROV-O JSON-LD context, known locally: prefixes, classes, and properties with the
 #: right value types (links are ``@id``s, times ``xsd:dateTime``).

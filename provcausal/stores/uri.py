@@ -58,9 +58,7 @@ def sqlite_path(uri: str) -> Path:
     if rest.startswith("//"):
         rest = rest[2:]
         if not rest.startswith("/"):
-            raise StoreUriError(
-                f"{uri}: write sqlite:///absolute/path or sqlite:relative/path"
-            )
+            raise StoreUriError(f"{uri}: write sqlite:///absolute/path or sqlite:relative/path")
     if not rest:
         raise StoreUriError(f"{uri}: no file named")
     return Path(os.path.expanduser(rest))
