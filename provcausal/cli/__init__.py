@@ -26,6 +26,7 @@ class App:
 
     def __init__(self, store_uri: str | None, quiet: bool, debug: bool) -> None:
         self.store_uri = resolve_store_uri(store_uri)
+        self.store_uri_given = store_uri is not None
         self.quiet = quiet
         self.debug = debug
         self._store: Store | None = None
@@ -33,6 +34,7 @@ class App:
     def set_store_uri(self, uri: str) -> None:
         """``--store`` given after the subcommand (before the store is first opened)."""
         self.store_uri = resolve_store_uri(uri)
+        self.store_uri_given = True
 
     def store(self, create: bool = False) -> Store:
         """The store; only commands that write (imports) may create an embedded one."""
