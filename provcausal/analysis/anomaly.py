@@ -7,6 +7,7 @@ the nodes whose noise made it unusual.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -15,10 +16,69 @@ import pandas as pd
 
 from provcausal.analysis.attribution import prepare
 from provcausal.analysis.graph import sinks
+from provcausal.analysis.selection import select_runs
 from provcausal.errors import AnalysisError, NotFoundError, UnknownNodeError
-from provcausal.stores import Store
+from provcausal.stores import Store, run_label
 
-__all__ = ["anomalies", "find_sample"]
+__all__ = ["anomalies", "find_sample", "default_baseline", "anomaly_verdict", "NORMAL_LABELS"]
+
+#: Labels that name normal runs, in order of preference, for the default baseline.
+NORMAL_LABELS = ("normal", "baseline", "good", "ok", "healthy", "reference")
+
+
+def default_baseline(store: Store, workflow: str, run: str) -> tuple[list[str], str]:
+    """Runs to learn normal behaviour from when none are named, and why those.
+
+    Runs with a normal label (:data:`NORMAL_LABELS`); else runs whose label differs from the
+    sample's own (those are not under suspicion); else every other run. Never the sample's run.
+    """
+    runs = [r for r in store.find_runs(workflow=workflow) if str(r["workflow_id"]) != run]
+    labels = {run_label(r) for r in runs}
+    for name in NORMAL_LABELS:
+        if name in labels:
+            chosen = [str(r["workflow_id"]) for r in runs if run_label(r) == name]
+            return chosen, f"the runs labelled {name!r} (default)"
+    own = next((run_label(r) for r in store.find_runs(run_ids=[run])), None)
+    if own is not None and labels - {own, None}:
+        chosen = [str(r["workflow_id"]) for r in runs if run_label(r) not in (own, None)]
+        return chosen, f"the runs not labelled {own!r} like the sample (default)"
+    return [str(r["workflow_id"]) for r in runs], "every other run (default: no labels to go by)"
+
+
+def _baseline(store: Store, workflow: str, run: str, baseline: str | None) -> tuple[list[str], str]:
+    if baseline is None:
+        chosen, why = default_baseline(store, workflow, run)
+    else:
+        picked = [str(r["workflow_id"]) for r in select_runs(store, workflow, baseline)]
+        chosen = [r for r in picked if r != run]
+        why = f"{baseline}" + (" without the sample's own run" if len(chosen) < len(picked) else "")
+    if not chosen:
+        raise AnalysisError(
+            "no runs other than the sample's own to learn the normal behaviour from: "
+            "give --baseline"
+        )
+    return chosen, why
+
+
+def anomaly_verdict(table: pd.DataFrame, target: str) -> str:
+    """One plain sentence: which node made the sample unusual, or that none did."""
+    if table.empty or table.iloc[0]["score"] <= 0:
+        return f"no node stands out: this sample's {target} is not unusual for the baseline"
+    top = table.iloc[0]
+    rest = table[(table.index > 0) & (table["score"] > 0)]
+    runner = (
+        f"next {rest.iloc[0]['label']} ({rest.iloc[0]['score']:.3g})"
+        if len(rest)
+        else "no other node adds to it"
+    )
+    if top["node"] == target:
+        return (
+            f"{target} itself: its own output is unusual given its inputs "
+            f"(score {top['score']:.3g}; {runner})"
+        )
+    return f"{top['label']} contributes most to this sample's unusual {target} " + (
+        f"(score {top['score']:.3g}; {runner})"
+    )
 
 
 def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
@@ -48,24 +108,22 @@ def anomalies(
     metric: str | None = None,
     quality: str = "fast",
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Nodes ranked by their contribution to ``sample``'s anomalous ``target`` value."""
+    """Nodes ranked by their contribution to ``sample``'s anomalous ``target`` value.
+
+    The baseline never holds the sample's own run, so one normal run can be compared with
+    the other normal runs; without ``baseline`` see :func:`default_baseline`. ``attrs``
+    carries the baseline used (``baseline``) and a ``verdict`` sentence.
+    """
     from dowhy import gcm
 
     from provcausal.analysis.engine import choose_model
 
     gcm.config.disable_progress_bars()
     run, local = find_sample(store, workflow, sample)
-    if baseline is None:
-        others = [
-            str(r["workflow_id"])
-            for r in store.find_runs(workflow=workflow)
-            if str(r["workflow_id"]) != run
-        ]
-        if not others:
-            raise AnalysisError("no other runs to learn the normal behaviour from: give --baseline")
-        baseline = ",".join(others)
-    prep = prepare(store, workflow, baseline, run, metric, min_comparison=1)
+    chosen, why = _baseline(store, workflow, run, baseline)
+    prep = prepare(store, workflow, ",".join(chosen), run, metric, min_comparison=1)
     key = f"{run}/{local}"
     if key not in prep.comparison.index:
         raise AnalysisError(f"sample {sample!r} has incomplete data for {prep.metric}")
@@ -83,7 +141,10 @@ def anomalies(
     sub = graph.subgraph(keep).copy()
     old = prep.baseline[list(sub.nodes)]
     model = gcm.InvertibleStructuralCausalModel(sub)
-    for node in sub.nodes:
+    steps = len(sub.nodes) + 1
+    for step, node in enumerate(sub.nodes):
+        if progress is not None:
+            progress(step, steps)
         parents = sorted(sub.predecessors(node))
         if not parents:
             model.set_causal_mechanism(node, gcm.EmpiricalDistribution())
@@ -102,6 +163,8 @@ def anomalies(
     gcm.fit(model, old)
     row = prep.comparison.loc[[key], list(sub.nodes)]
     scores: dict[Any, np.ndarray] = gcm.attribute_anomalies(model, target, anomaly_samples=row)
+    if progress is not None:
+        progress(steps, steps)
     table = (
         pd.DataFrame(
             [
@@ -125,6 +188,9 @@ def anomalies(
             "target": target,
             "metric": prep.metric,
             "baseline_samples": len(old),
+            "baseline_runs": len(chosen),
+            "baseline": why,
+            "verdict": anomaly_verdict(table, target),
         }
     )
     return table

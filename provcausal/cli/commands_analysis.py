@@ -233,6 +233,12 @@ def report_cmd(app, output, as_json, **args):
     )
 
 
+ANOMALY_LEGEND = (
+    "score: the node's share of how unusual the sample's {target} is; negative: the node made "
+    "it look more normal; the row of {target} itself: the part its own inputs do not explain"
+)
+
+
 @click.command("anomalies")
 @click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
 @click.option(
@@ -243,7 +249,11 @@ def report_cmd(app, output, as_json, **args):
     help="The bad sample: RUN/SAMPLE, a run id, a Seldon request id, line-N.",
 )
 @click.option(
-    "--baseline", "-b", metavar="SEL", help="Normal runs to learn from (default: every other run)."
+    "--baseline",
+    "-b",
+    metavar="SEL",
+    help="Normal runs to learn from (the sample's own run is always left out). Default: runs "
+    "labelled normal, else runs whose label differs from the sample's, else all other runs.",
 )
 @click.option("--target", "-t", metavar="NODE", help="Default: the workflow's single sink.")
 @click.option("--metric", "-m", type=METRIC, help="As for attribute.")
@@ -255,13 +265,30 @@ def anomalies_cmd(app, workflow, sample, baseline, target, metric, seed, as_json
     (gcm.attribute_anomalies, fitted on the baseline)."""
     from provcausal.analysis import anomalies
 
-    table = anomalies(
-        app.store(), workflow, sample, baseline=baseline, target=target, metric=metric, seed=seed
-    )
-    doc = {**table.attrs, "attributions": table.to_dict(orient="records")}
-    text = (
-        f"sample {table.attrs['sample']}: contributions to its {table.attrs['target']} "
-        f"({table.attrs['metric']})\n" + table_text(table)
+    with Bar("fitting", app.quiet) as bar:
+        table = anomalies(
+            app.store(),
+            workflow,
+            sample,
+            baseline=baseline,
+            target=target,
+            metric=metric,
+            seed=seed,
+            progress=bar,
+        )
+    attrs = table.attrs
+    doc = {**attrs, "attributions": table.to_dict(orient="records")}
+    text = "\n".join(
+        [
+            f"sample {attrs['sample']}: contributions to its {attrs['target']} ({attrs['metric']})",
+            f"baseline: {attrs['baseline']}: {attrs['baseline_runs']} runs, "
+            f"{attrs['baseline_samples']} samples",
+            "",
+            table_text(table),
+            ANOMALY_LEGEND.format(target=attrs["target"]),
+            "",
+            f"verdict: {attrs['verdict']}",
+        ]
     )
     emit(doc, as_json, text=text)
 
