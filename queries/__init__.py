@@ -13,7 +13,13 @@ from provcausal.queries.export import (
     serialize,
 )
 from provcausal.queries.lineage import lineage, lineage_table
-from provcausal.queries.listings import delete_run, list_runs, list_workflows
+from provcausal.queries.listings import (
+    delete_run,
+    delete_runs,
+    list_runs,
+    list_workflows,
+    match_runs,
+)
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
 from provcausal.queries.tasks import list_nodes, list_tasks
 
@@ -21,6 +27,8 @@ __all__ = [
     "list_workflows",
     "list_runs",
     "delete_run",
+    "delete_runs",
+    "match_runs",
     "list_tasks",
     "list_nodes",
     "lineage",

@@ -26,11 +26,15 @@ from provcausal.queries import (
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="Tasks of this run.")
 @click.option("--workflow", "-w", metavar="NAME", help="With --node: that node in every run.")
 @click.option("--node", "-n", metavar="NODE", help="Only this node.")
+@click.option("--ids", "ids_only", is_flag=True, help="Print only the task ids, one a line.")
 @json_option
 @click.pass_obj
-def tasks_cmd(app, run_id, workflow, node, as_json):
+def tasks_cmd(app, run_id, workflow, node, ids_only, as_json):
     """List tasks: id, node, sample, start, end, duration, status, value(s)."""
     frame = list_tasks(app.store(), run=run_id, workflow=workflow, node=node)
+    if ids_only and not as_json:
+        click.echo("\n".join(frame["task_id"]))
+        return
     emit(frame, as_json, text=table_text(frame.drop(columns=["values"])) if not as_json else None)
 
 
@@ -147,7 +151,7 @@ def graph_cmd(app, workflow, kind, run_id, output, as_json):
         dot = nodes_dot(g, workflow, labels)
         edges = [list(e) for e in sorted(g.edges)]
     path = write_picture(dot, output)
-    emit({"written": str(path), "kind": kind, "edges": edges}, as_json, text=f"wrote {path}")
+    emit({"written": [str(path)], "kind": kind, "edges": edges}, as_json, text=f"wrote {path}")
 
 
 def register(group: click.Group) -> None:
