@@ -66,13 +66,14 @@ def _split(labels) -> list[str] | None:
 @click.pass_obj
 def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
     """Delete runs with their tasks and PROV documents: those named by id and/or selected by
-    --workflow, --label and --where (all conditions apply). Shows them and asks first."""
+    --workflow, --label and --where (all conditions apply). A selection by --workflow,
+    --label or --where is shown and confirmed first (--yes skips the question)."""
     store = app.store()
     frame = match_runs(store, run_ids, workflow, _split(labels), where)
     if frame.empty:
         emit({"deleted": []}, as_json, text="no runs match: nothing deleted")
         return
-    if not yes:
+    if not yes and (workflow or labels or where):  # ids alone name exactly what goes
         shown = frame[["run_id", "workflow", "label", "source"]]
         click.echo(table_text(shown), err=True)
         try:
