@@ -155,7 +155,14 @@ def test_item02_standard_prov_context_is_known_locally(tmp_path: Path, sqlite_ur
 
 # 3. anomalies: a sensible default baseline, a verdict, explanations ----------------------------
 @pytest.mark.slow
-def test_item03_anomalies_default_baseline_is_the_normal_runs(store: str) -> None:
+def test_item03_anomalies_default_baseline_is_the_normal_runs(tmp_path: Path) -> None:
+    # 25 normal runs to learn from, 6 faulty ones that must not be part of the baseline.
+    scipipe_gcratio.write_runs(tmp_path / "normal", 25, seed=0)
+    scipipe_gcratio.write_runs(tmp_path / "broken", 6, seed=1, count1_max=10)
+    store = f"sqlite://{tmp_path / 'store.db'}"
+    for label in ("normal", "broken"):
+        args = ["import", "scipipe", str(tmp_path / label), "-w", "gcratio", "-l", label]
+        assert run("--store", store, *args)[0] == 0
     code, out, err = run("anomalies", "--store", store, "-w", "gcratio", "-s", first_run(store))
     assert code == 0, err
     assert "baseline: the runs labelled 'normal' (default)" in out
@@ -439,3 +446,46 @@ def test_runs_delete_by_selection_shows_and_asks(store: str) -> None:
     assert code == 0 and len(json.loads(out)["deleted"]) == 2
     code, out, _ = run("workflows", "--store", store, "--json")
     assert json.loads(out)[0]["labels"] == {"broken": RUNS - 2, "normal": RUNS}
+
+
+# attribute for a person (and item 12's --plot / --report) ---------------------------------------
+@pytest.mark.slow
+def test_attribute_shows_medians_legend_verdict_and_written_files(
+    store: str, tmp_path: Path
+) -> None:
+    chart, page = tmp_path / "chart.png", tmp_path / "page.html"
+    code, out, err = run(
+        "attribute",
+        "--store",
+        store,
+        "-w",
+        "gcratio",
+        "-b",
+        "normal",
+        "-c",
+        "broken",
+        "--repeats",
+        "4",
+        "--plot",
+        str(chart),
+        "--report",
+        str(page),
+    )
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if line.startswith("node "))
+    assert header.split() == [
+        "node",
+        "score",
+        "ci_low",
+        "ci_high",
+        "median_before",
+        "median_after",
+        "changed",
+    ]
+    count1 = next(line for line in out.splitlines() if line.startswith("count1 "))
+    before, after = (float(v) for v in count1.split()[4:6])
+    assert after < before  # count1 draws from U{1..10} instead of U{1..100}
+    assert "score: the node's share of the change of gcratio" in out
+    assert re.search(r"^verdict: .+", out, re.M)
+    assert f"wrote {chart}" in out and f"wrote {page}" in out
+    assert chart.stat().st_size > 1000 and "<svg" in page.read_text()

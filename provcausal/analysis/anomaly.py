@@ -61,24 +61,34 @@ def _baseline(store: Store, workflow: str, run: str, baseline: str | None) -> tu
 
 
 def anomaly_verdict(table: pd.DataFrame, target: str) -> str:
-    """One plain sentence: which node made the sample unusual, or that none did."""
-    if table.empty or table.iloc[0]["score"] <= 0:
+    """One plain sentence: which upstream node made the sample unusual, and how the target's
+    own share (what its inputs do not explain) compares."""
+    own_rows = table[table["node"] == target]
+    own = float(own_rows.iloc[0]["score"]) if len(own_rows) else 0.0
+    upstream = table[(table["node"] != target) & (table["score"] > 0)]
+    if upstream.empty:
+        if own > 0:
+            return (
+                f"{target} itself: its output is unusual given its inputs (score {own:.3g}); "
+                "no upstream node adds to it"
+            )
         return f"no node stands out: this sample's {target} is not unusual for the baseline"
-    top = table.iloc[0]
-    rest = table[(table.index > 0) & (table["score"] > 0)]
+    top = upstream.iloc[0]
     runner = (
-        f"next {rest.iloc[0]['label']} ({rest.iloc[0]['score']:.3g})"
-        if len(rest)
-        else "no other node adds to it"
+        f"next {upstream.iloc[1]['label']} ({upstream.iloc[1]['score']:.3g})"
+        if len(upstream) > 1
+        else "no other upstream node adds to it"
     )
-    if top["node"] == target:
-        return (
-            f"{target} itself: its own output is unusual given its inputs "
-            f"(score {top['score']:.3g}; {runner})"
-        )
-    return f"{top['label']} contributes most to this sample's unusual {target} " + (
+    text = (
+        f"{top['label']} contributes most to this sample's unusual {target} "
         f"(score {top['score']:.3g}; {runner})"
     )
+    if own > top["score"]:
+        text += (
+            f"; {target}'s own share ({own:.3g}) is larger still: its output is also unusual "
+            "given its inputs"
+        )
+    return text
 
 
 def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
