@@ -16,8 +16,9 @@ import prov.model as pm
 from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
 from provcausal.importers.jsonld import inline_contexts, looks_like_jsonld
 
-from provcausal import ids
 from provcausal.errors import BadInputError, MissingDependencyError
+from provcausal.model import ids
+from provcausal.model.prov import deserialize
 
 __all__ = ["ProvImporter", "detect_prov_format", "read_prov"]
 
@@ -54,21 +55,14 @@ def read_prov(text: str, path: Path) -> pm.ProvDocument:
         raise BadInputError(
             "not a PROV document (PROV-JSON, PROV-N, PROV-XML or PROV-O)", path=str(path)
         )
-    kwargs: dict[str, str] = {}
-    prov_fmt = fmt
-    if fmt in ("ttl", "jsonld"):
-        prov_fmt, kwargs = "rdf", {"rdf_format": "turtle" if fmt == "ttl" else "json-ld"}
     if fmt == "jsonld":
         text = inline_contexts(text, str(path))  # never fetch a context, never read a file
     try:
         with warnings.catch_warnings():  # prov warns about minted prefixes: not the user's problem
             warnings.simplefilter("ignore")
-            return pm.ProvDocument.deserialize(content=text, format=prov_fmt, **kwargs)
-    except ImportError as exc:
-        extra = "xml" if fmt == "xml" else "rdf"
-        raise MissingDependencyError(
-            f"reading {fmt} needs {exc.name}: pip install 'provcausal[{extra}]'"
-        ) from None
+            return deserialize(text, fmt)
+    except MissingDependencyError:
+        raise
     except Exception as exc:  # prov raises many kinds; all mean the same to the user
         raise BadInputError(
             f"cannot read this {fmt} document: {type(exc).__name__}: {str(exc)[:200]}",

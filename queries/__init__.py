@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from provcausal.queries.export import (
     FORMATS,
+    export_document,
     export_prov,
     format_for_path,
     run_document,
@@ -21,7 +22,7 @@ from provcausal.queries.listings import (
     match_runs,
 )
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
-from provcausal.queries.tasks import list_nodes, list_tasks
+from provcausal.queries.tasks import list_nodes, list_tasks, node_labels
 
 __all__ = [
     "list_workflows",
@@ -31,9 +32,11 @@ __all__ = [
     "match_runs",
     "list_tasks",
     "list_nodes",
+    "node_labels",
     "lineage",
     "lineage_table",
     "export_prov",
+    "export_document",
     "run_document",
     "serialize",
     "FORMATS",

@@ -63,11 +63,16 @@ def _short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _local(record: pm.ProvRecord) -> str:
+    ident = record.identifier
+    return str(ident.localpart) if ident is not None else "?"
+
+
 def _prov_label(record: pm.ProvRecord) -> str:
     """What a person recognises: the node or file name (and value), never a hash."""
     if isinstance(record, pm.ProvActivity):
-        return _short(_attr(record, "node", "label") or str(record.identifier.localpart))
-    name = _attr(record, "name", "label", "path") or str(record.identifier.localpart)
+        return _short(_attr(record, "node", "label") or _local(record))
+    name = _attr(record, "name", "label", "path") or _local(record)
     value = _attr(record, "value")
     if value is None:
         return _short(name)

@@ -17,7 +17,13 @@ import pandas as pd
 from provcausal.analysis.attribution import prepare
 from provcausal.analysis.graph import sinks
 from provcausal.analysis.selection import select_runs
-from provcausal.errors import AnalysisError, NotFoundError, UnknownNodeError
+from provcausal.errors import (
+    AnalysisError,
+    InvalidParameterError,
+    NotFoundError,
+    UnknownNodeError,
+)
+from provcausal.model import flowcept as fc
 from provcausal.stores import Store, run_label
 
 __all__ = ["anomalies", "find_sample", "default_baseline", "anomaly_verdict", "NORMAL_LABELS"]
@@ -53,9 +59,10 @@ def _baseline(store: Store, workflow: str, run: str, baseline: str | None) -> tu
         chosen = [r for r in picked if r != run]
         why = f"{baseline}" + (" without the sample's own run" if len(chosen) < len(picked) else "")
     if not chosen:
-        raise AnalysisError(
+        raise InvalidParameterError(
             "no runs other than the sample's own to learn the normal behaviour from: "
-            "give --baseline"
+            "give a baseline",
+            "baseline",
         )
     return chosen, why
 
@@ -102,8 +109,7 @@ def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
         return sample, sample
     for doc in runs:
         for task in store.find_tasks([str(doc["workflow_id"])]):
-            meta = (task.get("custom_metadata") or {}).get("provcausal") or {}
-            if str(meta.get("sample")) == sample:
+            if not fc.is_captured(task) and fc.task_sample(task) == sample:
                 return str(doc["workflow_id"]), sample
     raise NotFoundError(f"no sample {sample!r} in workflow {workflow!r}")
 
@@ -141,8 +147,9 @@ def anomalies(
     if target is None:
         ends = sinks(graph)
         if len(ends) != 1:
-            raise AnalysisError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one with --target"
+            raise InvalidParameterError(
+                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
+                "target",
             )
         target = ends[0]
     elif target not in graph:
