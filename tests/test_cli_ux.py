@@ -489,3 +489,14 @@ def test_attribute_shows_medians_legend_verdict_and_written_files(
     assert re.search(r"^verdict: .+", out, re.M)
     assert f"wrote {chart}" in out and f"wrote {page}" in out
     assert chart.stat().st_size > 1000 and "<svg" in page.read_text()
+
+
+def test_notes_name_nodes_as_people_know_them() -> None:
+    from provcausal.analysis.report import readable_note
+
+    labels = {"5385000000000385": "msg-time-profiler", "count1": "count1"}
+    note = "contracted 5385000000000385 (unobserved); cut 53850000000003851 -> count1"
+    assert readable_note(note, labels) == (
+        "contracted msg-time-profiler (5385000000000385) (unobserved); "
+        "cut 53850000000003851 -> count1"
+    )

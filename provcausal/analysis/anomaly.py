@@ -114,6 +114,55 @@ def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
     raise NotFoundError(f"no sample {sample!r} in workflow {workflow!r}")
 
 
+def _target(graph: nx.DiGraph, target: str | None, workflow: str) -> str:
+    """The node whose value is explained: the one named, else the single sink."""
+    if target is None:
+        ends = sinks(graph)
+        if len(ends) != 1:
+            raise InvalidParameterError(
+                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
+                "target",
+            )
+        return str(ends[0])
+    if target not in graph:
+        raise UnknownNodeError(f"{target!r} is not a node of {workflow!r}")
+    return target
+
+
+def _model(
+    sub: nx.DiGraph,
+    old: pd.DataFrame,
+    quality: str,
+    seed: int,
+    progress: Callable[[int, int], None] | None,
+) -> Any:
+    """An invertible SCM with a mechanism per node chosen as for ``attribute`` (unfitted)."""
+    from dowhy import gcm
+
+    from provcausal.analysis.engine import choose_model
+
+    model = gcm.InvertibleStructuralCausalModel(sub)
+    steps = len(sub.nodes) + 1
+    for step, node in enumerate(sub.nodes):
+        if progress is not None:
+            progress(step, steps)
+        parents = sorted(sub.predecessors(node))
+        if not parents:
+            model.set_causal_mechanism(node, gcm.EmpiricalDistribution())
+        else:
+            _, factory = choose_model(
+                old[parents].to_numpy(float),
+                old[node].to_numpy(float),
+                "fast" if quality == "fast" else quality,
+                seed,
+            )
+            prediction = factory()
+            if prediction is None or not hasattr(prediction, "predict"):
+                prediction = gcm.ml.create_linear_regressor()
+            model.set_causal_mechanism(node, gcm.AdditiveNoiseModel(prediction))
+    return model
+
+
 def anomalies(
     store: Store,
     workflow: str,
@@ -134,8 +183,6 @@ def anomalies(
     """
     from dowhy import gcm
 
-    from provcausal.analysis.engine import choose_model
-
     gcm.config.disable_progress_bars()
     run, local = find_sample(store, workflow, sample)
     chosen, why = _baseline(store, workflow, run, baseline)
@@ -144,44 +191,17 @@ def anomalies(
     if key not in prep.comparison.index:
         raise AnalysisError(f"sample {sample!r} has incomplete data for {prep.metric}")
     graph = prep.graph
-    if target is None:
-        ends = sinks(graph)
-        if len(ends) != 1:
-            raise InvalidParameterError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
-                "target",
-            )
-        target = ends[0]
-    elif target not in graph:
-        raise UnknownNodeError(f"{target!r} is not a node of {workflow!r}")
+    target = _target(graph, target, workflow)
     keep = nx.ancestors(graph, target) | {target}
     sub = graph.subgraph(keep).copy()
     old = prep.baseline[list(sub.nodes)]
-    model = gcm.InvertibleStructuralCausalModel(sub)
-    steps = len(sub.nodes) + 1
-    for step, node in enumerate(sub.nodes):
-        if progress is not None:
-            progress(step, steps)
-        parents = sorted(sub.predecessors(node))
-        if not parents:
-            model.set_causal_mechanism(node, gcm.EmpiricalDistribution())
-        else:
-            _, factory = choose_model(
-                old[parents].to_numpy(float),
-                old[node].to_numpy(float),
-                "fast" if quality == "fast" else quality,
-                seed,
-            )
-            prediction = factory()
-            if prediction is None or not hasattr(prediction, "predict"):
-                prediction = gcm.ml.create_linear_regressor()
-            model.set_causal_mechanism(node, gcm.AdditiveNoiseModel(prediction))
+    model = _model(sub, old, quality, seed, progress)
     gcm.util.general.set_random_seed(seed)
     gcm.fit(model, old)
     row = prep.comparison.loc[[key], list(sub.nodes)]
     scores: dict[Any, np.ndarray] = gcm.attribute_anomalies(model, target, anomaly_samples=row)
     if progress is not None:
-        progress(steps, steps)
+        progress(len(sub.nodes) + 1, len(sub.nodes) + 1)
     table = (
         pd.DataFrame(
             [

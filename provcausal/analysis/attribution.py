@@ -66,6 +66,8 @@ class Attribution:
     comparison_selection: str = ""
     baseline_data: pd.DataFrame | None = None
     comparison_data: pd.DataFrame | None = None
+    #: Node id → the name people know it by, for every node of the workflow (contracted too).
+    node_labels: dict[str, str] = field(default_factory=dict)
 
     def medians(self) -> pd.DataFrame:
         """Each node's baseline and comparison median (NaN where it has no data)."""
@@ -286,6 +288,7 @@ def attribute(
         comparison_selection=comparison,
         baseline_data=prep.baseline,
         comparison_data=prep.comparison,
+        node_labels=dict(prep.labels),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pandas as pd
 
 from provcausal.analysis.attribution import Attribution
 
-__all__ = ["report_html", "write_report", "graph_svg", "distribution_svg"]
+__all__ = ["report_html", "write_report", "graph_svg", "distribution_svg", "readable_note"]
 
 BLUE, ORANGE, GREY = "#3b6ea8", "#e07b24", "#8a94a3"
 
@@ -75,6 +76,7 @@ def graph_svg(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" role="img" '
         f'aria-label="causal graph" width="{width}" height="{height}" '
+        'style="max-width:100%;height:auto" '
         f'viewBox="0 0 {width} {height}">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         f'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{GREY}"/>'
@@ -209,6 +211,14 @@ def _score_rows(result: Attribution, medians: pd.DataFrame) -> str:
     return "".join(rows)
 
 
+def readable_note(note: str, labels: dict[str, str]) -> str:
+    """A note with node ids that have a name written as ``name (id)``."""
+    for node, label in sorted(labels.items(), key=lambda kv: -len(kv[0])):
+        if label != node and node in note:
+            note = re.sub(rf"(?<![\w-]){re.escape(node)}(?![\w-])", f"{label} ({node})", note)
+    return note
+
+
 def _plots(result: Attribution, count: int = 3) -> str:
     old, new = result.baseline_data, result.comparison_data
     if old is None or new is None:
@@ -238,7 +248,9 @@ def report_html(result: Attribution, command: str) -> str:
     target = labels.get(result.target, result.target)
     base_sel = result.baseline_selection or "baseline"
     comp_sel = result.comparison_selection or "comparison"
-    notes = "".join(f"<li>{_e(n)}</li>" for n in result.notes) or "<li>nothing</li>"
+    names = {**result.node_labels, **labels}
+    notes = "".join(f"<li>{_e(readable_note(n, names))}</li>" for n in result.notes)
+    notes = notes or "<li>nothing</li>"
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

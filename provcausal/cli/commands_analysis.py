@@ -46,7 +46,9 @@ def _attribution_text(result, show_graph: bool, written: list[str]) -> str:
         "",
         f"verdict: {result.verdict}",
     ]
-    lines += [f"note: {n}" for n in result.notes]
+    from provcausal.analysis.report import readable_note
+
+    lines += [f"note: {readable_note(n, result.node_labels)}" for n in result.notes]
     lines += [f"wrote {path}" for path in written]
     if show_graph:
         lines.append("graph used (cause -> effect):")
