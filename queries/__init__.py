@@ -22,7 +22,7 @@ from provcausal.queries.listings import (
     match_runs,
 )
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
-from provcausal.queries.tasks import list_nodes, list_tasks, node_labels
+from provcausal.queries.tasks import TASK_COLUMNS, list_nodes, list_tasks, node_labels
 
 __all__ = [
     "list_workflows",
@@ -41,6 +41,7 @@ __all__ = [
     "serialize",
     "FORMATS",
     "format_for_path",
+    "TASK_COLUMNS",
     "nodes_dot",
     "prov_dot",
     "write_picture",

@@ -32,14 +32,11 @@ __all__ = [
 #: Format name → :class:`provcausal.model.prov.ProvFormat` (one table for export and import).
 FORMATS = P.FORMATS
 
-#: File extension → format, for ``export -o FILE`` without ``--format``.
+#: File extension → format, for ``export -o FILE`` without ``--format`` (from :data:`FORMATS`,
+#: plus ``.provx``, PROV-XML's registered extension).
 EXTENSIONS = {
-    ".json": "json",
-    ".provn": "provn",
-    ".xml": "xml",
+    **{f".{spec.extension.lstrip('.')}": name for name, spec in FORMATS.items()},
     ".provx": "xml",
-    ".ttl": "ttl",
-    ".jsonld": "jsonld",
 }
 
 

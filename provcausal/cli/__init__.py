@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from provcausal import __version__
+from provcausal.cli.output import command_error
 from provcausal.errors import InvalidParameterError, ProvcausalError
 from provcausal.stores import Store, open_store, resolve_store_uri
 from provcausal.stores.uri import redact_text
@@ -52,12 +53,6 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
-
-
-def command_error(message: str, exit_code: int) -> click.ClickException:
-    """A click error that prints ``Error: message`` and exits with ``exit_code``."""
-    cls = type("CommandError", (click.ClickException,), {"exit_code": exit_code})
-    return cls(message)
 
 
 #: API parameter → the option that sets it, where it is not ``--<parameter>``.

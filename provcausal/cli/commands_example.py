@@ -10,7 +10,10 @@ import click
 from provcausal.cli.output import Bar, emit, json_option
 from provcausal.errors import BadInputError
 
-#: What each example writes into its folder (and what --force removes again).
+#: A file in each example folder listing what the example wrote (what --force removes).
+MARKER = ".provcausal-example"
+
+#: What the paper's examples write into their folder (removed by --force even without MARKER).
 OUTPUTS = {
     "gcratio": ("normal", "broken"),
     "claims": ("pipeline.yaml", "normal.txt", "broken.txt"),
@@ -36,7 +39,9 @@ def _prepare_folder(name: str, folder: Path, force: bool) -> list[str]:
             path=str(folder),
         )
     removed = []
-    for entry in OUTPUTS[name]:
+    marker = folder / MARKER
+    listed = marker.read_text(encoding="utf-8").split() if marker.is_file() else []
+    for entry in dict.fromkeys([*listed, *OUTPUTS.get(name, ())]):
         path = folder / entry
         if path.is_dir():
             shutil.rmtree(path)
@@ -45,6 +50,8 @@ def _prepare_folder(name: str, folder: Path, force: bool) -> list[str]:
         else:
             continue
         removed.append(str(path))
+    if marker.is_file():
+        marker.unlink()
     return removed
 
 
@@ -106,14 +113,23 @@ WRITERS = {"gcratio": _write_gcratio, "claims": _write_claims, "nodered": _write
 
 
 @click.command("example")
-@click.argument("name", type=click.Choice(["gcratio", "claims", "nodered"]))
+@click.argument(
+    "name",
+    type=click.Choice(
+        ["gcratio", "claims", "nodered", "fanout", "switch", "sinks", "ports", "renamed"]
+    ),
+)
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--runs",
     type=click.IntRange(5, 100_000),
-    default=30,
-    show_default=True,
-    help="Runs (gcratio), requests (claims) or messages (nodered) per set.",
+    help="Runs (gcratio, ports), requests (claims, renamed) or messages (nodered, fanout, "
+    "switch, sinks) per set. Default: 30 for the paper's examples, enough for the shapes.",
+)
+@click.option(
+    "--fault",
+    metavar="NODE",
+    help="Shapes: the node (by name) the faulty set breaks (default: one per shape).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option(
@@ -123,20 +139,36 @@ WRITERS = {"gcratio": _write_gcratio, "claims": _write_claims, "nodered": _write
 )
 @json_option
 @click.pass_obj
-def example_cmd(app, name, folder, runs, seed, force, as_json):
-    """Write a normal and a faulty data set of one of the paper's workflows into FOLDER (new
-    or empty): gcratio (SciPipe audit folders, count1 narrowed to U{1..10}), claims (Seldon
-    inspect output and spec, a bug in claim-complexity), nodered (profiler logs and flow, one
-    node delayed by 0.5-1 s). Prints the commands that import and analyse them."""
+def example_cmd(app, name, folder, runs, fault, seed, force, as_json):
+    """Write a normal and a faulty data set into FOLDER (new or empty) and print the commands
+    that import and analyse them. The paper's workflows: gcratio (SciPipe audit folders,
+    count1 narrowed to U{1..10}), claims (Seldon inspect output and spec, a bug in
+    claim-complexity), nodered (profiler logs and flow, one node delayed by 0.5-1 s). Real
+    shapes: fanout (Node-RED fan-out through link out/in), switch (rbe, a 90/10 switch, a
+    join), sinks (two files), ports (a SciPipe process with two out-ports, a fan-in), renamed
+    (a Seldon pipeline against a renamed deployment of itself)."""
+    from provcausal.examples import shapes
+
+    if fault and name not in shapes.SHAPES:
+        raise click.BadParameter("only the shapes take a fault", param_hint="--fault")
     removed = _prepare_folder(name, folder, force)
     folder.mkdir(parents=True, exist_ok=True)
-    with Bar(f"writing {name}", app.quiet) as bar:
-        imports, workflow = WRITERS[name](folder, runs, seed, bar)
-    commands = [
-        *imports,
-        f"provcausal attribute --workflow {workflow} --baseline normal --comparison broken",
-    ]
-    written = [str(folder / entry) for entry in OUTPUTS[name]]
+    if name in shapes.SHAPES:
+        try:
+            example = shapes.write_example(name, folder, size=runs, seed=seed, fault=fault)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--fault") from None
+        workflow, commands = example.workflow, example.commands
+    else:
+        with Bar(f"writing {name}", app.quiet) as bar:
+            imports, workflow = WRITERS[name](folder, runs or 30, seed, bar)
+        commands = [
+            *imports,
+            f"provcausal attribute --workflow {workflow} --baseline normal --comparison broken",
+        ]
+    entries = sorted(p.name for p in folder.iterdir() if p.name != MARKER)
+    (folder / MARKER).write_text("\n".join(entries) + "\n", encoding="utf-8")
+    written = [str(folder / entry) for entry in entries]
     lines = [f"removed {path}" for path in removed]
     lines += [f"wrote {name} into {folder}: {', '.join(written)}; next:"]
     emit(

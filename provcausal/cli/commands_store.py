@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from provcausal.cli.output import emit, json_option, table_text
+from provcausal.cli.output import command_error, emit, json_option, table_text
 from provcausal.cli.params import TIME
 from provcausal.queries import delete_runs, list_runs, list_workflows, match_runs
 
@@ -81,8 +81,6 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
         except click.Abort:  # no answer (end of input)
             confirmed = False
         if not confirmed:
-            from provcausal.cli import command_error
-
             raise command_error("not confirmed: nothing deleted (--yes skips the question)", 1)
     ids = list(frame["run_id"])
     delete_runs(store, ids)

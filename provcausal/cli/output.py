@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 import click
 import pandas as pd
 
-__all__ = ["json_option", "emit", "to_jsonable", "progress", "Bar", "warn", "info"]
+from provcausal.model.times import format_iso
+
+__all__ = ["json_option", "emit", "to_jsonable", "progress", "Bar", "warn", "info", "command_error"]
 
 T = TypeVar("T")
 
@@ -40,9 +42,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        return format_iso(value, zulu=True)
     if value is pd.NaT:
         return None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
@@ -135,6 +135,12 @@ class Bar:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def command_error(message: str, exit_code: int) -> click.ClickException:
+    """A click error that prints ``Error: message`` and exits with ``exit_code``."""
+    cls = type("CommandError", (click.ClickException,), {"exit_code": exit_code})
+    return cls(message)
 
 
 def warn(message: str, quiet: bool = False) -> None:
