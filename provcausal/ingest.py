@@ -169,7 +169,7 @@ def import_paths(
             + _undo(store, written, transactional)
         ) from None
     except ProvcausalError as exc:
-        if written or transactional:
+        if written:  # say what became of the runs already written
             exc.args = (f"{exc}; {_undo(store, written, transactional)}",)
         raise
     if not summary.runs and not summary.skipped:
