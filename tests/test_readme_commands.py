@@ -52,3 +52,6 @@ def test_readme_commands_work_pasted_as_printed(tmp_path: Path) -> None:
     assert "wrote report.html" in done.stdout and (tmp_path / "report.html").exists()
     assert "wrote run.provn (provn)" in done.stdout
     assert not (tmp_path / "gcratio.dot").exists()
+    # Every id the README prints is one the user's store holds (ids derive from content).
+    shown = set(re.findall(r"\b(?:scipipe|t|e)-[0-9a-f]{20,24}\b", README.read_text()))
+    assert shown and shown <= set(re.findall(r"\b(?:scipipe|t|e)-[0-9a-f]{20,24}\b", done.stdout))
