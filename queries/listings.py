@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from provcausal.errors import NotFoundError
+from provcausal.errors import BadInputError, NotFoundError
 from provcausal.model import flowcept as fc
 from provcausal.model.times import to_datetime
 from provcausal.stores import Store, run_label
 
-__all__ = ["list_workflows", "list_runs", "delete_run", "workflow_name", "RUN_COLUMNS"]
+__all__ = [
+    "list_workflows",
+    "list_runs",
+    "delete_run",
+    "delete_runs",
+    "match_runs",
+    "workflow_name",
+    "RUN_COLUMNS",
+]
 
 RUN_COLUMNS = [
     "run_id",
@@ -107,3 +116,41 @@ def delete_run(store: Store, run_id: str) -> None:
     """Delete one run with its tasks and PROV document."""
     if not store.delete_run(run_id):
         raise NotFoundError(f"no run {run_id!r} in {store.uri}")
+
+
+def match_runs(
+    store: Store,
+    run_ids: Sequence[str] = (),
+    workflow: str | None = None,
+    labels: Sequence[str] | None = None,
+    where: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The runs (as :func:`list_runs` rows) that every given condition selects.
+
+    ``where`` holds ``FIELD=PATTERN`` conditions on the listing's text columns (``source``,
+    ``system``, ``label``, ``workflow``, ``run_id``); the pattern is a shell glob. Named run
+    ids that do not exist are a :class:`NotFoundError`; no condition at all is refused.
+    """
+    if not (run_ids or workflow or labels or where):
+        raise BadInputError("name runs: ids, --workflow, --label or --where")
+    frame = list_runs(store, workflow, labels or None, run_ids=list(run_ids) or None)
+    missing = sorted(set(run_ids) - set(frame["run_id"]))
+    if missing:
+        raise NotFoundError(f"no run {', '.join(map(repr, missing))} in {store.uri}")
+    for condition in where:
+        column, sep, pattern = condition.partition("=")
+        column = column.strip()
+        if not sep or column not in ("source", "system", "label", "workflow", "run_id"):
+            raise BadInputError(
+                f"--where {condition!r}: write FIELD=PATTERN with FIELD one of source, system, "
+                "label, workflow, run_id"
+            )
+        keep = frame[column].map(lambda v, p=pattern: fnmatch.fnmatchcase(str(v), p))
+        frame = frame[keep.astype(bool)]
+    return frame.reset_index(drop=True)
+
+
+def delete_runs(store: Store, run_ids: Sequence[str]) -> int:
+    """Delete runs with their tasks and PROV documents, together where the store can."""
+    with store.transaction():
+        return sum(bool(store.delete_run(run_id)) for run_id in run_ids)

@@ -65,6 +65,30 @@ class Attribution:
     seconds: float
     #: With several changed sinks: the attributions of the other sinks.
     also: list[Attribution] = field(default_factory=list)
+    #: What was asked (selections) and the per-sample data the answer rests on: the report
+    #: page and the CLI's medians use them.
+    baseline_selection: str = ""
+    comparison_selection: str = ""
+    baseline_data: pd.DataFrame | None = None
+    comparison_data: pd.DataFrame | None = None
+    #: Node id → the name people know it by, for every node of the workflow (contracted too).
+    node_labels: dict[str, str] = field(default_factory=dict)
+
+    def medians(self) -> pd.DataFrame:
+        """Each node's baseline and comparison median (NaN where it has no data)."""
+        rows = []
+        for node in self.table["node"]:
+            row = {"node": node}
+            for name, data in (
+                ("baseline", self.baseline_data),
+                ("comparison", self.comparison_data),
+            ):
+                has = data is not None and node in data.columns
+                row[f"{name}_median"] = (
+                    float(data[node].median()) if data is not None and has else float("nan")
+                )
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["node", "baseline_median", "comparison_median"])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document ``provcausal attribute --json`` prints."""
@@ -72,14 +96,19 @@ class Attribution:
         def num(x: Any) -> float | None:
             return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
+        medians = self.medians().set_index("node").to_dict(orient="index")
+
         return {
             "workflow": self.workflow,
             "target": self.target,
             "metric": self.metric,
             "quality": self.quality,
             "seed": self.seed,
-            "baseline": {"samples": self.baseline_samples},
-            "comparison": {"samples": self.comparison_samples},
+            "baseline": {"samples": self.baseline_samples, "selection": self.baseline_selection},
+            "comparison": {
+                "samples": self.comparison_samples,
+                "selection": self.comparison_selection,
+            },
             "attributions": [
                 {
                     "node": r.node,
@@ -90,6 +119,8 @@ class Attribution:
                     "top_frequency": num(r.top_frequency),
                     "changed": bool(r.changed),
                     "p_value": num(r.p_value),
+                    "baseline_median": num(medians.get(r.node, {}).get("baseline_median")),
+                    "comparison_median": num(medians.get(r.node, {}).get("comparison_median")),
                 }
                 for r in self.table.itertuples(index=False)
             ],
@@ -276,6 +307,11 @@ def attribute(
                 verdict=verdict(engine, prep.labels),
                 notes=notes,
                 seconds=time.perf_counter() - started,
+                baseline_selection=baseline,
+                comparison_selection=comparison,
+                baseline_data=prep.baseline,
+                comparison_data=prep.comparison,
+                node_labels=dict(prep.labels),
             )
         )
     first = results[0]

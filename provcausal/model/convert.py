@@ -190,8 +190,10 @@ class _Index:
             attrs = _attr_map(record)
             node = attrs.get(P.NODE) or _first(record, PROV_LABEL) or _local(ident)
             self.agents[ident] = _text(ident, P.NODE, node, "")
-            if attrs.get(P.NODE_NAME):
-                self.labels[self.agents[ident]] = str(attrs[P.NODE_NAME])
+            # Node-RED's editor shows a node without a name by its type (file, link out).
+            shown = attrs.get(P.NODE_NAME) or attrs.get("nodeType")
+            if shown:
+                self.labels[self.agents[ident]] = str(shown)
 
     def add_relation(self, record: pm.ProvRecord) -> None:
         a, b = record.args[0], record.args[1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from provcausal.errors import StoreError
+from provcausal.errors import StoreUriError
 from provcausal.stores.base import Store, is_visible, run_label
 from provcausal.stores.uri import (
     DEFAULT_STORE,
@@ -29,14 +29,18 @@ def resolve_store_uri(uri: str | None = None) -> str:
     return uri or os.environ.get(ENV_STORE) or DEFAULT_STORE
 
 
-def open_store(uri: str | None = None, *, timeout_ms: int = 3000) -> Store:
-    """Open the store a URI names (see :mod:`provcausal.stores.uri`); use it with ``with``."""
+def open_store(uri: str | None = None, *, timeout_ms: int = 3000, create: bool = True) -> Store:
+    """Open the store a URI names (see :mod:`provcausal.stores.uri`); use it with ``with``.
+
+    ``create=False`` refuses to create an embedded store that does not exist yet (read-only
+    callers must not leave empty databases behind a typo).
+    """
     uri = resolve_store_uri(uri)
     scheme = scheme_of(uri)
     if scheme == "sqlite":
         from provcausal.stores.sqlite import SQLiteStore
 
-        return SQLiteStore(sqlite_path(uri), uri=uri)
+        return SQLiteStore(sqlite_path(uri), uri=uri, create=create)
     if scheme in ("mongodb", "mongodb+srv"):
         from provcausal.stores.mongo import MongoStore
 
@@ -51,8 +55,8 @@ def open_store(uri: str | None = None, *, timeout_ms: int = 3000) -> Store:
     if uri.endswith((".db", ".sqlite", ".sqlite3")) and "://" not in uri:
         from provcausal.stores.sqlite import SQLiteStore
 
-        return SQLiteStore(uri, uri=f"sqlite:{uri}")
-    raise StoreError(
+        return SQLiteStore(uri, uri=f"sqlite:{uri}", create=create)
+    raise StoreUriError(
         f"unknown store {redact_uri(uri)!r}: use sqlite:///path, mongodb://host/db, "
         "mongodb+srv://… or flowcept"
     )

@@ -13,6 +13,7 @@ import datetime as dt
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from provcausal.model.flowcept import RunRecords, is_visible, run_label
@@ -70,6 +71,13 @@ class Store(ABC):
         to share one transaction or bulk write among the runs."""
         for run in runs:
             self.put_run(run)
+
+    @contextmanager
+    def transaction(self) -> Iterator[bool]:
+        """Group writes so that readers see all of them or none; yields whether the store
+        can (``True``: an exception inside rolls everything back). The default cannot, and
+        callers must undo what they wrote themselves."""
+        yield False
 
     @abstractmethod
     def delete_run(self, run_id: str) -> bool:

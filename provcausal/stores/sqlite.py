@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from provcausal.errors import StoreError
+from provcausal.errors import StoreError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
 from provcausal.stores.base import Store, compress_prov, decompress_prov
@@ -74,11 +75,20 @@ def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]
 
 
 class SQLiteStore(Store):
-    """The embedded store in the file at ``path`` (created with its folder on first use)."""
+    """The embedded store in the file at ``path`` (created with its folder on first use,
+    unless ``create`` is false: then a missing file is a :class:`StoreUnreachableError`)."""
 
-    def __init__(self, path: str | os.PathLike[str], uri: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], uri: str | None = None, *, create: bool = True
+    ) -> None:
         self.path = Path(path)
         self.uri = uri or f"sqlite:///{self.path}"
+        if not create and not self.path.is_file():
+            raise StoreUnreachableError(
+                f"no store at {self.path} ({self.uri}): nothing was imported there; "
+                "run from the folder you imported in, or give --store"
+            )
+        self._in_transaction = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
@@ -88,7 +98,9 @@ class SQLiteStore(Store):
             self._db.execute("PRAGMA foreign_keys = OFF")
             self._create_schema()
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from exc
+            raise StoreUnreachableError(
+                f"cannot open the embedded store {self.path} ({self.uri}): {exc}"
+            ) from None
 
     def _create_schema(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -144,6 +156,39 @@ class SQLiteStore(Store):
     def put_run(self, run: RunRecords) -> None:
         self.put_runs([run])
 
+    @contextmanager
+    def transaction(self) -> Iterator[bool]:
+        """One SQLite transaction around every write inside: committed at the end, rolled
+        back on any exception (Ctrl-C included). Other writers wait; readers see the old
+        state until the commit."""
+        if self._in_transaction:
+            yield True
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
+        try:
+            yield True
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def _begin(self) -> None:
+        self._db.execute("SAVEPOINT put_runs" if self._in_transaction else "BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self._db.execute("RELEASE put_runs" if self._in_transaction else "COMMIT")
+
+    def _rollback(self) -> None:
+        if self._in_transaction:
+            self._db.execute("ROLLBACK TO put_runs")
+            self._db.execute("RELEASE put_runs")
+        else:
+            self._db.execute("ROLLBACK")
+
     def put_runs(self, runs: Sequence[RunRecords]) -> None:
         """Write runs in one transaction: readers see each of them whole or not at all."""
         runs = list({run.run_id: run for run in runs}.values())  # the last write of a run wins
@@ -153,7 +198,7 @@ class SQLiteStore(Store):
                 rows.extend(new)
         ids = list(dict.fromkeys(run.run_id for run in runs))
         tasks, deps, entities, chunks, workflows = tables
-        self._db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             for part in _chunks(ids):
                 marks = ",".join("?" * len(part))
@@ -168,21 +213,21 @@ class SQLiteStore(Store):
             )
             self._db.executemany("INSERT INTO prov_documents VALUES (?, ?, ?)", chunks)
             self._db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", workflows)
-            self._db.execute("COMMIT")
+            self._commit()
         except sqlite3.IntegrityError as exc:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(f"a task id is already used by another run ({exc})") from None
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
 
     def delete_run(self, run_id: str) -> bool:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             found = self._delete_run_rows(run_id)
-            self._db.execute("COMMIT")
+            self._commit()
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         return found > 0
 

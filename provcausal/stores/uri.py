@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, unquote, urlsplit
 
-from provcausal.errors import StoreError
+from provcausal.errors import StoreError, StoreUriError
 
 __all__ = [
     "DEFAULT_STORE",
@@ -58,9 +58,9 @@ def sqlite_path(uri: str) -> Path:
     if rest.startswith("//"):
         rest = rest[2:]
         if not rest.startswith("/"):
-            raise StoreError(f"{uri}: write sqlite:///absolute/path or sqlite:relative/path")
+            raise StoreUriError(f"{uri}: write sqlite:///absolute/path or sqlite:relative/path")
     if not rest:
-        raise StoreError(f"{uri}: no file named")
+        raise StoreUriError(f"{uri}: no file named")
     return Path(os.path.expanduser(rest))
 
 
