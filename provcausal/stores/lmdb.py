@@ -82,8 +82,7 @@ class LMDBStore(Store):
         self._dbs: dict[bytes, Any] = {}
         for name in (b"tasks", b"workflows"):
             try:
-                with self._env.begin() as txn:
-                    self._dbs[name] = self._env.open_db(name, txn=txn, create=False)
+                self._dbs[name] = self._env.open_db(name, create=False)
             except lmdb.NotFoundError:
                 self._dbs[name] = None  # FlowCept has not written one yet
             except lmdb.Error as exc:
