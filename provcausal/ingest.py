@@ -16,9 +16,10 @@ from typing import Any
 
 from provcausal.errors import BadInputError
 from provcausal.importers import ImportedRun, ImportOptions, detect_system, get_importer
+from provcausal.records import RunRecords
 from provcausal.stores import Store
 
-__all__ = ["ImportSummary", "import_paths", "read_runs", "BATCH_RUNS"]
+__all__ = ["ImportSummary", "import_paths", "read_runs", "set_campaign", "BATCH_RUNS"]
 
 #: Runs are written in batches (one transaction / bulk write each) of at most this many runs
 #: or tasks: throughput of a bulk insert, memory bounded by the batch.
@@ -100,6 +101,13 @@ def read_runs(
     return name, runs()
 
 
+def set_campaign(records: RunRecords, campaign: str) -> None:
+    """Put FlowCept's ``campaign_id`` on a run's workflow document and its tasks."""
+    records.workflow["campaign_id"] = campaign
+    for task in records.tasks:
+        task["campaign_id"] = campaign
+
+
 def import_paths(
     store: Store,
     system: str,
@@ -107,6 +115,7 @@ def import_paths(
     workflow: str,
     *,
     label: str | None = None,
+    campaign: str | None = None,
     skip_bad: bool = False,
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
     **options: Any,
@@ -114,7 +123,9 @@ def import_paths(
     """Import ``paths`` with the importer ``system`` (or ``"auto"``) into ``store``.
 
     Importer options: ``graph`` (scipipe), ``flow`` (nodered), ``pipeline`` and ``rename``
-    (seldon). Returns a summary; re-importing the same files replaces the same runs.
+    (seldon). ``campaign`` becomes FlowCept's ``campaign_id`` on the runs and their tasks
+    (default: the workflow name, so FlowCept's campaign view lists every imported run).
+    Returns a summary; re-importing the same files replaces the same runs.
     """
     name, runs = read_runs(
         system, paths, workflow, label=label, skip_bad=skip_bad, progress=progress, **options
@@ -123,6 +134,8 @@ def import_paths(
     batch: list[ImportedRun] = []
 
     def flush() -> None:
+        for run in batch:
+            set_campaign(run.records, campaign or workflow)
         store.put_runs([run.records for run in batch])
         for run in batch:
             summary.runs.append(run.run_id)

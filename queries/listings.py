@@ -12,8 +12,16 @@ import pandas as pd
 from provcausal.errors import NotFoundError
 from provcausal.records import PC
 from provcausal.stores import Store, run_label
+from provcausal.stores.where import Condition, parse_where
 
-__all__ = ["list_workflows", "list_runs", "delete_run", "workflow_name", "RUN_COLUMNS"]
+__all__ = [
+    "list_workflows",
+    "list_runs",
+    "delete_run",
+    "label_runs",
+    "workflow_name",
+    "RUN_COLUMNS",
+]
 
 RUN_COLUMNS = [
     "run_id",
@@ -80,11 +88,18 @@ def list_runs(
     since: dt.datetime | float | None = None,
     until: dt.datetime | float | None = None,
     run_ids: Sequence[str] | None = None,
+    where: str | Sequence[Condition] = (),
 ) -> pd.DataFrame:
-    """One row per visible run, oldest first."""
+    """One row per visible run, oldest first; ``where``: ``FIELD=VALUE[&…]`` conditions."""
     rows = []
+    conditions = (parse_where(where) if where else []) if isinstance(where, str) else list(where)
     for doc in store.find_runs(
-        workflow=workflow, labels=labels, since=since, until=until, run_ids=run_ids
+        workflow=workflow,
+        labels=labels,
+        since=since,
+        until=until,
+        run_ids=run_ids,
+        where=conditions,
     ):
         meta = _meta(doc)
         rows.append(
@@ -107,3 +122,24 @@ def delete_run(store: Store, run_id: str) -> None:
     """Delete one run with its tasks and PROV document."""
     if not store.delete_run(run_id):
         raise NotFoundError(f"no run {run_id!r} in {store.uri}")
+
+
+def label_runs(
+    store: Store, workflow: str, where: str | Sequence[Condition], label: str
+) -> list[str]:
+    """Label the runs of ``workflow`` that ``where`` selects; returns their ids.
+
+    The label is kept in provcausal's own metadata (a table or collection of its own), so
+    runs FlowCept captured get a label without any change to FlowCept's documents.
+    """
+    conditions = parse_where(where) if isinstance(where, str) else list(where)
+    runs = store.find_runs(workflow=workflow, where=conditions)
+    if not runs:
+        raise NotFoundError(
+            f"no runs of workflow {workflow!r} where "
+            + "&".join(f"{f}={v}" for f, v in conditions)
+            + f" in {store.uri}"
+        )
+    ids = [str(r["workflow_id"]) for r in runs]
+    store.set_label(ids, label)
+    return ids

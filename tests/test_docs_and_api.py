@@ -48,6 +48,8 @@ def test_readme_starts_with_the_two_setup_commands():
         "provcausal.ids",
         "provcausal.stores",
         "provcausal.stores.uri",
+        "provcausal.stores.where",
+        "provcausal.stores.flowcept_settings",
         "provcausal.importers",
         "provcausal.importers.base",
         "provcausal.analysis.engine",

@@ -65,7 +65,8 @@ def _plot(result, path: str) -> None:
     "-b",
     required=True,
     metavar="SEL",
-    help="Baseline runs: a label, comma-separated labels or run ids, or T1..T2.",
+    help="Baseline runs: a label, comma-separated labels or run ids, T1..T2, or "
+    "FIELD=VALUE[&FIELD=VALUE…] on the workflow document (campaign_id=c1, used.mode=faulty).",
 )
 @click.option(
     "--comparison",

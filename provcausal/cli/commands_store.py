@@ -6,7 +6,7 @@ import click
 
 from provcausal.cli.output import emit, json_option
 from provcausal.cli.params import TIME
-from provcausal.queries import delete_run, list_runs, list_workflows
+from provcausal.queries import delete_run, label_runs, list_runs, list_workflows
 
 
 @click.command("workflows")
@@ -33,14 +33,20 @@ def workflows_cmd(app, as_json):
 @click.option(
     "--until", type=TIME, metavar="TIME", help="Runs started at or before (ISO 8601 or epoch s)."
 )
+@click.option(
+    "--where",
+    metavar="FIELD=VALUE",
+    default="",
+    help="Only runs whose workflow document matches, e.g. campaign_id=c1&used.mode=faulty.",
+)
 @json_option
 @click.pass_context
-def runs_cmd(ctx, workflow, labels, since, until, as_json):
+def runs_cmd(ctx, workflow, labels, since, until, where, as_json):
     """List runs (one execution or import unit of a workflow), oldest first."""
     if ctx.invoked_subcommand is not None:
         return
     split = [part for label in labels for part in label.split(",") if part] or None
-    emit(list_runs(ctx.obj.store(), workflow, split, since, until), as_json)
+    emit(list_runs(ctx.obj.store(), workflow, split, since, until, where=where), as_json)
 
 
 @runs_cmd.command("delete")
@@ -53,6 +59,30 @@ def runs_delete_cmd(app, run_id, as_json):
     emit({"deleted": run_id}, as_json, text=f"deleted run {run_id}")
 
 
+@click.command("label")
+@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option(
+    "--where",
+    required=True,
+    metavar="FIELD=VALUE",
+    help="Which runs: workflow-document fields or dotted paths, joined with &, e.g. "
+    "campaign_id=c1, used.mode=faulty, user=alice.",
+)
+@click.option("--set", "label", required=True, metavar="LABEL", help="The label to give.")
+@json_option
+@click.pass_obj
+def label_cmd(app, workflow, where, label, as_json):
+    """Label chosen runs (e.g. runs FlowCept captured) for --baseline/--comparison. The label
+    is kept in provcausal's own metadata; FlowCept's documents are not changed."""
+    ids = label_runs(app.store(), workflow, where, label)
+    emit(
+        {"label": label, "runs": ids},
+        as_json,
+        text=f"labelled {len(ids)} run(s) of {workflow!r} {label!r}",
+    )
+
+
 def register(group: click.Group) -> None:
+    group.add_command(label_cmd)
     group.add_command(workflows_cmd)
     group.add_command(runs_cmd)

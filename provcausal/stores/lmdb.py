@@ -27,6 +27,7 @@ from typing import Any
 from provcausal.errors import BadInputError, MissingDependencyError, StoreError
 from provcausal.records import PC, RunRecords
 from provcausal.stores.base import Store
+from provcausal.stores.where import Condition, matches
 
 __all__ = ["LMDBStore", "lmdb_path"]
 
@@ -134,7 +135,10 @@ class LMDBStore(Store):
         return self._by_workflow
 
     def _workflow_docs(
-        self, workflow: str | None, run_ids: Sequence[str] | None
+        self,
+        workflow: str | None,
+        run_ids: Sequence[str] | None,
+        where: Sequence[Condition] = (),
     ) -> Iterator[dict[str, Any]]:
         if run_ids is not None and workflow is None:
             yield from self._get(b"workflows", [str(r).encode() for r in dict.fromkeys(run_ids)])
@@ -144,6 +148,8 @@ class LMDBStore(Store):
             if workflow is not None and doc.get("name") != workflow:
                 continue
             if wanted is not None and doc.get("workflow_id") not in wanted:
+                continue
+            if where and not matches(doc, where):
                 continue
             yield doc
 
