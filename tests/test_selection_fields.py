@@ -6,11 +6,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from provcausal.queries import label_runs
 
 from provcausal.analysis.selection import select_runs
 from provcausal.cli import cli
 from provcausal.errors import AnalysisError, BadInputError, NotFoundError
-from provcausal.queries import label_runs, list_runs
 from provcausal.records import PC
 from provcausal.stores import Store
 from provcausal.stores.where import parse_where
