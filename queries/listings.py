@@ -52,12 +52,36 @@ def _time(value: Any) -> dt.datetime | None:
     return to_datetime(value)
 
 
+def captured_counts(store: Store, docs: Sequence[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Tasks and samples of the runs FlowCept captured (provcausal's imports carry their
+    counts): the runs' tasks are read and split into samples as the analysis splits them."""
+    from provcausal.captured import captured_samples
+
+    out = {}
+    for doc in docs:
+        if PC in (doc.get("custom_metadata") or {}):
+            continue
+        run_id = str(doc["workflow_id"])
+        tasks = list(store.find_tasks([run_id]))
+        out[run_id] = (len(tasks), captured_samples(tasks, run_id).count if tasks else 0)
+    return out
+
+
+def _counts(doc: dict[str, Any], captured: dict[str, tuple[int, int]]) -> tuple[Any, Any]:
+    if str(doc["workflow_id"]) in captured:
+        return captured[str(doc["workflow_id"])]
+    meta = _meta(doc)
+    return meta.get("tasks"), meta.get("samples")
+
+
 def list_workflows(store: Store) -> pd.DataFrame:
     """One row per workflow: how many runs, which labels and systems, tasks and samples."""
     acc: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"runs": 0, "labels": Counter(), "systems": set(), "tasks": 0, "samples": 0}
     )
-    for doc in store.find_runs():
+    docs = store.find_runs()
+    captured = captured_counts(store, docs)
+    for doc in docs:
         row = acc[workflow_name(doc)]
         meta = _meta(doc)
         row["runs"] += 1
@@ -65,8 +89,9 @@ def list_workflows(store: Store) -> pd.DataFrame:
         if label is not None:
             row["labels"][label] += 1
         row["systems"].add(str(meta.get("system") or doc.get("adapter_id") or "flowcept"))
-        row["tasks"] += int(meta.get("tasks") or 0)
-        row["samples"] += int(meta.get("samples") or 0)
+        tasks, samples = _counts(doc, captured)
+        row["tasks"] += int(tasks or 0)
+        row["samples"] += int(samples or 0)
     rows = [
         {
             "workflow": name,
@@ -93,23 +118,26 @@ def list_runs(
     """One row per visible run, oldest first; ``where``: ``FIELD=VALUE[&…]`` conditions."""
     rows = []
     conditions = (parse_where(where) if where else []) if isinstance(where, str) else list(where)
-    for doc in store.find_runs(
+    docs = store.find_runs(
         workflow=workflow,
         labels=labels,
         since=since,
         until=until,
         run_ids=run_ids,
         where=conditions,
-    ):
+    )
+    captured = captured_counts(store, docs)
+    for doc in docs:
         meta = _meta(doc)
+        tasks, samples = _counts(doc, captured)
         rows.append(
             {
                 "run_id": doc["workflow_id"],
                 "workflow": workflow_name(doc),
                 "label": run_label(doc),
                 "system": meta.get("system") or "flowcept",
-                "tasks": meta.get("tasks"),
-                "samples": meta.get("samples"),
+                "tasks": tasks,
+                "samples": samples,
                 "started_at": _time(doc.get("started_at")),
                 "ended_at": _time(doc.get("ended_at")),
                 "source": meta.get("source"),

@@ -113,6 +113,37 @@ def _gated(runs: list[dict[str, Any]]) -> set[str]:
     }
 
 
+_FORMED = {
+    "iterations": "split into FlowceptLoop iterations (each with its child tasks)",
+    "components": "split into the connected components of their task lineage",
+    "run": "taken whole (one sample each)",
+}
+
+
+def _formed_notes(tasks: pd.DataFrame) -> list[str]:
+    """How the samples of runs FlowCept captured were formed (see provcausal.captured)."""
+    formed = tasks.attrs.get("samples_formed") or {}
+    return [
+        f"samples: {n} FlowCept-captured run(s) {_FORMED.get(how, how)}"
+        for how, n in sorted(formed.items())
+    ]
+
+
+def _check_graph(graph: nx.DiGraph, workflow: str, target: str) -> None:
+    """Refuse to name a cause where the lineage gives the target no upstream node."""
+    if graph.number_of_edges() == 0:
+        raise AnalysisError(
+            f"the lineage of {workflow!r} links none of its {graph.number_of_nodes()} nodes "
+            "(no dependencies, no used value matching a generated one), so there is no "
+            "causal graph and no node can be named as the cause"
+        )
+    if not nx.ancestors(graph, target):
+        raise AnalysisError(
+            f"{target!r} has no upstream node in the lineage of {workflow!r}: nothing but "
+            "the target itself could be named; choose a --target downstream of other nodes"
+        )
+
+
 def prepare(
     store: Store,
     workflow: str,
@@ -142,6 +173,7 @@ def prepare(
         f"cut edge {c['from']} -> {c['to']} ({c['why']}, {c['samples']} samples)"
         for c in graph.graph["cut"]
     ]
+    notes += _formed_notes(tasks)
     gated = _gated(runs)
     frame = metric_frame(tasks, metric, gated)
     is_base = frame.index.map(lambda s: s.split("/", 1)[0] in base_ids)
@@ -207,6 +239,8 @@ def attribute(
     """
     started = time.perf_counter()
     prep = prepare(store, workflow, baseline, comparison, metric)
+    if target is None and prep.graph.number_of_edges() == 0:
+        _check_graph(prep.graph, workflow, "")
     if target is None:
         ends = sinks(prep.graph)
         if len(ends) != 1:
@@ -223,6 +257,7 @@ def attribute(
                 f"{target!r} is not a node of {workflow!r} with "
                 f"{prep.metric} data (nodes: {', '.join(sorted(prep.graph))})"
             )
+    _check_graph(prep.graph, workflow, target)
     result = attribute_frames(
         prep.graph,
         prep.baseline,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from provcausal.lineage_rules import flowcept_links
+from provcausal.captured import CapturedSamples, captured_samples, is_iteration
 from provcausal.mapping import task_duration, task_value, to_epoch
 from provcausal.records import PC
 from provcausal.stores import Store
@@ -34,37 +34,54 @@ TASK_COLUMNS = [
 ]
 
 
-def _row(task: dict[str, Any], run_id: str, upstream: dict[str, set[str]] | None) -> dict:
+def _row(task: dict[str, Any], run_id: str, formed: CapturedSamples | None) -> dict:
     meta = (task.get("custom_metadata") or {}).get(PC) or {}
     start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
     duration = task_duration(task)
     deps = set(task.get("dependencies") or [])
-    if upstream is not None:
-        deps |= upstream.get(str(task["task_id"]), set())
+    tid = str(task["task_id"])
+    value = task_value(task)
+    sample, visit = meta.get("sample", run_id), int(meta.get("visit", 0) or 0)
+    unobserved = bool(meta.get("unobserved", False))
+    if formed is not None and tid in formed.sample:
+        deps |= formed.upstream.get(tid, set())
+        sample, visit = formed.sample[tid], formed.visit[tid]
+        # A loop's iteration task is bookkeeping unless it recorded a value (end_iter).
+        unobserved = unobserved or (is_iteration(task) and value is None)
     return {
-        "task_id": str(task["task_id"]),
+        "task_id": tid,
         "run_id": run_id,
         "node": str(task.get("activity_id") or task["task_id"]),
-        "sample": f"{run_id}/{meta.get('sample', run_id)}",
-        "visit": int(meta.get("visit", 0) or 0),
-        "value": task_value(task),
+        "sample": f"{run_id}/{sample}",
+        "visit": visit,
+        "value": value,
         "duration": duration,
         "start": start,
         "end": end,
-        "unobserved": bool(meta.get("unobserved", False)),
+        "unobserved": unobserved,
         "deps": sorted(deps),
     }
 
 
 def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
-    """All tasks of ``run_ids`` as rows (see ``TASK_COLUMNS``); ``sample`` is run-qualified."""
+    """All tasks of ``run_ids`` as rows (see ``TASK_COLUMNS``); ``sample`` is run-qualified.
+
+    Tasks FlowCept captured get their lineage from FlowCept's rules and their samples from
+    :func:`provcausal.captured.captured_samples`; ``table.attrs["samples_formed"]`` counts the
+    captured runs by how their samples were formed (``iterations``, ``components``, ``run``).
+    """
     rows: list[dict[str, Any]] = []
+    formed_by: dict[str, int] = {}
     for run_id in run_ids:
         tasks = list(store.find_tasks([run_id]))
         captured = [t for t in tasks if PC not in (t.get("custom_metadata") or {})]
-        upstream = flowcept_links(captured).upstream if captured else None
-        rows.extend(_row(t, run_id, upstream) for t in tasks)
+        formed = captured_samples(captured, run_id) if captured else None
+        if formed is not None:
+            formed_by[formed.how] = formed_by.get(formed.how, 0) + 1
+        rows.extend(_row(t, run_id, formed) for t in tasks)
     table = pd.DataFrame(rows, columns=TASK_COLUMNS)
-    return table.astype(
+    table = table.astype(
         {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}
     )
+    table.attrs["samples_formed"] = formed_by
+    return table

@@ -1,0 +1,126 @@
+"""Samples inside runs that FlowCept captured: repeated executions are separate samples.
+
+A pipeline run 200 times inside one ``with Flowcept(...)`` block is one FlowCept workflow, but
+200 observations. Its samples are formed, in this order of preference:
+
+1. ``iterations``: FlowCept's loop iteration tasks (``FlowceptLoop``: ``subtype`` "iteration",
+   or a ``group_id`` with an ``…_iteration`` activity). Each iteration is a sample with its
+   children: tasks whose ``parent_task_id`` chain reaches it, else (the plain decorator in
+   FlowCept 1.0.3 records no parent) the tasks that started while it was the current
+   iteration of its loop (from its start to the next iteration's start);
+2. ``components``: otherwise the connected components of the run's task lineage
+   (``dependencies``, ``parent_task_id``, and FlowCept's value rule), when there are several;
+3. ``run``: one sample (a single component, or no lineage at all).
+
+Visits are numbered per sample and node, in start order. Sample names are relative to the
+run (``iteration-3``, ``part-0``, or the run id itself).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from provcausal.lineage_rules import flowcept_links
+
+__all__ = ["CapturedSamples", "captured_samples", "is_iteration"]
+
+
+@dataclass
+class CapturedSamples:
+    """How one captured run's tasks fall into samples."""
+
+    #: ``iterations``, ``components`` or ``run``.
+    how: str
+    sample: dict[str, str] = field(default_factory=dict)
+    visit: dict[str, int] = field(default_factory=dict)
+    #: task id → upstream task ids (FlowCept's lineage rules).
+    upstream: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(set(self.sample.values()))
+
+
+def is_iteration(task: Mapping[str, Any]) -> bool:
+    """Whether a task is one iteration of a ``FlowceptLoop``."""
+    if task.get("subtype") == "iteration":
+        return True
+    return bool(task.get("group_id")) and str(task.get("activity_id", "")).endswith("_iteration")
+
+
+def _start(task: Mapping[str, Any]) -> float:
+    from provcausal.mapping import to_epoch
+
+    value = to_epoch(task.get("started_at"))
+    return value if value is not None else float("-inf")
+
+
+def _by_iterations(tasks: Sequence[Mapping[str, Any]], run_id: str) -> dict[str, str]:
+    """Iteration tasks and their children: by ``parent_task_id``, else by time window."""
+    iterations = [t for t in tasks if is_iteration(t)]
+    names = {str(t["task_id"]): f"iteration-{i}" for i, t in enumerate(
+        sorted(iterations, key=lambda t: (_start(t), str(t["task_id"])))
+    )}  # fmt: skip
+    parent = {str(t["task_id"]): str(t.get("parent_task_id") or "") for t in tasks}
+    windows: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for t in iterations:
+        windows[str(t.get("group_id") or "")].append((_start(t), str(t["task_id"])))
+    starts = sorted((s, tid) for group in windows.values() for s, tid in group)
+    sample: dict[str, str] = {}
+    for task in tasks:
+        tid = str(task["task_id"])
+        node, seen = tid, set()
+        while node and node not in names and node not in seen:
+            seen.add(node)
+            node = parent.get(node, "")
+        if node in names:
+            sample[tid] = names[node]
+            continue
+        i = bisect_right(starts, (_start(task), "\uffff")) - 1
+        sample[tid] = names[starts[i][1]] if i >= 0 else "outside-loop"
+    return sample
+
+
+def _by_components(
+    tasks: Sequence[Mapping[str, Any]], upstream: Mapping[str, set[str]], run_id: str
+) -> tuple[str, dict[str, str]]:
+    g = nx.Graph()
+    ids = [str(t["task_id"]) for t in tasks]
+    g.add_nodes_from(ids)
+    for t in tasks:
+        tid = str(t["task_id"])
+        g.add_edges_from((tid, u) for u in upstream.get(tid, ()) if u in g)
+        if t.get("parent_task_id") and str(t["parent_task_id"]) in g:
+            g.add_edge(tid, str(t["parent_task_id"]))
+    start = {str(t["task_id"]): _start(t) for t in tasks}
+    parts = sorted(
+        (sorted(c, key=lambda x: (start[x], x)) for c in nx.connected_components(g)),
+        key=lambda c: (start[c[0]], c[0]),
+    )
+    if g.number_of_edges() == 0 or len(parts) <= 1:
+        return "run", dict.fromkeys(ids, run_id)
+    return "components", {tid: f"part-{i}" for i, c in enumerate(parts) for tid in c}
+
+
+def captured_samples(tasks: Sequence[Mapping[str, Any]], run_id: str) -> CapturedSamples:
+    """Samples and visit numbers of one captured run's tasks (see the module docstring)."""
+    links = flowcept_links(tasks)
+    upstream = {k: set(v) for k, v in links.upstream.items()}
+    if any(is_iteration(t) for t in tasks):
+        how, sample = "iterations", _by_iterations(tasks, run_id)
+    else:
+        how, sample = _by_components(tasks, upstream, run_id)
+    visit: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for t in sorted(tasks, key=lambda t: (_start(t), str(t["task_id"]))):
+        tid = str(t["task_id"])
+        key = (sample[tid], str(t.get("activity_id") or tid))
+        visit[tid] = seen[key]
+        seen[key] += 1
+    return CapturedSamples(how=how, sample=sample, visit=visit, upstream=upstream)
