@@ -116,6 +116,7 @@ def _gated(runs: list[dict[str, Any]]) -> set[str]:
 _FORMED = {
     "iterations": "split into FlowceptLoop iterations (each with its child tasks)",
     "components": "split into the connected components of their task lineage",
+    "iteration-windows": "split into FlowceptLoop iterations by start time (no lineage)",
     "run": "taken whole (one sample each)",
 }
 
