@@ -28,11 +28,12 @@ def task(tid, node, t0, used=None, generated=None, **extra):
 
 def execution(prefix, t0, x, **extra):
     """load → square → report, positional outputs, inputs under parameter names."""
+    v, sq = x + 0.5, (x + 0.5) ** 2
     return [
-        task(f"{prefix}a", "load", t0, {"seed": 1000 + x}, {"arg_0": x + 0.5}, **extra),
-        task(f"{prefix}b", "square", t0 + 0.01, {"v": x + 0.5}, {"arg_0": (x + 0.5) ** 2}, **extra),
-        task(f"{prefix}c", "report", t0 + 0.02, {"sq": (x + 0.5) ** 2}, {"arg_0": 7.5 + x}, **extra),
-    ]  # fmt: skip
+        task(f"{prefix}a", "load", t0, {"seed": 1000 + x}, {"arg_0": v}, **extra),
+        task(f"{prefix}b", "square", t0 + 0.01, {"v": v}, {"arg_0": sq}, **extra),
+        task(f"{prefix}c", "report", t0 + 0.02, {"sq": sq}, {"arg_0": 7.5 + x}, **extra),
+    ]
 
 
 def test_positional_outputs_link_by_flowcepts_value_rule() -> None:
@@ -116,6 +117,8 @@ def test_target_without_upstream_node_is_refused(tmp_path) -> None:
         for t in execution(f"{wid}-", 100.0 * r, float(r) + 2):
             t["workflow_id"] = wid
             tasks.append(t)
-    with _store(tmp_path, tasks, runs) as store:
-        with pytest.raises(AnalysisError, match="'load' has no upstream node"):
-            attribute(store, "p", "campaign_id=a", "campaign_id=b", target="load", repeats=0)
+    with (
+        _store(tmp_path, tasks, runs) as store,
+        pytest.raises(AnalysisError, match="'load' has no upstream node"),
+    ):
+        attribute(store, "p", "campaign_id=a", "campaign_id=b", target="load", repeats=0)
