@@ -29,7 +29,8 @@ from typing import Any
 
 import networkx as nx
 
-from provcausal.lineage_rules import flowcept_links
+from provcausal.model.links import flowcept_links
+from provcausal.model.times import to_epoch
 
 __all__ = ["CapturedSamples", "captured_samples", "is_iteration"]
 
@@ -61,8 +62,6 @@ def is_iteration(task: Mapping[str, Any]) -> bool:
 
 
 def _start(task: Mapping[str, Any]) -> float:
-    from provcausal.mapping import to_epoch
-
     value = to_epoch(task.get("started_at"))
     return value if value is not None else float("-inf")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from provcausal.errors import BadInputError
 from provcausal.importers import ImportedRun, ImportOptions, detect_system, get_importer
-from provcausal.records import RunRecords
+from provcausal.model.flowcept import RunRecords
 from provcausal.stores import Store
 
 __all__ = ["ImportSummary", "import_paths", "read_runs", "set_campaign", "BATCH_RUNS"]

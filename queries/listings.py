@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from provcausal.errors import NotFoundError
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
+from provcausal.model.times import to_datetime
 from provcausal.stores import Store, run_label
 from provcausal.stores.where import Condition, parse_where
 
@@ -42,14 +43,15 @@ def workflow_name(doc: dict[str, Any]) -> str:
     return str(doc.get("name") or doc.get("workflow_id"))
 
 
-def _meta(doc: dict[str, Any]) -> dict[str, Any]:
-    return (doc.get("custom_metadata") or {}).get(PC) or {}
-
-
 def _time(value: Any) -> dt.datetime | None:
-    from provcausal.mapping import to_datetime
-
     return to_datetime(value)
+
+
+def _system(doc: dict[str, Any]) -> str:
+    """The importer that wrote a run; for FlowCept's own runs, the adapter that captured it."""
+    if fc.is_captured(doc):
+        return str(doc.get("adapter_id") or "flowcept")
+    return fc.run_system(doc)
 
 
 def captured_counts(store: Store, docs: Sequence[dict[str, Any]]) -> dict[str, tuple[int, int]]:
@@ -59,7 +61,7 @@ def captured_counts(store: Store, docs: Sequence[dict[str, Any]]) -> dict[str, t
 
     out = {}
     for doc in docs:
-        if PC in (doc.get("custom_metadata") or {}):
+        if not fc.is_captured(doc):
             continue
         run_id = str(doc["workflow_id"])
         tasks = list(store.find_tasks([run_id]))
@@ -70,8 +72,7 @@ def captured_counts(store: Store, docs: Sequence[dict[str, Any]]) -> dict[str, t
 def _counts(doc: dict[str, Any], captured: dict[str, tuple[int, int]]) -> tuple[Any, Any]:
     if str(doc["workflow_id"]) in captured:
         return captured[str(doc["workflow_id"])]
-    meta = _meta(doc)
-    return meta.get("tasks"), meta.get("samples")
+    return fc.run_count(doc, "tasks"), fc.run_count(doc, "samples")
 
 
 def list_workflows(store: Store) -> pd.DataFrame:
@@ -83,12 +84,11 @@ def list_workflows(store: Store) -> pd.DataFrame:
     captured = captured_counts(store, docs)
     for doc in docs:
         row = acc[workflow_name(doc)]
-        meta = _meta(doc)
         row["runs"] += 1
         label = run_label(doc)
         if label is not None:
             row["labels"][label] += 1
-        row["systems"].add(str(meta.get("system") or doc.get("adapter_id") or "flowcept"))
+        row["systems"].add(_system(doc))
         tasks, samples = _counts(doc, captured)
         row["tasks"] += int(tasks or 0)
         row["samples"] += int(samples or 0)
@@ -128,19 +128,18 @@ def list_runs(
     )
     captured = captured_counts(store, docs)
     for doc in docs:
-        meta = _meta(doc)
         tasks, samples = _counts(doc, captured)
         rows.append(
             {
                 "run_id": doc["workflow_id"],
                 "workflow": workflow_name(doc),
                 "label": run_label(doc),
-                "system": meta.get("system") or "flowcept",
+                "system": fc.run_system(doc),
                 "tasks": tasks,
                 "samples": samples,
                 "started_at": _time(doc.get("started_at")),
                 "ended_at": _time(doc.get("ended_at")),
-                "source": meta.get("source"),
+                "source": fc.run_source(doc),
             }
         )
     return pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from provcausal.records import RunRecords
+from provcausal.model.flowcept import RunRecords
 
 
 def _plain(value: Any) -> Any:

@@ -8,7 +8,7 @@ import pytest
 from provcausal.analysis import attribute
 from provcausal.captured import captured_samples
 from provcausal.errors import AnalysisError
-from provcausal.lineage_rules import flowcept_links
+from provcausal.model.links import flowcept_links
 from tests.lmdb_layout import write_flowcept_lmdb
 
 

@@ -11,7 +11,7 @@ from provcausal.queries import label_runs
 from provcausal.analysis.selection import select_runs
 from provcausal.cli import cli
 from provcausal.errors import AnalysisError, BadInputError, NotFoundError
-from provcausal.records import PC
+from provcausal.model.flowcept import PC
 from provcausal.stores import Store
 from provcausal.stores.where import parse_where
 from tests.helpers import chain_run

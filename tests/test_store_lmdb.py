@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from provcausal.cli import cli
 from provcausal.errors import StoreError
-from provcausal.records import PC
+from provcausal.model.flowcept import PC
 from provcausal.stores import open_store
 from tests.helpers import T0, chain_run
 from tests.lmdb_layout import write_flowcept_lmdb, write_runs

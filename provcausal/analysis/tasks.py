@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from provcausal.captured import CapturedSamples, captured_samples, is_iteration
-from provcausal.mapping import task_duration, task_value, to_epoch
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
+from provcausal.model.times import to_epoch
 from provcausal.stores import Store
 
 __all__ = ["load_task_table", "TASK_COLUMNS"]
@@ -35,14 +35,13 @@ TASK_COLUMNS = [
 
 
 def _row(task: dict[str, Any], run_id: str, formed: CapturedSamples | None) -> dict:
-    meta = (task.get("custom_metadata") or {}).get(PC) or {}
     start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
-    duration = task_duration(task)
+    duration = fc.task_duration(task)
     deps = set(task.get("dependencies") or [])
     tid = str(task["task_id"])
-    value = task_value(task)
-    sample, visit = meta.get("sample", run_id), int(meta.get("visit", 0) or 0)
-    unobserved = bool(meta.get("unobserved", False))
+    value = fc.task_value(task)
+    sample, visit = fc.task_sample(task, run_id), fc.task_visit(task)
+    unobserved = fc.task_unobserved(task)
     if formed is not None and tid in formed.sample:
         deps |= formed.upstream.get(tid, set())
         sample, visit = formed.sample[tid], formed.visit[tid]
@@ -51,7 +50,7 @@ def _row(task: dict[str, Any], run_id: str, formed: CapturedSamples | None) -> d
     return {
         "task_id": tid,
         "run_id": run_id,
-        "node": str(task.get("activity_id") or task["task_id"]),
+        "node": fc.task_node(task),
         "sample": f"{run_id}/{sample}",
         "visit": visit,
         "value": value,
@@ -74,7 +73,7 @@ def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     formed_by: dict[str, int] = {}
     for run_id in run_ids:
         tasks = list(store.find_tasks([run_id]))
-        captured = [t for t in tasks if PC not in (t.get("custom_metadata") or {})]
+        captured = [t for t in tasks if fc.is_captured(t)]
         formed = captured_samples(captured, run_id) if captured else None
         if formed is not None:
             formed_by[formed.how] = formed_by.get(formed.how, 0) + 1

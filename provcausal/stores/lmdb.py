@@ -25,7 +25,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from provcausal.errors import BadInputError, MissingDependencyError, StoreError
-from provcausal.records import PC, RunRecords
+from provcausal.model import flowcept as fc
+from provcausal.model.flowcept import RunRecords
 from provcausal.stores.base import Store
 from provcausal.stores.where import Condition, matches
 
@@ -178,8 +179,7 @@ class LMDBStore(Store):
         wanted = set(entity_ids)
         out = []
         for _key, doc in self._scan(b"tasks"):
-            meta = (doc.get("custom_metadata") or {}).get(PC) or {}
-            if wanted.intersection(meta.get(f"{role}_ids") or []):
+            if wanted.intersection(fc.entity_ids(doc, role)):
                 out.append(doc)
         return out
 

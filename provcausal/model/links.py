@@ -20,7 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from provcausal.ids import stable_hash
+from provcausal.model.ids import stable_hash
+from provcausal.model.times import to_epoch
 
 __all__ = ["FlowceptLinks", "flowcept_links", "is_trivial", "is_positional"]
 
@@ -47,44 +48,69 @@ def _value_key(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _producers(
+    tasks: list[Mapping[str, Any]],
+) -> dict[tuple[str, str], list[tuple[float, str, str]]]:
+    """(value name, value) → [(end time, task id, name)] of the tasks that generated it."""
+    producers: dict[tuple[str, str], list[tuple[float, str, str]]] = defaultdict(list)
+    for task in tasks:
+        end = to_epoch(task.get("ended_at"))
+        for name, value in (task.get("generated") or {}).items():
+            key = _value_key(value)
+            if key is not None:
+                producers[(name, key)].append(
+                    (end if end is not None else float("-inf"), str(task["task_id"]), name)
+                )
+    return producers
+
+
+def _positional_producers(
+    tasks: list[Mapping[str, Any]],
+) -> dict[str, list[tuple[float, str, str]]]:
+    """value → [(end time, task id, ``arg_N``)] for non-trivial positional outputs."""
+    out: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
+    for (name, key), found in _producers(tasks).items():
+        if is_positional(name) and not is_trivial(json.loads(key)):
+            out[key].extend(found)
+    return out
+
+
 class FlowceptLinks:
     """Entity identities and task-to-task edges implied by FlowCept's rules."""
 
     def __init__(self, tasks: Iterable[Mapping[str, Any]]) -> None:
-        from provcausal.mapping import to_epoch
-
         task_list = list(tasks)
         self._tasks = {str(t["task_id"]) for t in task_list}
         self._used_source: dict[tuple[str, str], tuple[str, str]] = {}
         self.upstream: dict[str, set[str]] = defaultdict(set)
-        producers: dict[tuple[str, str], list[tuple[float, str, str]]] = defaultdict(list)
-        positional: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
+        producers = _producers(task_list)
+        positional = _positional_producers(task_list)
         for task in task_list:
-            end = to_epoch(task.get("ended_at"))
-            done = end if end is not None else float("-inf")
-            for name, value in (task.get("generated") or {}).items():
-                key = _value_key(value)
-                if key is None:
-                    continue
-                producers[(name, key)].append((done, str(task["task_id"]), name))
-                if is_positional(name) and not is_trivial(value):
-                    positional[key].append((done, str(task["task_id"]), name))
-        for task in task_list:
-            t = str(task["task_id"])
-            start = to_epoch(task.get("started_at"))
-            for dep in task.get("dependencies") or []:
-                if str(dep) in self._tasks and str(dep) != t:
-                    self.upstream[t].add(str(dep))
-            for name, value in (task.get("used") or {}).items():
-                key = _value_key(value)
-                if key is None:
-                    continue
-                found = producers.get((name, key), []) + positional.get(key, [])
-                candidates = [c for c in found if c[1] != t and (start is None or c[0] <= start)]
-                if candidates:
-                    _, producer, out_name = max(candidates)
-                    self._used_source[(t, name)] = (producer, out_name)
-                    self.upstream[t].add(producer)
+            self._link(task, producers, positional)
+
+    def _link(
+        self,
+        task: Mapping[str, Any],
+        producers: dict[tuple[str, str], list[tuple[float, str, str]]],
+        positional: dict[str, list[tuple[float, str, str]]],
+    ) -> None:
+        """Upstream edges of one task: its ``dependencies``, then the closest earlier producer
+        of each value it used (named alike, or a positional ``arg_N`` output)."""
+        t = str(task["task_id"])
+        start = to_epoch(task.get("started_at"))
+        for dep in task.get("dependencies") or []:
+            if str(dep) in self._tasks and str(dep) != t:
+                self.upstream[t].add(str(dep))
+        for name, value in (task.get("used") or {}).items():
+            key = _value_key(value)
+            if key is None:
+                continue
+            found = producers.get((name, key), []) + positional.get(key, [])
+            candidates = [c for c in found if c[1] != t and (start is None or c[0] <= start)]
+            if candidates:
+                _, producer, out_name = max(candidates)
+                self._used_source[(t, name)] = (producer, out_name)
+                self.upstream[t].add(producer)
 
     def has_task(self, task_id: str) -> bool:
         return task_id in self._tasks
