@@ -51,6 +51,7 @@ def test_readme_starts_with_the_two_setup_commands():
         "provcausal.stores",
         "provcausal.stores.uri",
         "provcausal.stores.where",
+        "provcausal.stores.codec",
         "provcausal.stores.flowcept_settings",
         "provcausal.importers",
         "provcausal.importers.base",

@@ -56,10 +56,13 @@ def test_flowcept_api_sees_imported_runs(tmp_path, mongo_uri):
     tasks = {t["activity_id"]: t for t in seen["tasks"]}
     assert len(tasks) == 11
     assert tasks["gcsum"]["status"] == "FINISHED"
-    assert tasks["gcsum"]["used"] == {
-        "gccounts%2Etxt": tasks["gccat"]["generated"]["gccounts%2Etxt"]
-    }
-    assert list(tasks["gcsum"]["generated"]) == ["gccounts%2Etxt%2Esum"]
+    # Names read naturally in FlowCept's API and UI; a file's value is its path, equal on
+    # both sides as FlowCept's value rule expects, never a provcausal entity id.
+    assert tasks["gcsum"]["used"] == {"gccounts.txt": tasks["gccat"]["generated"]["gccounts.txt"]}
+    assert tasks["gcsum"]["used"]["gccounts.txt"].endswith("gccounts.txt")
+    assert list(tasks["gcsum"]["generated"]) == ["gccounts.txt.sum"]
+    assert not any(str(v).startswith("e-") for t in tasks.values() for v in t["used"].values())
+    assert {t["campaign_id"] for t in tasks.values()} == {"gcratio"}
     assert tasks["gcsum"]["dependencies"] == [tasks["gccat"]["task_id"]]
     assert str(tasks["count1"]["started_at"]).startswith("2023-03-13")
     (wf,) = seen["workflows"]

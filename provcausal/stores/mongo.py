@@ -21,7 +21,7 @@ from typing import Any
 from provcausal.errors import StoreError, StoreUnreachableError
 from provcausal.model.flowcept import STATE_WRITING, RunRecords, meta_path, run_label
 from provcausal.stores.base import Store, compress_prov, decompress_prov
-from provcausal.stores.codec import escape_keys, unescape_keys
+from provcausal.stores.codec import escape_record, unescape_keys
 from provcausal.stores.uri import redact_text
 from provcausal.stores.where import Condition, mongo_filter
 
@@ -186,7 +186,7 @@ class MongoStore(Store):
             batch = []
             for run in runs:
                 for task in run.tasks:
-                    doc = escape_keys(task)
+                    doc = escape_record(task)
                     doc["_id"] = doc["task_id"]
                     keep.add(doc["_id"])
                     batch.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
@@ -214,7 +214,7 @@ class MongoStore(Store):
                 _insert_ignoring_duplicates(self._prov, chunks[i : i + _BATCH])
             workflows = []
             for run in runs:
-                workflow = escape_keys(dict(run.workflow))
+                workflow = escape_record(dict(run.workflow))
                 workflow["_id"] = run.run_id
                 workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
             _bulk_upsert(self._wfs, workflows)
