@@ -13,6 +13,7 @@ the test harness only (see ``install_update_pipeline_shim``). With a real mongod
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -135,8 +136,25 @@ def test_captured_runs_are_read_with_no_import(
     assert {(r["tasks"], r["samples"]) for r in faulty} == {(6, 1)}
     also = _cli(env, monkeypatch, "runs", "--where", "used.mode=faulty&name=fcpipe", "--json")
     assert [r["run_id"] for r in also] == [r["run_id"] for r in faulty]
+    mine = _cli(env, monkeypatch, "runs", "--where", f"user={getpass.getuser()}", "--json")
+    assert len(mine) == 6
     tasks = _cli(env, monkeypatch, "tasks", "--run", "c-normal-0001", "--json")
     assert sorted(t["node"] for t in tasks) == sorted({a for a, b in GRAPH} | {"evaluate"})
+    label = ["label", "-w", "fcpipe", "--where", "campaign_id=c-faulty", "--set", "broken"]
+    if database == "lmdb":  # FlowCept's LMDB is never written
+        refused = CliRunner().invoke(cli, ["--store", "flowcept", *label])
+        assert refused.exit_code == 1 and "read-only" in refused.output
+        return
+    _cli(env, monkeypatch, *label)
+    broken = _cli(env, monkeypatch, "runs", "--label", "broken", "--json")
+    assert sorted(r["run_id"] for r in broken) == [r["run_id"] for r in faulty]
+    import pymongo
+
+    with pymongo.MongoClient(mongo_uri) as client:  # FlowCept's documents are unchanged
+        raw = client[mongo_uri.rsplit("/", 1)[1]]["workflows"].find_one(
+            {"workflow_id": "c-faulty-0000"}
+        )
+    assert "provcausal" not in (raw.get("custom_metadata") or {})
 
 
 def _attribute(env, monkeypatch, baseline: str, comparison: str) -> dict:

@@ -150,3 +150,12 @@ def test_flowcept_store_reads_lmdb_when_lmdb_is_the_enabled_database(
     result = CliRunner().invoke(cli, ["--store", "flowcept", "runs", "--json"])
     assert result.exit_code == 0, result.output
     assert run.run_id in result.output
+
+
+def test_lmdb_uri_that_is_not_lmdb_is_a_one_line_error(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    result = CliRunner().invoke(cli, ["--store", f"lmdb://{folder}", "runs"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: {folder}: not an LMDB environment (no data.mdb)"
+    assert list(folder.iterdir()) == []

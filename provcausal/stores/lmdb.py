@@ -55,7 +55,8 @@ def _open_env(path: str, where: str, key: str | None) -> Any:
             "reading FlowCept's LMDB needs the lmdb package: pip install 'provcausal[lmdb]'"
         ) from None
     if not os.path.isdir(path) or not os.path.exists(os.path.join(path, "data.mdb")):
-        raise BadInputError(f"{path} is not an LMDB environment (no data.mdb)", where, key=key)
+        what = "not an LMDB environment (no data.mdb)"
+        raise BadInputError(what if where == path else f"{path} is {what}", where, key=key)
     options: dict[str, Any] = {
         "readonly": True,
         "create": False,
