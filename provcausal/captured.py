@@ -7,7 +7,9 @@ A pipeline run 200 times inside one ``with Flowcept(...)`` block is one FlowCept
    or a ``group_id`` with an ``…_iteration`` activity), each with its children: every other
    task's ``parent_task_id`` chain reaches an iteration;
 2. ``components``: otherwise the connected components of the run's task lineage
-   (``dependencies``, ``parent_task_id``, FlowCept's value rule), when there are several.
+   (``dependencies``, ``parent_task_id``, FlowCept's value rule), when there are several and
+   some node ran more than once (a run where no node repeats is one execution, even when
+   its lineage is incomplete).
    Iteration tasks whose children FlowCept did not record (the plain decorator in FlowCept
    1.0.3 records no parent) join no component: they are loop bookkeeping;
 3. ``iteration-windows``: iteration tasks but no lineage at all: a task belongs to the
@@ -116,7 +118,10 @@ def _by_components(
         (sorted(c, key=lambda x: (start[x], x)) for c in nx.connected_components(g)),
         key=lambda c: (start[c[0]], c[0]),
     )
-    if g.number_of_edges() == 0 or len(parts) <= 1:
+    node = {str(t["task_id"]): str(t.get("activity_id") or t["task_id"]) for t in tasks}
+    repeated = len(set(node.values())) < len(node)
+    if g.number_of_edges() == 0 or len(parts) <= 1 or not repeated:
+        # No node ran twice: one execution, however partial its lineage.
         return "run", dict.fromkeys(ids, run_id)
     return "components", {tid: f"part-{i}" for i, c in enumerate(parts) for tid in c}
 

@@ -81,9 +81,11 @@ def test_loop_without_any_lineage_uses_iteration_windows() -> None:
     assert [formed.sample[f"x{i}"] for i in range(3)] == [f"iteration-{i}" for i in range(3)]
 
 
-def test_one_execution_is_one_sample() -> None:
+def test_one_execution_is_one_sample_even_with_partial_lineage() -> None:
     formed = captured_samples(execution("", 1.0, 2.0), "w")
     assert (formed.how, formed.count, set(formed.sample.values())) == ("run", 1, {"w"})
+    partial = execution("", 1.0, 2.0) + [task("z", "side", 1.5, {"k": "ab"}, {"arg_0": 9.25})]
+    assert captured_samples(partial, "w").how == "run"  # two components, no node repeats
 
 
 def _store(tmp_path, tasks, runs):
