@@ -157,6 +157,21 @@ def test_captured_runs_are_read_with_no_import(
     assert "provcausal" not in (raw.get("custom_metadata") or {})
 
 
+def test_loop_iterations_are_counted_and_listed_as_samples(tmp_path, redis_port, monkeypatch):
+    _, env = capture(tmp_path, redis_port, "lmdb", _spec("loop", 6))
+    runs = {r["run_id"]: r for r in _cli(env, monkeypatch, "runs", "--json")}
+    assert {k: (r["tasks"], r["samples"]) for k, r in runs.items()} == {
+        "wf-n": (42, 6),  # 6 iterations x (1 iteration task + 6 functions)
+        "wf-f": (42, 6),
+    }
+    tasks = _cli(env, monkeypatch, "tasks", "--run", "wf-n", "--json")
+    body = [t for t in tasks if t["node"] != "executions_iteration"]
+    assert len({t["sample"] for t in body}) == 6
+    assert {t["visit"] for t in body} == {0}
+    nodes = {n["node"]: n for n in _cli(env, monkeypatch, "nodes", "-w", "fcpipe", "--json")}
+    assert nodes["featurize"]["samples"] == 12 and nodes["featurize"]["runs"] == 2
+
+
 def _attribute(env, monkeypatch, baseline: str, comparison: str) -> dict:
     return _cli(
         env, monkeypatch, "attribute", "-w", "fcpipe", "-b", baseline, "-c", comparison,
