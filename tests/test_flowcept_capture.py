@@ -175,7 +175,7 @@ def test_loop_iterations_are_counted_and_listed_as_samples(tmp_path, redis_port,
 def _attribute(env, monkeypatch, baseline: str, comparison: str) -> dict:
     return _cli(
         env, monkeypatch, "attribute", "-w", "fcpipe", "-b", baseline, "-c", comparison,
-        "--target", "evaluate", "--repeats", "5", "--json",
+        "--repeats", "5", "--json",
     )  # fmt: skip
 
 
@@ -191,6 +191,13 @@ def test_faulty_function_ranks_first_with_the_exact_graph(
         report = _attribute(env, monkeypatch, "wf-n", "wf-f")
     else:
         report = _attribute(env, monkeypatch, "campaign_id=c-normal", "campaign_id=c-faulty")
+    assert report["target"] == "evaluate"  # the single sink: the graph has its edges
     assert report["baseline"]["samples"] == 200 and report["comparison"]["samples"] == 200
+    note = (
+        "samples: 2 FlowCept-captured run(s) split into the connected components"
+        if mode == "loop"
+        else "samples: 400 FlowCept-captured run(s) taken whole"
+    )
+    assert any(n.startswith(note) for n in report["notes"]), report["notes"]
     assert sorted(map(tuple, report["graph"]["edges"])) == sorted(GRAPH)
     assert report["attributions"][0]["node"] == "featurize", report["attributions"][:3]
