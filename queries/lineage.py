@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from provcausal.errors import NotFoundError
+from provcausal.errors import InvalidParameterError, NotFoundError
 from provcausal.model import flowcept as fc
 from provcausal.model.links import flowcept_links
 from provcausal.stores import Store
@@ -55,7 +55,7 @@ def lineage(
     (task generations away), ``run``, ``value``.
     """
     if direction not in ("upstream", "downstream"):
-        raise ValueError("direction is upstream or downstream")
+        raise InvalidParameterError("direction is upstream or downstream", "direction")
     walker = _Walker(store)
     g = nx.DiGraph()
     limit = depth if depth is not None else 10**9

@@ -72,7 +72,7 @@ def captured_counts(store: Store, docs: Sequence[dict[str, Any]]) -> dict[str, t
 def _counts(doc: dict[str, Any], captured: dict[str, tuple[int, int]]) -> tuple[Any, Any]:
     if str(doc["workflow_id"]) in captured:
         return captured[str(doc["workflow_id"])]
-    return fc.run_count(doc, "tasks"), fc.run_count(doc, "samples")
+    return fc.run_count(doc, fc.TASKS), fc.run_count(doc, fc.SAMPLES)
 
 
 def list_workflows(store: Store) -> pd.DataFrame:

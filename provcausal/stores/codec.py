@@ -22,6 +22,8 @@ import json
 import re
 from typing import Any
 
+from provcausal.model.times import from_epoch
+
 __all__ = [
     "escape_keys",
     "escape_record",
@@ -104,7 +106,7 @@ def _default(value: Any) -> Any:
 
 def _hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1 and "$date" in obj:
-        return dt.datetime.fromtimestamp(obj["$date"], _UTC)
+        return from_epoch(obj["$date"])
     return {unescape_key(k): v for k, v in obj.items()}
 
 
