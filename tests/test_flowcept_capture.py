@@ -140,6 +140,11 @@ def test_captured_runs_are_read_with_no_import(
     assert len(mine) == 6
     tasks = _cli(env, monkeypatch, "tasks", "--run", "c-normal-0001", "--json")
     assert sorted(t["node"] for t in tasks) == sorted({a for a, b in GRAPH} | {"evaluate"})
+    (last,) = [t["task_id"] for t in tasks if t["node"] == "evaluate"]
+    up = _cli(env, monkeypatch, "lineage", last, "--json")  # plain decorators: by value
+    assert {n["label"] for n in up["nodes"] if n["kind"] == "task"} == {a for a, _ in GRAPH} | {
+        "evaluate"
+    }
     label = ["label", "-w", "fcpipe", "--where", "campaign_id=c-faulty", "--set", "broken"]
     if database == "lmdb":  # FlowCept's LMDB is never written
         refused = CliRunner().invoke(cli, ["--store", "flowcept", *label])
