@@ -18,9 +18,17 @@ from typing import Any
 
 from provcausal.errors import BadInputError, Interrupted, ProvcausalError
 from provcausal.importers import ImportedRun, ImportOptions, detect_system, get_importer
+from provcausal.model.flowcept import RunRecords
 from provcausal.stores import Store, run_label
 
-__all__ = ["ImportSummary", "import_paths", "read_runs", "BATCH_RUNS", "RelabelError"]
+__all__ = [
+    "ImportSummary",
+    "import_paths",
+    "read_runs",
+    "set_campaign",
+    "BATCH_RUNS",
+    "RelabelError",
+]
 
 #: Runs are written in batches (one transaction / bulk write each) of at most this many runs
 #: or tasks: throughput of a bulk insert, memory bounded by the batch.
@@ -136,6 +144,13 @@ def _undo(store: Store, written: list[str], transactional: bool) -> str:
     return f"removed the {removed} run(s) written so far: nothing of this import is stored"
 
 
+def set_campaign(records: RunRecords, campaign: str) -> None:
+    """Put FlowCept's ``campaign_id`` on a run's workflow document and its tasks."""
+    records.workflow["campaign_id"] = campaign
+    for task in records.tasks:
+        task["campaign_id"] = campaign
+
+
 def import_paths(
     store: Store,
     system: str,
@@ -143,6 +158,7 @@ def import_paths(
     workflow: str,
     *,
     label: str | None = None,
+    campaign: str | None = None,
     skip_bad: bool = False,
     relabel: bool = False,
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
@@ -152,7 +168,9 @@ def import_paths(
     nothing (see the module docstring).
 
     Importer options: ``graph`` (scipipe), ``flow`` (nodered), ``pipeline`` and ``rename``
-    (seldon). Returns a summary; re-importing the same files replaces the same runs.
+    (seldon). ``campaign`` becomes FlowCept's ``campaign_id`` on the runs and their tasks
+    (default: the workflow name, so FlowCept's campaign view lists every imported run).
+    Returns a summary; re-importing the same files replaces the same runs.
     """
     name, runs = read_runs(
         system, paths, workflow, label=label, skip_bad=skip_bad, progress=progress, **options
@@ -162,7 +180,7 @@ def import_paths(
     transactional = False
     try:
         with store.transaction() as transactional:
-            _write_all(store, runs, summary, written, label, relabel)
+            _write_all(store, runs, summary, written, label, relabel, campaign or workflow)
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted after reading {len(written)} run(s); "
@@ -184,11 +202,14 @@ def _write_all(
     written: list[str],
     label: str | None,
     relabel: bool,
+    campaign: str,
 ) -> None:
     """Write the runs in batches, recording every run id as soon as it is written."""
     batch: list[ImportedRun] = []
 
     def flush() -> None:
+        for run in batch:
+            set_campaign(run.records, campaign)
         if not relabel:
             _check_labels(store, batch, label)
         written.extend(run.run_id for run in batch)

@@ -17,6 +17,7 @@ from provcausal.queries.lineage import lineage, lineage_table
 from provcausal.queries.listings import (
     delete_run,
     delete_runs,
+    label_runs,
     list_runs,
     list_workflows,
     match_runs,
@@ -30,6 +31,7 @@ __all__ = [
     "delete_run",
     "delete_runs",
     "match_runs",
+    "label_runs",
     "list_tasks",
     "list_nodes",
     "node_labels",

@@ -431,19 +431,13 @@ def test_runs_delete_by_selection_shows_and_asks(store: str) -> None:
     )
     assert code == 1 and "nothing deleted" in err
     assert err.count("scipipe-") == RUNS and "delete these 6 run(s)?" in err
-    code, out, err = run(
-        "runs",
-        "delete",
-        "--store",
-        store,
-        "--where",
-        "source=*/run_000[01]",
-        "-l",
-        "broken",
-        "--yes",
-        "--json",
-    )
-    assert code == 0 and len(json.loads(out)["deleted"]) == 2
+    code, out, _ = run("runs", "--store", store, "-l", "broken", "--ids")
+    two = out.split()[:2]
+    where = "campaign_id=gcratio"
+    code, out, err = run("runs", "delete", *two, "--store", store, "--where", where, "-y", "--json")
+    assert code == 0 and sorted(json.loads(out)["deleted"]) == sorted(two)
+    code, out, err = run("runs", "delete", "--store", store, "-w", "gcratio", "--where", "x=y")
+    assert code == 0 and "no runs match" in out
     code, out, _ = run("workflows", "--store", store, "--json")
     assert json.loads(out)[0]["labels"] == {"broken": RUNS - 2, "normal": RUNS}
 

@@ -150,6 +150,50 @@ def _gated(runs: list[dict[str, Any]]) -> set[str]:
     return {n for r in runs for n in fc.gated_nodes(r)}
 
 
+_FORMED = {
+    "iterations": "split into FlowceptLoop iterations (each with its child tasks)",
+    "components": "split into the connected components of their task lineage",
+    "iteration-windows": "split into FlowceptLoop iterations by start time (no lineage)",
+    "run": "taken whole (one sample each)",
+}
+
+
+def _formed_notes(tasks: pd.DataFrame) -> list[str]:
+    """How the samples of runs FlowCept captured were formed (see provcausal.captured)."""
+    formed = tasks.attrs.get("samples_formed") or {}
+    return [
+        f"samples: {n} FlowCept-captured run(s) {_FORMED.get(how, how)}"
+        for how, n in sorted(formed.items())
+    ]
+
+
+def _check_edges(graph: nx.DiGraph, workflow: str) -> None:
+    """Refuse to name a cause when the lineage links no two nodes."""
+    if graph.number_of_edges() == 0:
+        raise AnalysisError(
+            f"the lineage of {workflow!r} links none of its {graph.number_of_nodes()} nodes "
+            "(no dependencies, no used value matching a generated one), so there is no "
+            "causal graph and no node can be named as the cause"
+        )
+
+
+def _with_causes(
+    graph: nx.DiGraph, workflow: str, targets: list[str], notes: list[str]
+) -> list[str]:
+    """The targets that have an upstream node: a target alone would be named its own cause."""
+    kept = [t for t in targets if nx.ancestors(graph, t)]
+    alone = [t for t in targets if t not in kept]
+    if not kept:
+        raise AnalysisError(
+            f"{', '.join(map(repr, alone))} has no upstream node in the lineage of "
+            f"{workflow!r}: nothing but the target itself could be named; choose a --target "
+            "downstream of other nodes"
+        )
+    if alone:
+        notes.append(f"not analysed (no upstream node): {', '.join(alone)}")
+    return kept
+
+
 def prepare(
     store: Store,
     workflow: str,
@@ -185,6 +229,7 @@ def prepare(
         f"cut edge {c['from']} -> {c['to']} ({c['why']}, {c['samples']} samples)"
         for c in graph.graph["cut"]
     ]
+    notes += _formed_notes(tasks)
     frame = metric_frame(tasks, metric, _gated(runs))
     is_base = frame.index.map(lambda s: s.split("/", 1)[0] in base_ids)
     old, new = frame[is_base], frame[~is_base]
@@ -272,7 +317,9 @@ def attribute(
     """
     started = time.perf_counter()
     prep = prepare(store, workflow, baseline, comparison, metric)
+    _check_edges(prep.graph, workflow)
     targets, target_notes = choose_targets(prep, target)
+    targets = _with_causes(prep.graph, workflow, targets, target_notes)
     results = []
     for name in targets:
         engine = attribute_frames(

@@ -99,8 +99,9 @@ class Group(click.Group):
     "store_uri",
     envvar="PROVCAUSAL_STORE",
     metavar="URI",
-    help="sqlite:///path.db, mongodb://host:port/db, mongodb+srv://…, or flowcept "
-    "(FlowCept's own MongoDB settings). Default: sqlite:.provcausal/store.db. "
+    help="sqlite:///path.db, mongodb://host:port/db, mongodb+srv://…, lmdb:///folder "
+    "(FlowCept's LMDB, read-only), or flowcept (the database FlowCept's own settings "
+    "enable). Default: sqlite:.provcausal/store.db. "
     "Env: PROVCAUSAL_STORE.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars, no warnings on stderr.")

@@ -97,7 +97,9 @@ def _attribute_options(func):
             "-b",
             required=True,
             metavar="SEL",
-            help="Baseline runs: a label, comma-separated labels or run ids, or T1..T2.",
+            help="Baseline runs: a label, comma-separated labels or run ids, T1..T2, or "
+            "FIELD=VALUE[&FIELD=VALUE…] on the workflow document (campaign_id=c1, "
+            "used.mode=faulty).",
         ),
         click.option(
             "--comparison",

@@ -25,6 +25,11 @@ def _summary_text(s: ImportSummary, store_uri: str) -> str:
     return "\n".join(lines)
 
 
+def _keep_campaign(ctx, param, value):
+    ctx.meta["provcausal.campaign"] = value
+    return value
+
+
 def _common(func):
     func = json_option(func)
     func = click.option(
@@ -36,6 +41,13 @@ def _common(func):
         "--skip-bad",
         is_flag=True,
         help="Skip bad records, import the rest, report what was skipped.",
+    )(func)
+    func = click.option(
+        "--campaign",
+        metavar="ID",
+        expose_value=False,
+        callback=_keep_campaign,
+        help="FlowCept's campaign_id for these runs and their tasks (default: the workflow).",
     )(func)
     func = click.option(
         "--label", "-l", metavar="LABEL", help="A label for these runs, e.g. normal or broken."
@@ -57,6 +69,7 @@ def _run(app, system, paths, workflow, label, skip_bad, relabel, as_json, **opti
         paths,
         workflow,
         label=label,
+        campaign=click.get_current_context().meta.get("provcausal.campaign"),
         skip_bad=skip_bad,
         relabel=relabel,
         progress=bar,

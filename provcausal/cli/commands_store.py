@@ -6,7 +6,15 @@ import click
 
 from provcausal.cli.output import command_error, emit, json_option, table_text
 from provcausal.cli.params import TIME
-from provcausal.queries import delete_runs, list_runs, list_workflows, match_runs
+from provcausal.queries import delete_runs, label_runs, list_runs, list_workflows, match_runs
+
+#: Conditions on fields of the workflow document, as --baseline/--comparison accept them.
+WHERE_OPTION = click.option(
+    "--where",
+    metavar="FIELD=VALUE",
+    default="",
+    help="Only runs whose workflow document matches, e.g. campaign_id=c1&used.mode=faulty.",
+)
 
 
 @click.command("workflows")
@@ -34,13 +42,14 @@ def workflows_cmd(app, as_json):
     "--until", type=TIME, metavar="TIME", help="Runs started at or before (ISO 8601 or epoch s)."
 )
 @click.option("--ids", "ids_only", is_flag=True, help="Print only the run ids, one a line.")
+@WHERE_OPTION
 @json_option
 @click.pass_context
-def runs_cmd(ctx, workflow, labels, since, until, ids_only, as_json):
+def runs_cmd(ctx, workflow, labels, since, until, ids_only, where, as_json):
     """List runs (one execution or import unit of a workflow), oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    frame = list_runs(ctx.obj.store(), workflow, _split(labels), since, until)
+    frame = list_runs(ctx.obj.store(), workflow, _split(labels), since, until, where=where)
     if ids_only and not as_json:
         click.echo("\n".join(frame["run_id"]))
         return
@@ -55,12 +64,7 @@ def _split(labels) -> list[str] | None:
 @click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...")
 @click.option("--workflow", "-w", metavar="NAME", help="Runs of this workflow…")
 @click.option("--label", "-l", "labels", multiple=True, metavar="LABEL", help="…with a label.")
-@click.option(
-    "--where",
-    multiple=True,
-    metavar="FIELD=GLOB",
-    help="…whose source, system, label, workflow or run_id matches, e.g. source='old/*'.",
-)
+@WHERE_OPTION
 @click.option("--yes", "-y", is_flag=True, help="Do not ask; delete.")
 @json_option
 @click.pass_obj
@@ -91,6 +95,30 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
     )
 
 
+@click.command("label")
+@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option(
+    "--where",
+    required=True,
+    metavar="FIELD=VALUE",
+    help="Which runs: workflow-document fields or dotted paths, joined with &, e.g. "
+    "campaign_id=c1, used.mode=faulty, user=alice.",
+)
+@click.option("--set", "label", required=True, metavar="LABEL", help="The label to give.")
+@json_option
+@click.pass_obj
+def label_cmd(app, workflow, where, label, as_json):
+    """Label chosen runs (e.g. runs FlowCept captured) for --baseline/--comparison. The label
+    is kept in provcausal's own metadata; FlowCept's documents are not changed."""
+    ids = label_runs(app.store(), workflow, where, label)
+    emit(
+        {"label": label, "runs": ids},
+        as_json,
+        text=f"labelled {len(ids)} run(s) of {workflow!r} {label!r}",
+    )
+
+
 def register(group: click.Group) -> None:
+    group.add_command(label_cmd)
     group.add_command(workflows_cmd)
     group.add_command(runs_cmd)

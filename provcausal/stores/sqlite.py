@@ -20,6 +20,7 @@ from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
 from provcausal.stores.base import Store, compress_prov, decompress_prov
 from provcausal.stores.codec import dumps, loads
+from provcausal.stores.where import Condition, sql_filter
 
 __all__ = ["SQLiteStore"]
 
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS task_entities (
     PRIMARY KEY (entity_id, role, task_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS task_entities_run ON task_entities(workflow_id);
+CREATE TABLE IF NOT EXISTS run_labels (run_id TEXT PRIMARY KEY, label TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prov_documents (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -128,6 +130,7 @@ class SQLiteStore(Store):
         for table in ("tasks", "task_dependencies", "task_entities"):
             self._db.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (run_id,))
         self._db.execute("DELETE FROM prov_documents WHERE run_id = ?", (run_id,))
+        self._db.execute("DELETE FROM run_labels WHERE run_id = ?", (run_id,))
         return found
 
     def _rows(self, run: RunRecords) -> tuple[list[tuple[Any, ...]], ...]:
@@ -206,6 +209,10 @@ class SQLiteStore(Store):
                 for table in ("tasks", "task_dependencies", "task_entities"):
                     self._db.execute(f"DELETE FROM {table} WHERE workflow_id IN ({marks})", part)
                 self._db.execute(f"DELETE FROM prov_documents WHERE run_id IN ({marks})", part)
+            labelled = [run.run_id for run in runs if fc.run_label(run.workflow) is not None]
+            for part in _chunks(labelled):  # an import's own label is the newer statement
+                marks = ",".join("?" * len(part))
+                self._db.execute(f"DELETE FROM run_labels WHERE run_id IN ({marks})", part)
             self._db.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", tasks)
             self._db.executemany("INSERT OR IGNORE INTO task_dependencies VALUES (?, ?, ?)", deps)
             self._db.executemany(
@@ -233,24 +240,54 @@ class SQLiteStore(Store):
 
     # -- reading -------------------------------------------------------------------------
     def _workflow_docs(
-        self, workflow: str | None, run_ids: Sequence[str] | None
+        self,
+        workflow: str | None,
+        run_ids: Sequence[str] | None,
+        where: Sequence[Condition] = (),
     ) -> Iterator[dict[str, Any]]:
-        if run_ids is not None:
-            for part in _chunks(list(run_ids)):
-                marks = ",".join("?" * len(part))
-                sql = f"SELECT doc FROM workflows WHERE workflow_id IN ({marks})"
-                args: list[Any] = list(part)
-                if workflow is not None:
-                    sql += " AND name = ?"
-                    args.append(workflow)
-                for (doc,) in self._db.execute(sql, args):
-                    yield loads(doc)
-        elif workflow is not None:
-            for (doc,) in self._db.execute("SELECT doc FROM workflows WHERE name = ?", (workflow,)):
+        clauses: list[str] = []
+        args: list[Any] = []
+        if workflow is not None:
+            clauses.append("name = ?")
+            args.append(workflow)
+        if where:
+            fragment, more = sql_filter(where, "doc")
+            clauses.append(fragment)
+            args.extend(more)
+        parts: Iterator[Sequence[str] | None] = (
+            _chunks(list(run_ids)) if run_ids is not None else iter([None])
+        )
+        for part in parts:
+            sql_clauses, sql_args = list(clauses), list(args)
+            if part is not None:
+                sql_clauses.append(f"workflow_id IN ({','.join('?' * len(part))})")
+                sql_args.extend(part)
+            sql = "SELECT doc FROM workflows"
+            if sql_clauses:
+                sql += " WHERE " + " AND ".join(sql_clauses)
+            for (doc,) in self._db.execute(sql, sql_args).fetchall():
                 yield loads(doc)
-        else:
-            for (doc,) in self._db.execute("SELECT doc FROM workflows"):
-                yield loads(doc)
+
+    def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(list(dict.fromkeys(run_ids))):
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT run_id, label FROM run_labels WHERE run_id IN ({marks})"
+            out.update(dict(self._db.execute(sql, list(part)).fetchall()))
+        return out
+
+    def set_label(self, run_ids: Sequence[str], label: str) -> int:
+        ids = list(dict.fromkeys(run_ids))
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO run_labels VALUES (?, ?)", [(r, label) for r in ids]
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return len(ids)
 
     def find_tasks(
         self, run_ids: Sequence[str], nodes: Sequence[str] | None = None
