@@ -279,6 +279,21 @@ def plain_summary(result: Attribution) -> str:
     )
 
 
+def _others(result: Attribution) -> str:
+    """With several changed outputs: each other output's verdict (the page details the first)."""
+    others = getattr(result, "also", None) or []
+    if not others:
+        return ""
+    items = "".join(
+        f"<li><b>{_e(o.node_labels.get(o.target, o.target))}</b>: {_e(o.verdict)}</li>"
+        for o in others
+    )
+    return (
+        "<h2>Other outputs that changed</h2><p>This page details the first; "
+        f"<code>--target</code> chooses another.</p><ul>{items}</ul>"
+    )
+
+
 def report_html(result: Attribution, command: str) -> str:
     """The report page for ``result``; ``command`` is the command line that reproduces it."""
     medians = result.medians().set_index("node")
@@ -326,6 +341,7 @@ orange: the largest share. The dashed box is {_e(target)}, the output analysed.<
 vertical lines are the medians.</p>
 {_plots(result)}
 
+{_others(result)}
 <h2>What the analysis left out, and why</h2>
 <ul>{notes}</ul>
 
