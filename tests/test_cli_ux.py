@@ -500,3 +500,16 @@ def test_notes_name_nodes_as_people_know_them() -> None:
         "contracted msg-time-profiler (5385000000000385) (unobserved); "
         "cut 53850000000003851 -> count1"
     )
+
+
+def test_a_store_busy_with_another_import_is_exit_3_and_says_so(
+    store: str, demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provcausal.stores.sqlite import SQLiteStore
+
+    monkeypatch.setattr(SQLiteStore, "busy_timeout", 0.2)
+    with open_store(store) as other, other.transaction():  # another import, mid-way
+        code, _, err = run("--store", store, "import", "scipipe", str(demo / "normal"), "-w", "x")
+        read, out, _ = run("--store", store, "workflows", "--json")  # readers are not blocked
+    assert code == 3 and "busy" in err and "another import" in err
+    assert read == 0 and json.loads(out)[0]["runs"] == 2 * RUNS
