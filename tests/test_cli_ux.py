@@ -268,6 +268,19 @@ def test_item07_read_commands_do_not_create_a_store(tmp_path: Path, command: lis
     assert not path.exists()
 
 
+def test_item07_read_commands_do_not_create_a_mongodb_database(mongo_uri: str) -> None:
+    import pymongo
+
+    code, _, err = run("workflows", "--store", mongo_uri)
+    assert code == 3 and "no store in database" in err
+    name = mongo_uri.rsplit("/", 1)[1].split("?")[0]
+    client = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=3000)
+    try:  # no collection, no index: nothing was created (the test server lists empty dbs)
+        assert client[name].list_collection_names() == []
+    finally:
+        client.close()
+
+
 # 8. exit codes follow the README's table -------------------------------------------------------
 def test_item08_exit_codes(tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch) -> None:
     not_db = tmp_path / "notes.db"

@@ -32,8 +32,8 @@ def resolve_store_uri(uri: str | None = None) -> str:
 def open_store(uri: str | None = None, *, timeout_ms: int = 3000, create: bool = True) -> Store:
     """Open the store a URI names (see :mod:`provcausal.stores.uri`); use it with ``with``.
 
-    ``create=False`` refuses to create an embedded store that does not exist yet (read-only
-    callers must not leave empty databases behind a typo).
+    ``create=False`` refuses to create a store that does not exist yet, embedded file or
+    MongoDB database (read-only callers must not leave empty databases behind a typo).
     """
     uri = resolve_store_uri(uri)
     scheme = scheme_of(uri)
@@ -44,13 +44,17 @@ def open_store(uri: str | None = None, *, timeout_ms: int = 3000, create: bool =
     if scheme in ("mongodb", "mongodb+srv"):
         from provcausal.stores.mongo import MongoStore
 
-        return MongoStore(uri, timeout_ms=timeout_ms)
+        return MongoStore(uri, timeout_ms=timeout_ms, create=create)
     if scheme == "flowcept":
         from provcausal.stores.mongo import MongoStore
 
         mongo_uri, db = flowcept_mongo_uri()
         return MongoStore(
-            mongo_uri, db, timeout_ms=timeout_ms, display_uri=f"flowcept ({redact_uri(mongo_uri)})"
+            mongo_uri,
+            db,
+            timeout_ms=timeout_ms,
+            display_uri=f"flowcept ({redact_uri(mongo_uri)})",
+            create=create,
         )
     if uri.endswith((".db", ".sqlite", ".sqlite3")) and "://" not in uri:
         from provcausal.stores.sqlite import SQLiteStore
