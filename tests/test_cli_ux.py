@@ -268,6 +268,19 @@ def test_item07_read_commands_do_not_create_a_store(tmp_path: Path, command: lis
     assert not path.exists()
 
 
+def test_item07_read_commands_do_not_create_a_mongodb_database(mongo_uri: str) -> None:
+    import pymongo
+
+    code, _, err = run("workflows", "--store", mongo_uri)
+    assert code == 3 and "no store in database" in err
+    name = mongo_uri.rsplit("/", 1)[1].split("?")[0]
+    client = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=3000)
+    try:  # no collection, no index: nothing was created (the test server lists empty dbs)
+        assert client[name].list_collection_names() == []
+    finally:
+        client.close()
+
+
 # 8. exit codes follow the README's table -------------------------------------------------------
 def test_item08_exit_codes(tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch) -> None:
     not_db = tmp_path / "notes.db"
@@ -494,3 +507,16 @@ def test_notes_name_nodes_as_people_know_them() -> None:
         "contracted msg-time-profiler (5385000000000385) (unobserved); "
         "cut 53850000000003851 -> count1"
     )
+
+
+def test_a_store_busy_with_another_import_is_exit_3_and_says_so(
+    store: str, demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provcausal.stores.sqlite import SQLiteStore
+
+    monkeypatch.setattr(SQLiteStore, "busy_timeout", 0.2)
+    with open_store(store) as other, other.transaction():  # another import, mid-way
+        code, _, err = run("--store", store, "import", "scipipe", str(demo / "normal"), "-w", "x")
+        read, out, _ = run("--store", store, "workflows", "--json")  # readers are not blocked
+    assert code == 3 and "busy" in err and "another import" in err
+    assert read == 0 and json.loads(out)[0]["runs"] == 2 * RUNS

@@ -73,6 +73,7 @@ def test_page_is_self_contained_and_complete(page: Path) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     assert "@import" not in text and not re.search(r"url\((?!#)", text)  # only url(#marker)
     assert 'id="verdict"' in text and 'class="graph"' in text
+    assert "Look at count1 first: its behaviour changed (typical value" in text
     assert text.count('class="dist"') >= 2  # a top node and the target
     assert "contracted atcat (unobserved)" in text
     assert "provcausal --store sqlite://" in text and " report --workflow gcratio " in text

@@ -22,7 +22,14 @@ import pandas as pd
 
 from provcausal.analysis.attribution import Attribution
 
-__all__ = ["report_html", "write_report", "graph_svg", "distribution_svg", "readable_note"]
+__all__ = [
+    "report_html",
+    "write_report",
+    "plain_summary",
+    "graph_svg",
+    "distribution_svg",
+    "readable_note",
+]
 
 BLUE, ORANGE, GREY = "#3b6ea8", "#e07b24", "#8a94a3"
 
@@ -158,6 +165,7 @@ max-width:980px;padding:0 1rem;color:#1d2330;line-height:1.45}
 h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem}
 .sub{color:#5b6475;margin-top:0}
 .verdict{font-size:1.25rem;background:#fff4e8;border-left:6px solid #e07b24;padding:.8rem 1rem}
+.plain{font-size:1.1rem}
 .explain{background:#f4f6f9;padding:.6rem 1rem;border-radius:6px}
 table{border-collapse:collapse;width:100%} th,td{padding:.3rem .5rem;text-align:left}
 tr+tr{border-top:1px solid #e3e6eb} td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -240,6 +248,52 @@ def _plots(result: Attribution, count: int = 3) -> str:
     return f'<div class="dists">{"".join(figures)}</div>'
 
 
+def plain_summary(result: Attribution) -> str:
+    """The answer in plain words, from the scores and medians (no statistics vocabulary)."""
+    medians = result.medians().set_index("node")
+    labels = dict(zip(result.table["node"], result.table["label"].astype(str), strict=False))
+    target = labels.get(result.target, result.target)
+
+    def moved(node: str) -> str:
+        if node not in medians.index:
+            return ""
+        row = medians.loc[node]
+        return (
+            f" (typical value {_num(row['baseline_median'])} before, "
+            f"{_num(row['comparison_median'])} after)"
+        )
+
+    positive = result.table[result.table["score"] > 0]
+    if positive.empty:
+        return (
+            f"No step stands out: the analysis cannot pin the change of {target}"
+            f"{moved(result.target)} on any one step."
+        )
+    top = positive.iloc[0]
+    others = len(positive) - 1
+    return (
+        f"Look at {labels.get(top['node'], top['node'])} first: its behaviour changed"
+        f"{moved(top['node'])}, and the analysis puts "
+        + ("the whole" if others == 0 else "the largest")
+        + f" part of the change of {target}{moved(result.target)} on it."
+    )
+
+
+def _others(result: Attribution) -> str:
+    """With several changed outputs: each other output's verdict (the page details the first)."""
+    others = getattr(result, "also", None) or []
+    if not others:
+        return ""
+    items = "".join(
+        f"<li><b>{_e(o.node_labels.get(o.target, o.target))}</b>: {_e(o.verdict)}</li>"
+        for o in others
+    )
+    return (
+        "<h2>Other outputs that changed</h2><p>This page details the first; "
+        f"<code>--target</code> chooses another.</p><ul>{items}</ul>"
+    )
+
+
 def report_html(result: Attribution, command: str) -> str:
     """The report page for ``result``; ``command`` is the command line that reproduces it."""
     medians = result.medians().set_index("node")
@@ -263,6 +317,7 @@ def report_html(result: Attribution, command: str) -> str:
 {result.comparison_samples} after ({_e(comp_sel)}); measured: {_e(result.metric)}.
 Written {when}.</p>
 <p class="verdict" id="verdict">{_e(result.verdict)}</p>
+<p class="plain" id="plain">{_e(plain_summary(result))}</p>
 <div class="explain"><p>The distribution of <b>{_e(target)}</b> differs between the two sets
 of runs. Each step (node) of the dataflow gets a <b>score</b>: how much of that difference
 its own behaviour explains; 0 means none. The step with the largest score is where to look
@@ -286,6 +341,7 @@ orange: the largest share. The dashed box is {_e(target)}, the output analysed.<
 vertical lines are the medians.</p>
 {_plots(result)}
 
+{_others(result)}
 <h2>What the analysis left out, and why</h2>
 <ul>{notes}</ul>
 

@@ -119,6 +119,8 @@ def cli(ctx: click.Context, store_uri: str | None, quiet: bool, debug: bool) -> 
       provcausal attribute --workflow gcratio --baseline normal --comparison broken
     """
     app = App(store_uri, quiet, debug)
+    if quiet:
+        _silence_warnings()
     ctx.obj = app
     ctx.call_on_close(app.close)
 
@@ -129,10 +131,19 @@ def _set_store(ctx: click.Context, _param: click.Parameter, value: str | None) -
         app.set_store_uri(value)
 
 
+def _silence_warnings() -> None:
+    """--quiet: Python warnings (scikit-learn's, rdflib's …) stay off stderr too."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+
 def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     app = ctx.find_object(App)
     if value and app is not None and param.name:
         setattr(app, param.name, True)
+        if param.name == "quiet":
+            _silence_warnings()
 
 
 def _shared_options() -> list[click.Parameter]:

@@ -79,7 +79,8 @@ def _run(app, system, paths, workflow, label, skip_bad, relabel, as_json, **opti
         info(f"detected {summary.system} records", app.quiet or as_json)
     for message in summary.warnings:
         warn(message, app.quiet)
-    emit(summary.as_dict(), as_json, text=_summary_text(summary, app.store().uri))
+    uri = app.store().uri
+    emit({**summary.as_dict(), "store": uri}, as_json, text=_summary_text(summary, uri))
 
 
 @click.group("import")

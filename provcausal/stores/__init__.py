@@ -31,8 +31,8 @@ def resolve_store_uri(uri: str | None = None) -> str:
 def open_store(uri: str | None = None, *, timeout_ms: int = 3000, create: bool = True) -> Store:
     """Open the store a URI names (see :mod:`provcausal.stores.uri`); use it with ``with``.
 
-    ``create=False`` refuses to create an embedded store that does not exist yet (read-only
-    callers must not leave empty databases behind a typo).
+    ``create=False`` refuses to create a store that does not exist yet, embedded file or
+    MongoDB database (read-only callers must not leave empty databases behind a typo).
     """
     uri = resolve_store_uri(uri)
     scheme = scheme_of(uri)
@@ -43,9 +43,9 @@ def open_store(uri: str | None = None, *, timeout_ms: int = 3000, create: bool =
     if scheme in ("mongodb", "mongodb+srv"):
         from provcausal.stores.mongo import MongoStore
 
-        return MongoStore(uri, timeout_ms=timeout_ms)
+        return MongoStore(uri, timeout_ms=timeout_ms, create=create)
     if scheme == "flowcept":
-        return _open_flowcept(timeout_ms)
+        return _open_flowcept(timeout_ms, create)
     if scheme == "lmdb":
         from provcausal.stores.lmdb import LMDBStore, lmdb_path
 
@@ -60,7 +60,7 @@ def open_store(uri: str | None = None, *, timeout_ms: int = 3000, create: bool =
     )
 
 
-def _open_flowcept(timeout_ms: int) -> Store:
+def _open_flowcept(timeout_ms: int, create: bool) -> Store:
     """The database FlowCept's own settings enable: MongoDB, else LMDB (read-only)."""
     from provcausal.stores.flowcept_settings import load_flowcept_settings
 
@@ -74,6 +74,7 @@ def _open_flowcept(timeout_ms: int) -> Store:
             settings.mongo_db,
             timeout_ms=timeout_ms,
             display_uri=f"flowcept ({redact_uri(mongo_uri)})",
+            create=create,
         )
     from provcausal.stores.lmdb import LMDBStore
 

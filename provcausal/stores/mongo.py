@@ -88,6 +88,7 @@ class MongoStore(Store):
         *,
         timeout_ms: int = 3000,
         display_uri: str | None = None,
+        create: bool = True,
     ) -> None:
         import pymongo
         from pymongo.errors import PyMongoError
@@ -122,7 +123,20 @@ class MongoStore(Store):
         self._tasks = db["tasks"]
         self._prov = db[PROV_COLLECTION]
         self._labels = db[LABELS_COLLECTION]
+        if not create:
+            self._refuse_missing(db)
         self._ensure_indexes()
+
+    def _refuse_missing(self, db: Any) -> None:
+        """A reader must not create a database (creating indexes would): a database with no
+        runs or tasks yet is a :class:`StoreUnreachableError` naming it."""
+        with self._guard("listing collections"):
+            names = set(db.list_collection_names())
+        if not names & {"workflows", "tasks"}:
+            raise StoreUnreachableError(
+                f"no store in database {self.database_name!r} at {self.hosts} ({self.uri}): "
+                "nothing was imported there; check --store"
+            )
 
     def _ensure_indexes(self) -> None:
         import pymongo

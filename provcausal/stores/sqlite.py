@@ -9,6 +9,7 @@ indexed tables. Writing a run is one transaction: readers see all of it or none.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -80,6 +81,9 @@ class SQLiteStore(Store):
     """The embedded store in the file at ``path`` (created with its folder on first use,
     unless ``create`` is false: then a missing file is a :class:`StoreUnreachableError`)."""
 
+    #: Seconds a writer waits for another one (an import holds the lock until it commits).
+    busy_timeout = 60.0
+
     def __init__(
         self, path: str | os.PathLike[str], uri: str | None = None, *, create: bool = True
     ) -> None:
@@ -93,8 +97,10 @@ class SQLiteStore(Store):
         self._in_transaction = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._db = sqlite3.connect(
+                str(self.path), timeout=self.busy_timeout, isolation_level=None
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = OFF")
@@ -104,7 +110,21 @@ class SQLiteStore(Store):
                 f"cannot open the embedded store {self.path} ({self.uri}): {exc}"
             ) from None
 
+    def _schema_present(self) -> bool:
+        """Whether every table and index exists already: then opening needs no write lock,
+        so readers open the store while an import holds it."""
+        wanted = set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
+        have = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if not wanted <= have:
+            return False
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer provcausal (schema {row[0]})")
+        return row is not None
+
     def _create_schema(self) -> None:
+        if self._schema_present():
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SCHEMA.split(";"):
@@ -167,7 +187,13 @@ class SQLiteStore(Store):
         if self._in_transaction:
             yield True
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # another import held the lock past the timeout
+            raise StoreUnreachableError(
+                f"the embedded store {self.path} is busy ({exc}): another import is writing "
+                "to it; run this one when it has finished"
+            ) from None
         self._in_transaction = True
         try:
             yield True
