@@ -99,3 +99,11 @@ def test_readme_gc_ratio_same_top_and_verdict_in_10_row_orders(tmp_path):
     assert len(answers) == 1
     top, text, flagged = answers.pop()
     assert top == "count1" and text.startswith("count1 explains the change") and "count1" in flagged
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_answer_as_one_process():
+    old, new = clipped_step(3)
+    serial = attribute_frames(CLIP, old, new, "out", repeats=4, seed=1, n_jobs=1)
+    parallel = attribute_frames(CLIP, old, new, "out", repeats=4, seed=1, n_jobs=2)
+    pd.testing.assert_frame_equal(serial.table, parallel.table)
