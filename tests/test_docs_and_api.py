@@ -56,7 +56,7 @@ def test_readme_starts_with_the_two_setup_commands():
         "provcausal.stores.flowcept_settings",
         "provcausal.importers",
         "provcausal.importers.base",
-        "provcausal.analysis.engine",
+        "provcausal.analysis.distance",
     ],
 )
 def test_docstring_examples(module):
