@@ -37,6 +37,11 @@ __all__ = ["NodeRedImporter"]
 
 _UTC = dt.timezone.utc
 
+#: Events one trace line may hold. prov keeps ~12 KB per event in memory (a line of 20,000
+#: events, 2.3 MB of text, peaks at ~360 MB), so a larger line is refused before it is
+#: parsed; ordinary message paths hold tens of events.
+MAX_EVENTS_PER_LINE = 10_000
+
 
 @dataclass
 class _Node:
@@ -80,6 +85,18 @@ def _ms(value: Any, where: str, path: Path, line: int) -> int:
 
 def _time(ms: int | None) -> dt.datetime | None:
     return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, _UTC)
+
+
+def _check_size(raw: str, path: Path, line: int) -> None:
+    """Refuse a line with more events than :data:`MAX_EVENTS_PER_LINE`, counted in the
+    text (cheap) before JSON parsing builds the events."""
+    events = raw.count('"eventName"')
+    if events > MAX_EVENTS_PER_LINE:
+        raise BadInputError(
+            f"{events} trace events in one line; the limit is {MAX_EVENTS_PER_LINE}",
+            path=str(path),
+            line=line,
+        )
 
 
 def parse_line(record: Any, path: Path, line: int) -> tuple[_Node | None, list[_Visit]]:
@@ -145,7 +162,7 @@ class NodeRedImporter(Importer):
         )
 
     def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
-        files = list(self.iter_files(paths))
+        files = list(self.iter_files(paths, options))
         if not files:
             raise BadInputError("no trace log files found", path=", ".join(map(str, paths)))
         return [RunSource(key=str(f.resolve()), paths=[f], display=str(f)) for f in files]
@@ -165,6 +182,7 @@ class NodeRedImporter(Importer):
             if not raw.strip():
                 continue
             try:
+                _check_size(raw, path, line_no)
                 record = parse_json(raw, path, line_offset=line_no - 1)
                 initiator, visits = parse_line(record, path, line_no)
             except BadInputError as exc:

@@ -15,7 +15,7 @@ import os
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,9 @@ from provcausal.importers.base import (
     Importer,
     ImportOptions,
     RunSource,
+    check_regular,
+    iter_files,
+    open_regular,
     parse_json,
     parse_rfc3339,
     read_text,
@@ -50,12 +53,11 @@ def read_output_value(path: Path) -> float | None:
     are not read.
     """
     try:
-        stat = path.stat()
-        if not path.is_file() or stat.st_size > MAX_VALUE_FILE_BYTES:
-            return None
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_VALUE_FILE_BYTES:
+                return None
             head = handle.read(MAX_VALUE_FILE_BYTES)
-    except OSError:
+    except (OSError, BadInputError):
         return None
     if b"\0" in head:
         return None
@@ -226,6 +228,25 @@ class _AuditReader:
         return task
 
 
+def _run_folders(root: Path, skip_bad: bool, notes: list[str]) -> Iterator[Path]:
+    """Folders below ``root`` holding audit files (``os.walk``, not ``Path.rglob``, which
+    keeps every path it yielded). A folder that cannot be listed is an error, or a note under
+    ``skip_bad``."""
+
+    def failed(exc: OSError) -> None:
+        error = BadInputError(
+            f"cannot list folder: {exc.strerror or exc}", path=str(exc.filename or root)
+        )
+        if not skip_bad:
+            raise error
+        notes.append(f"skipped: {error}")
+
+    for folder, dirs, names in os.walk(root, onerror=failed):
+        dirs.sort()
+        if any(name.endswith(_SUFFIX) for name in names):
+            yield Path(folder)
+
+
 class SciPipeImporter(Importer):
     """``provcausal import scipipe``: audit files or folders searched for ``*.audit.json``."""
 
@@ -243,16 +264,12 @@ class SciPipeImporter(Importer):
         folders: dict[Path, list[Path] | None] = {}
         for path in paths:
             if path.is_dir():
-                # os.walk, not Path.rglob: rglob (Python <= 3.12) keeps every path it yielded.
-                for folder, _, names in os.walk(path):
-                    if any(name.endswith(_SUFFIX) for name in names):
-                        folders[Path(folder)] = None
-            elif path.exists():
-                chosen = folders.get(path.parent, [])
-                if chosen is not None:
-                    folders[path.parent] = [*chosen, path]
-            else:
-                raise BadInputError("no such file or folder", path=str(path))
+                folders.update(dict.fromkeys(_run_folders(path, options.skip_bad, options.notes)))
+                continue
+            (file,) = iter_files([path])  # refuses a missing path, a FIFO, a device
+            chosen = folders.get(file.parent, [])
+            if chosen is not None:
+                folders[file.parent] = [*chosen, file]
         if not folders:
             raise BadInputError(
                 f"no SciPipe audit files (*{_SUFFIX}) found", path=", ".join(str(p) for p in paths)
@@ -262,6 +279,18 @@ class SciPipeImporter(Importer):
             for folder, files in sorted(folders.items())
         ]
 
+    @staticmethod
+    def _audit_files(folder: Path, warnings: list[str]) -> list[Path]:
+        """The regular ``*.audit.json`` files of a run folder; others are skipped, noted."""
+        files = []
+        for path in sorted(folder.glob(f"*{_SUFFIX}")):
+            why = check_regular(path)
+            if why is None:
+                files.append(path)
+            elif why != "a folder":
+                warnings.append(f"{path}: skipped: {why}")
+        return files
+
     def _graph(
         self, folder: Path, options: ImportOptions, warnings: list[str]
     ) -> ProcessGraph | None:
@@ -270,6 +299,10 @@ class SciPipeImporter(Importer):
             path = Path(given)
             return parse_dot(read_text(path), path)
         for candidate in sorted(folder.glob("*.dot")):
+            why = check_regular(candidate)
+            if why is not None:
+                warnings.append(f"{candidate}: ignored workflow graph: {why}")
+                continue
             try:
                 text = read_text(candidate, limit=16 * 1024 * 1024)
                 if looks_like_dot(text):
@@ -284,7 +317,7 @@ class SciPipeImporter(Importer):
         reader = _AuditReader(folder)
         warnings: list[str] = []
         skipped: list[str] = []
-        files = source.paths or sorted(p for p in folder.glob(f"*{_SUFFIX}") if p.is_file())
+        files = source.paths or self._audit_files(folder, warnings)
         for file in files:
             if not options.skip_bad:
                 reader.add_file(file)

@@ -134,7 +134,7 @@ class SeldonImporter(Importer):
         return looks_like_inspect(head.decode("utf-8", "replace"))
 
     def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
-        files = list(self.iter_files(paths))
+        files = list(self.iter_files(paths, options))
         if not files:
             raise BadInputError("no inspect output files found", path=", ".join(map(str, paths)))
         key = "|".join(sorted(str(f.resolve()) for f in files))

@@ -66,11 +66,13 @@ def read_runs(
     label: str | None = None,
     skip_bad: bool = False,
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
+    notes: list[str] | None = None,
     **options: Any,
 ) -> tuple[str, Iterator[ImportedRun | str]]:
     """The importer's name and an iterator over the runs in ``paths`` (no store involved).
 
     With ``skip_bad``, a run that cannot be read at all is yielded as the error text instead.
+    Files skipped while planning (FIFOs, devices, symlink loops) are appended to ``notes``.
     """
     path_list = [Path(p) for p in paths]
     if not path_list:
@@ -82,6 +84,7 @@ def read_runs(
         label=label,
         skip_bad=skip_bad,
         extra={k: v for k, v in options.items() if v is not None},
+        notes=notes if notes is not None else [],
     )
     sources = importer.plan(path_list, opts)
 
@@ -116,10 +119,19 @@ def import_paths(
     Importer options: ``graph`` (scipipe), ``flow`` (nodered), ``pipeline`` and ``rename``
     (seldon). Returns a summary; re-importing the same files replaces the same runs.
     """
+    notes: list[str] = []
     name, runs = read_runs(
-        system, paths, workflow, label=label, skip_bad=skip_bad, progress=progress, **options
+        system,
+        paths,
+        workflow,
+        label=label,
+        skip_bad=skip_bad,
+        progress=progress,
+        notes=notes,
+        **options,
     )
     summary = ImportSummary(system=name, workflow=workflow, label=label, detected=system == "auto")
+    summary.warnings.extend(notes)
     batch: list[ImportedRun] = []
 
     def flush() -> None:
