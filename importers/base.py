@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
+import math
 import os
 import re
 import stat
@@ -24,7 +25,7 @@ from typing import Any, BinaryIO
 import prov.model as pm
 
 from provcausal.errors import BadInputError
-from provcausal.mapping import prov_to_flowcept
+from provcausal.mapping import MAX_YEAR, MIN_YEAR, prov_to_flowcept
 from provcausal.records import PC, RunRecords
 
 __all__ = [
@@ -41,6 +42,10 @@ __all__ = [
     "parse_json",
     "parse_rfc3339",
     "MAX_INPUT_BYTES",
+    "epoch_in_range",
+    "MIN_YEAR",
+    "MAX_YEAR",
+    "finite_number",
 ]
 
 #: Larger inputs are refused with a clear error rather than read into memory.
@@ -119,17 +124,22 @@ class Importer(ABC):
     ) -> ImportedRun:
         """Map the finished PROV document to FlowCept records (shared by every importer);
         the task and entity counts are the mapping's."""
-        records = prov_to_flowcept(
-            document,
-            run_id=run_id,
-            workflow=options.workflow,
-            system=self.name,
-            label=options.label,
-            source=source.display,
-            warnings=warnings,
-            run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
-            keep_ids=self.keeps_ids,
-        )
+        try:
+            records = prov_to_flowcept(
+                document,
+                run_id=run_id,
+                workflow=options.workflow,
+                system=self.name,
+                label=options.label,
+                source=source.display,
+                warnings=warnings,
+                run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
+                keep_ids=self.keeps_ids,
+            )
+        except BadInputError as exc:  # a record of the document: name the file too
+            if exc.path is not None:
+                raise
+            raise BadInputError(exc.reason, path=source.display, key=exc.key) from None
         meta = records.workflow["custom_metadata"][PC]
         return ImportedRun(
             document, records, meta["tasks"], meta["entities"], samples, warnings, skipped
@@ -278,6 +288,8 @@ def read_text(path: Path, limit: int = MAX_INPUT_BYTES) -> str:
         ) from None
 
 
+_LONG_NUMBER = re.compile(r"\d{4000,}")
+
 #: JSON nesting an import accepts (a SciPipe history 500 processes deep nests ~1,000 levels).
 MAX_JSON_DEPTH = 20_000
 
@@ -300,8 +312,36 @@ def parse_json(text: str, path: Path, line_offset: int = 0) -> Any:
             path=str(path),
             line=line_offset + 1 if line_offset else None,
         ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        digits = _LONG_NUMBER.search(text)
+        line = text.count("\n", 0, digits.start()) + 1 if digits else 1
+        raise BadInputError(
+            f"not a usable JSON number ({str(exc).split(';')[0]})",
+            path=str(path),
+            line=line + line_offset,
+        ) from None
     finally:
         sys.setrecursionlimit(limit)
+
+
+_MIN_EPOCH = dt.datetime(MIN_YEAR, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+_MAX_EPOCH = dt.datetime(MAX_YEAR, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+
+
+def epoch_in_range(seconds: float) -> bool:
+    """Whether epoch ``seconds`` is a finite time between :data:`MIN_YEAR` and
+    :data:`MAX_YEAR` (``NaN``, infinities and far-off times are not)."""
+    return _MIN_EPOCH <= seconds < _MAX_EPOCH
+
+
+def finite_number(value: Any) -> float | int | None:
+    """``value`` if it is a finite JSON number (not a bool), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # an integer beyond float's range
+        return None
 
 
 _RFC3339 = re.compile(
@@ -322,8 +362,10 @@ def parse_rfc3339(text: str) -> tuple[dt.datetime, int] | None:
     if not m:
         raise ValueError(f"not an RFC 3339 time: {text!r}")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    if year <= 1:
+    if year <= 1 and text[:4] == "0001":
         return None
+    if not MIN_YEAR <= year < MAX_YEAR:
+        raise ValueError(f"time out of range ({MIN_YEAR} to {MAX_YEAR - 1}): {text!r}")
     frac = (m.group(7) or "").ljust(9, "0")
     zone = m.group(8)
     tz = dt.timezone.utc

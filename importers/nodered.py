@@ -13,6 +13,7 @@ wires do not have is reported as a warning.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from provcausal.importers.base import (
+    MAX_YEAR,
+    MIN_YEAR,
     ImportedRun,
     Importer,
     ImportOptions,
     RunSource,
+    epoch_in_range,
+    finite_number,
     parse_json,
     read_text,
 )
@@ -76,11 +81,22 @@ def _node(obj: Any, where: str, path: Path, line: int) -> _Node:
 
 
 def _ms(value: Any, where: str, path: Path, line: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    number = finite_number(value)
+    if number is None:
         raise BadInputError(
-            "expected a timestamp in milliseconds", path=str(path), line=line, key=where
+            f"expected a timestamp in milliseconds, got {json.dumps(value)[:40]}",
+            path=str(path),
+            line=line,
+            key=where,
         )
-    return int(value)
+    if not epoch_in_range(number / 1000):
+        raise BadInputError(
+            f"timestamp {number:g} ms is out of range ({MIN_YEAR} to {MAX_YEAR - 1})",
+            path=str(path),
+            line=line,
+            key=where,
+        )
+    return int(number)
 
 
 def _time(ms: int | None) -> dt.datetime | None:

@@ -26,6 +26,7 @@ from provcausal.importers.base import (
     ImportOptions,
     RunSource,
     check_regular,
+    finite_number,
     iter_files,
     open_regular,
     parse_json,
@@ -66,6 +67,22 @@ def read_output_value(path: Path) -> float | None:
         return None
     value = float(match.group(1))
     return value if value == value and abs(value) != float("inf") else None
+
+
+#: Execution times at or beyond this many nanoseconds (292 years) are refused: they do not
+#: fit the 64-bit integers MongoDB stores.
+MAX_EXEC_NS = 2**63
+
+
+def _exec_ns(raw: float, factor: int, file: Path, where: str) -> int | None:
+    """An execution time in nanoseconds; negative means unknown (SciPipe writes -1)."""
+    if finite_number(raw) is None or abs(raw) * factor >= MAX_EXEC_NS:
+        raise BadInputError(
+            f"execution time {str(raw)[:30]} is not a finite number below 2^63 ns",
+            path=str(file),
+            key=where,
+        )
+    return int(raw * factor) if raw >= 0 else None
 
 
 @dataclass
@@ -205,7 +222,7 @@ class _AuditReader:
         ):
             raw = self._field(node, [name], (int, float), keys, file)
             if raw is not None:
-                exec_ns = int(raw * factor) if raw >= 0 else None
+                exec_ns = _exec_ns(raw, factor, file, _where([*keys, name]))
                 break
         out_files = self._strings(
             self._field(node, ["OutFiles"], dict, keys, file), [*keys, "OutFiles"], file
@@ -345,7 +362,10 @@ class SciPipeImporter(Importer):
     ) -> ImportedRun:
         b = RunDocumentBuilder(run, options.workflow, self.name)
         folder = Path(source.key)
-        tasks = sorted(reader.tasks.values(), key=lambda t: (t.start[1] if t.start else 0, t.sid))
+        tasks = sorted(
+            reader.tasks.values(),
+            key=lambda t: (t.start is None, t.start[1] if t.start else 0, t.sid),
+        )  # unknown (zero) start times last
         producer: dict[str, _Task] = {}
         for task in tasks:
             for out in task.outputs:
@@ -377,8 +397,12 @@ class SciPipeImporter(Importer):
                     "auditFile": task.audit_file,
                 },
             )
+        # Every output (with its value) first: an entity is created once, so a consumer
+        # listed before its producer (e.g. a task with Go's zero time) must not create it
+        # without the value.
+        outs: dict[str, list[str]] = {}
         for task in tasks:
-            outs = []
+            outs[task.sid] = []
             for out in task.outputs:
                 value = (
                     read_output_value(folder / out)
@@ -387,11 +411,12 @@ class SciPipeImporter(Importer):
                 )
                 e = ent(out, value)
                 b.generated(e, tid[task.sid], task.finish[0] if task.finish else None)
-                outs.append(e)
+                outs[task.sid].append(e)
+        for task in tasks:
             for inp in task.inputs:
                 e = ent(inp, raw=True if inp not in producer else None)
                 b.used(tid[task.sid], e, task.start[0] if task.start else None)
-                for o in outs:
+                for o in outs[task.sid]:
                     b.derived(o, e)
                 if inp in producer and producer[inp].sid != task.sid:
                     b.informed(tid[task.sid], tid[producer[inp].sid])

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -20,6 +22,7 @@ import prov.model as pm
 from prov.constants import PROV_LABEL, PROV_VALUE
 
 from provcausal import ids
+from provcausal.errors import BadInputError
 from provcausal.provdoc import NS_ATTR, NS_ID, RunDocumentBuilder
 from provcausal.records import PC, RunRecords
 
@@ -33,6 +36,61 @@ __all__ = [
 ]
 
 UTC = dt.timezone.utc
+
+#: Times outside these years are refused as bad input: they are typos or corrupt records, and
+#: near the ends of Python's and BSON's date ranges arithmetic on them overflows.
+MIN_YEAR, MAX_YEAR = 1900, 3000
+#: Integers MongoDB can store (64-bit).
+MAX_INT = 2**63
+
+
+def _bad(qn: Any, attr: str, message: str) -> BadInputError:
+    return BadInputError(message, key=f"{qn} {attr}")
+
+
+def _checked_time(value: dt.datetime | None, qn: Any, attr: str) -> dt.datetime | None:
+    if value is not None and not MIN_YEAR <= value.year < MAX_YEAR:
+        raise _bad(
+            qn, attr, f"time {value.isoformat()} is out of range ({MIN_YEAR} to {MAX_YEAR - 1})"
+        )
+    return value
+
+
+def _int_attr(value: Any, qn: Any, attr: str) -> int:
+    """An integer attribute (``provcausal:visit``) from a number or its text."""
+    if value is None:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < MAX_INT:
+        return value
+    raise _bad(qn, attr, f"expected an integer, got {str(value)[:40]!r}")
+
+
+def _flag_attr(value: Any, qn: Any, attr: str) -> bool:
+    """A boolean attribute (``provcausal:unobserved``); the text "false" is false."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no", ""):
+            return False
+        raise _bad(qn, attr, f"expected true or false, got {value[:40]!r}")
+    return bool(value)
+
+
+def _value_attr(value: Any, qn: Any) -> float | None:
+    """A numeric ``prov:value``; NaN or infinity is bad input, text that is not a number
+    is no value."""
+    if isinstance(value, str):
+        number = _numeric(value)
+        return number if number is not None and math.isfinite(number) else None
+    number = _numeric(value)
+    if number is not None and not math.isfinite(number):
+        raise _bad(qn, "prov:value", f"{number} is not a finite number")
+    return number
 
 
 def to_epoch(value: Any) -> float | None:
@@ -184,7 +242,7 @@ def prov_to_flowcept(
         elif isinstance(record, pm.ProvEntity):
             attrs = _attr_map(record)
             name = attrs.get("name") or _first(record, PROV_LABEL) or _local(ident)
-            value = _numeric(_first(record, PROV_VALUE))
+            value = _value_attr(_first(record, PROV_VALUE), ident)
             entities[ident] = {"name": str(name), "value": value, "attrs": attrs}
         elif isinstance(record, pm.ProvAgent):
             attrs = _attr_map(record)
@@ -224,11 +282,12 @@ def prov_to_flowcept(
         if node is None:
             node = _first(act, PROV_LABEL) or _local(qn)
         node = str(node)
-        start, end = act.get_startTime(), act.get_endTime()
+        start = _checked_time(act.get_startTime(), qn, "prov:startTime")
+        end = _checked_time(act.get_endTime(), qn, "prov:endTime")
         sample = str(attrs.pop("sample", run_id))
-        visit = int(attrs.pop("visit", 0) or 0)
+        visit = _int_attr(attrs.pop("visit", 0), qn, "provcausal:visit")
         status = str(attrs.pop("status", "FINISHED"))
-        unobserved = bool(attrs.pop("unobserved", False))
+        unobserved = _flag_attr(attrs.pop("unobserved", False), qn, "provcausal:unobserved")
         duration = _numeric(attrs.pop("duration", None))
         if duration is None and start is not None and end is not None:
             duration = (end - start).total_seconds()

@@ -5,7 +5,7 @@ Every function takes the store first (networkx style) and works the same on ever
 
 from __future__ import annotations
 
-from provcausal.queries.export import FORMATS, export_prov, run_document, serialize
+from provcausal.queries.export import FORMATS, export_prov, run_document, serialize, write_atomic
 from provcausal.queries.lineage import lineage, lineage_table
 from provcausal.queries.listings import delete_run, list_runs, list_workflows
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
@@ -23,6 +23,7 @@ __all__ = [
     "run_document",
     "serialize",
     "FORMATS",
+    "write_atomic",
     "nodes_dot",
     "prov_dot",
     "write_picture",

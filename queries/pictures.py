@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import networkx as nx
-from provcausal.queries.export import run_document
+from provcausal.queries.export import atomic_path, run_document, write_atomic
 
 from provcausal.errors import BadInputError, MissingDependencyError
 from provcausal.stores import Store
@@ -65,7 +65,7 @@ def write_picture(dot: str, path: str | Path) -> Path:
     if suffix not in (".dot", ".gv", ".svg", ".png"):
         raise BadInputError("the picture must end in .dot, .svg or .png", path=str(path))
     source = path if suffix in (".dot", ".gv") else path.with_suffix(".dot")
-    source.write_text(dot, encoding="utf-8")
+    write_atomic(source, dot)
     if source == path:
         return path
     exe = shutil.which("dot")
@@ -74,12 +74,13 @@ def write_picture(dot: str, path: str | Path) -> Path:
             f"{suffix[1:].upper()} needs Graphviz's dot program (apt-get install graphviz); "
             f"wrote {source}"
         )
-    done = subprocess.run(
-        [exe, f"-T{suffix[1:]}", str(source), "-o", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        raise BadInputError(f"dot failed: {done.stderr.strip()[:300]}", path=str(source))
+    with atomic_path(path) as tmp:
+        done = subprocess.run(
+            [exe, f"-T{suffix[1:]}", str(source), "-o", str(tmp)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise BadInputError(f"dot failed: {done.stderr.strip()[:300]}", path=str(source))
     return path

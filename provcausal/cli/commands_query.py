@@ -17,6 +17,7 @@ from provcausal.queries import (
     nodes_dot,
     prov_dot,
     serialize,
+    write_atomic,
     write_picture,
 )
 
@@ -93,8 +94,7 @@ def export_cmd(app, run_id, workflow, labels, fmt, output):
     doc = export_prov(store, run=run_id, workflow=workflow, labels=list(labels) or None)
     text = serialize(doc, fmt, stored_json=store.get_prov_json(run_id) if run_id else None)
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_atomic(output, text)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 

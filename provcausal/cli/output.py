@@ -39,12 +39,12 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
+    if value is pd.NaT:  # NaT is a datetime subclass: test it first
+        return None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    if value is pd.NaT:
-        return None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
