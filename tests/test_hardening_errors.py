@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from provcausal.queries import list_tasks
 
 from provcausal.cli import cli
 from provcausal.examples import scipipe_gcratio
-from provcausal.queries import list_tasks
 from provcausal.records import PC
 from provcausal.stores import open_store
 
