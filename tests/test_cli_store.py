@@ -72,10 +72,17 @@ def test_unreachable_mongodb_is_one_line_exit_3_without_password() -> None:
 
 
 def test_store_from_environment_variable(monkeypatch, tmp_path) -> None:
+    from provcausal.stores import open_store
+    from tests.helpers import chain_run
+
     monkeypatch.setenv("PROVCAUSAL_STORE", f"sqlite://{tmp_path / 'env.db'}")
     code, out, _ = run_cli("workflows", "--json")
     assert code == 0 and json.loads(out) == []
-    assert (tmp_path / "env.db").exists()
+    assert not (tmp_path / "env.db").exists()  # a read creates nothing
+    with open_store(f"sqlite://{tmp_path / 'env.db'}") as store:
+        store.put_run(chain_run("/r1"))
+    code, out, _ = run_cli("runs", "--json")
+    assert code == 0 and len(json.loads(out)) == 1
 
 
 def test_every_command_has_help() -> None:

@@ -8,13 +8,15 @@ indexed tables. Writing a run is one transaction: readers see all of it or none.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from provcausal.errors import StoreError
+from provcausal.errors import StoreError, StoreFileError
 from provcausal.records import PC, RunRecords
 from provcausal.stores.base import Store, compress_prov, decompress_prov, run_label
 from provcausal.stores.codec import dumps, loads
@@ -67,42 +69,210 @@ CREATE TABLE IF NOT EXISTS prov_documents (
 _BATCH = 500
 
 
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open; never hide the error that caused it."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
 def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
+_HEADER = b"SQLite format 3\x00"
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class _Cursor:
+    """A cursor whose lazy iteration reports SQLite faults as the store's errors."""
+
+    def __init__(self, cursor: sqlite3.Cursor, fail: Callable[[sqlite3.Error], Exception]):
+        self._cursor, self._fail = cursor, fail
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._cursor
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._fail(exc) from None
+
+    def fetchone(self) -> Any:
+        return next(iter(self), None)
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+class _Connection:
+    """A connection whose SQLite faults (a corrupted page, a full disk, a read-only file)
+    become :class:`StoreFileError` naming the file, wherever they surface."""
+
+    def __init__(self, db: sqlite3.Connection, fail: Callable[[sqlite3.Error], Exception]):
+        self.raw, self._fail = db, fail
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Cursor:
+        try:
+            return _Cursor(self.raw.execute(sql, args), self._fail)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._fail(exc) from None
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self.raw.executemany(sql, rows)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._fail(exc) from None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.in_transaction
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class SQLiteStore(Store):
-    """The embedded store in the file at ``path`` (created with its folder on first use)."""
+    """The embedded store in the file at ``path``.
+
+    Opening never writes: readers use a read-only connection (no write lock, no journal-mode
+    switch, no tables added), so they work on a read-only file or folder and never wait
+    behind an import. The file, its folder and the schema are created, and WAL mode is set,
+    on the first write, and only in a file that is new or already a provcausal store.
+    """
 
     def __init__(self, path: str | os.PathLike[str], uri: str | None = None) -> None:
         self.path = Path(path)
         self.uri = uri or f"sqlite:///{self.path}"
+        self._writing = False
+        self._db = _Connection(self._open_reader(), self._read_error)
+
+    # -- opening -------------------------------------------------------------------------
+    def _fail(self, why: str) -> StoreFileError:
+        return StoreFileError(f"{self.path}: {why}")
+
+    def _open_reader(self) -> sqlite3.Connection:
+        """A read-only connection, or an empty in-memory store when the file is new."""
+        try:
+            with open(self.path, "rb") as handle:
+                head = handle.read(len(_HEADER))
+        except FileNotFoundError:
+            head = b""
+        except OSError as exc:
+            raise self._fail(f"cannot open the embedded store: {exc.strerror or exc}") from None
+        if head and head != _HEADER:
+            raise self._fail("not a SQLite database (the file is corrupted or something else)")
+        if not head:  # new: reads see an empty store, nothing is created until a write
+            db = sqlite3.connect(":memory:", isolation_level=None)
+            db.executescript(_SCHEMA)
+            return db
+        # In a folder nobody may write to, no writer can exist, and SQLite could not create
+        # the WAL index beside the file: read it as immutable.
+        wal = Path(f"{self.path}-wal")
+        fixed = not os.access(self.path.parent, os.W_OK) and not wal.exists()
+        immutable = "&immutable=1" if fixed else ""
+        try:
+            db = sqlite3.connect(
+                f"file:{quote(str(self.path.absolute()))}?mode=ro{immutable}",
+                uri=True,
+                timeout=60.0,
+                isolation_level=None,
+            )
+            self._check_schema(db)
+        except sqlite3.DatabaseError as exc:
+            raise self._fail(f"cannot read the embedded store: {_describe(exc)}") from None
+        return db
+
+    def _check_schema(self, db: sqlite3.Connection) -> bool:
+        """Whether ``db`` is a provcausal store (``False``: an empty database); raises for a
+        foreign database or a schema version this provcausal does not know."""
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return False
+        if "meta" not in tables or "workflows" not in tables:
+            raise self._fail("a SQLite database, but not a provcausal store (left unchanged)")
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        version = None if row is None else str(row[0])
+        if version is None or not version.isdigit() or int(version) < 1:
+            raise self._fail(f"unknown store schema version {version!r} (expected 1)")
+        if int(version) > SCHEMA_VERSION:
+            raise self._fail(f"written by a newer provcausal (schema {version})")
+        return True
+
+    def _writable(self) -> None:
+        """Switch to a read-write connection (creating the file, its folder and the schema)."""
+        if self._writing:
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 60000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = OFF")
-            self._create_schema()
+            db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from exc
-
-    def _create_schema(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+            why = exc.strerror if isinstance(exc, OSError) else _describe(exc)
+            raise self._fail(f"cannot open the embedded store for writing: {why}") from None
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} was written by a newer provcausal (schema {row[0]})")
-            self._db.execute("COMMIT")
+            db.execute("PRAGMA busy_timeout = 60000")
+            known = self._check_schema(db)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            if not known:
+                self._create_schema(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise self._write_error(exc) from None
         except BaseException:
-            self._db.execute("ROLLBACK")
+            db.close()
+            raise
+        self._db.close()
+        self._db, self._writing = _Connection(db, self._write_error), True
+
+    def _read_error(self, exc: sqlite3.Error) -> StoreFileError:
+        return self._fail(f"cannot read the embedded store: {_describe(exc)}")
+
+    def _write_error(self, exc: sqlite3.Error) -> StoreFileError:
+        text = _describe(exc)
+        if "readonly" in text or "read-only" in text:
+            return self._fail("the store is read-only (file or folder): cannot write")
+        return self._fail(f"cannot write to the embedded store: {text}")
+
+    def _create_schema(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._check_schema(db):  # not created by a concurrent writer meanwhile
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction; the error that broke it is the one reported (SQLite may
+        already have rolled back, e.g. when the disk is full)."""
+        self._writable()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+            self._db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            _rollback(self._db.raw)
+            raise StoreError(f"a task id is already used by another run ({exc})") from None
+        except BaseException:
+            _rollback(self._db.raw)
             raise
 
     def close(self) -> None:
@@ -153,8 +323,7 @@ class SQLiteStore(Store):
                 rows.extend(new)
         ids = list(dict.fromkeys(run.run_id for run in runs))
         tasks, deps, entities, chunks, workflows = tables
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             for part in _chunks(ids):
                 marks = ",".join("?" * len(part))
                 self._db.execute(f"DELETE FROM workflows WHERE workflow_id IN ({marks})", part)
@@ -168,22 +337,10 @@ class SQLiteStore(Store):
             )
             self._db.executemany("INSERT INTO prov_documents VALUES (?, ?, ?)", chunks)
             self._db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", workflows)
-            self._db.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            self._db.execute("ROLLBACK")
-            raise StoreError(f"a task id is already used by another run ({exc})") from None
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def delete_run(self, run_id: str) -> bool:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             found = self._delete_run_rows(run_id)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return found > 0
 
     # -- reading -------------------------------------------------------------------------
