@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from provcausal.queries.export import FORMATS, export_prov, run_document, serialize, write_atomic
 from provcausal.queries.lineage import lineage, lineage_table
-from provcausal.queries.listings import delete_run, list_runs, list_workflows
+from provcausal.queries.listings import delete_run, doctor, list_runs, list_workflows
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
 from provcausal.queries.tasks import list_nodes, list_tasks
 
@@ -15,6 +15,7 @@ __all__ = [
     "list_workflows",
     "list_runs",
     "delete_run",
+    "doctor",
     "list_tasks",
     "list_nodes",
     "lineage",

@@ -13,7 +13,15 @@ from provcausal.errors import NotFoundError
 from provcausal.records import PC
 from provcausal.stores import Store, run_label
 
-__all__ = ["list_workflows", "list_runs", "delete_run", "workflow_name", "RUN_COLUMNS"]
+__all__ = [
+    "list_workflows",
+    "list_runs",
+    "delete_run",
+    "doctor",
+    "workflow_name",
+    "RUN_COLUMNS",
+    "LEFTOVER_COLUMNS",
+]
 
 RUN_COLUMNS = [
     "run_id",
@@ -26,6 +34,7 @@ RUN_COLUMNS = [
     "ended_at",
     "source",
 ]
+LEFTOVER_COLUMNS = ["kind", "id", "detail"]
 WORKFLOW_COLUMNS = ["workflow", "runs", "labels", "systems", "tasks", "samples"]
 
 
@@ -107,3 +116,22 @@ def delete_run(store: Store, run_id: str) -> None:
     """Delete one run with its tasks and PROV document."""
     if not store.delete_run(run_id):
         raise NotFoundError(f"no run {run_id!r} in {store.uri}")
+
+
+def doctor(store: Store, repair: bool = False) -> pd.DataFrame:
+    """What interrupted imports or deletions left in the store (``repair``: remove it).
+
+    Complete runs and the data of imports still running are never listed or removed.
+    """
+    found = store.repair() if repair else store.leftovers()
+    rows = [
+        {
+            "kind": item["kind"],
+            "id": item["id"],
+            "detail": ", ".join(
+                f"{k} {v}" for k, v in item.items() if k not in ("kind", "id") and v is not None
+            ),
+        }
+        for item in found
+    ]
+    return pd.DataFrame(rows, columns=LEFTOVER_COLUMNS)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from provcausal.cli.output import emit, json_option
+from provcausal.cli.output import emit, json_option, table_text
 from provcausal.cli.params import TIME
-from provcausal.queries import delete_run, list_runs, list_workflows
+from provcausal.queries import delete_run, doctor, list_runs, list_workflows
 
 
 @click.command("workflows")
@@ -53,6 +53,25 @@ def runs_delete_cmd(app, run_id, as_json):
     emit({"deleted": run_id}, as_json, text=f"deleted run {run_id}")
 
 
+@click.command("doctor")
+@click.option("--repair", is_flag=True, help="Remove the leftovers found.")
+@json_option
+@click.pass_obj
+def doctor_cmd(app, repair, as_json):
+    """List what interrupted imports or deletions left in the store; --repair removes it.
+    Complete runs and imports still running are never touched."""
+    found = doctor(app.store(), repair=repair)
+    if found.empty:
+        text = "the store holds no leftovers"
+    else:
+        verb = "removed" if repair else "found"
+        text = f"{verb} {len(found)} leftover(s):\n{table_text(found)}"
+        if not repair:
+            text += "\nrun `provcausal doctor --repair` to remove them"
+    emit(found, as_json, text=text)
+
+
 def register(group: click.Group) -> None:
     group.add_command(workflows_cmd)
     group.add_command(runs_cmd)
+    group.add_command(doctor_cmd)

@@ -142,6 +142,17 @@ class Store(ABC):
     def count_tasks(self) -> int:
         """How many task documents the store holds (all runs, visible or not)."""
 
+    # -- leftovers of interrupted writes -----------------------------------------------
+    @abstractmethod
+    def leftovers(self) -> list[dict[str, Any]]:
+        """What interrupted imports or deletions left behind, one dict per item
+        (``kind``, ``id`` and counts); empty when the store is clean."""
+
+    @abstractmethod
+    def repair(self) -> list[dict[str, Any]]:
+        """Remove the leftovers (never a complete run, never a running import's data) and
+        return what was removed."""
+
 
 def run_label(workflow: dict[str, Any]) -> str | None:
     meta = (workflow.get("custom_metadata") or {}).get(PC) or {}

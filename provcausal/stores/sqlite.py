@@ -428,5 +428,41 @@ class SQLiteStore(Store):
             return None
         return decompress_prov(r[0] for r in rows)
 
+    # -- leftovers -----------------------------------------------------------------------
+    _ORPHANS = (
+        ("tasks without a run", "tasks", "workflow_id"),
+        ("dependencies without a run", "task_dependencies", "workflow_id"),
+        ("entity links without a run", "task_entities", "workflow_id"),
+        ("PROV chunks without a run", "prov_documents", "run_id"),
+    )
+
+    def leftovers(self) -> list[dict[str, Any]]:
+        """Rows whose run is gone and SQLite's own integrity check. A run is written in one
+        transaction, so an interrupted import leaves nothing; this finds damage done from
+        outside (a file copied mid-write, rows deleted by hand)."""
+        out: list[dict[str, Any]] = []
+        for kind, table, column in self._ORPHANS:
+            sql = (
+                f"SELECT {column}, COUNT(*) FROM {table} WHERE {column} NOT IN "
+                f"(SELECT workflow_id FROM workflows) GROUP BY {column} ORDER BY {column}"
+            )
+            for run_id, count in self._db.execute(sql):
+                out.append({"kind": kind, "id": run_id, "rows": count})
+        problems = [r[0] for r in self._db.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            out.append({"kind": "damaged file", "id": str(self.path), "problems": problems[:5]})
+        return out
+
+    def repair(self) -> list[dict[str, Any]]:
+        found = self.leftovers()
+        if any(item["kind"] == "damaged file" for item in found):
+            raise self._fail("damaged (PRAGMA quick_check failed); restore it from a copy")
+        with self._transaction():
+            for _, table, column in self._ORPHANS:
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE {column} NOT IN (SELECT workflow_id FROM workflows)"
+                )
+        return found
+
     def count_tasks(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])
