@@ -30,14 +30,15 @@ from provcausal.importers.base import (
     iter_files,
     open_regular,
     parse_json,
-    parse_rfc3339,
     read_text,
 )
 from provcausal.importers.scipipe_dot import ProcessGraph, looks_like_dot, parse_dot
 
-from provcausal import ids
 from provcausal.errors import BadInputError
-from provcausal.provdoc import RunDocumentBuilder
+from provcausal.model import ids
+from provcausal.model import prov as P
+from provcausal.model.prov import RunDocumentBuilder
+from provcausal.model.times import MAX_YEAR, MIN_YEAR, parse_rfc3339, plausible
 
 __all__ = ["SciPipeImporter", "read_output_value", "MAX_VALUE_FILE_BYTES"]
 
@@ -167,10 +168,17 @@ class _AuditReader:
         text = self._field(node, [name], str, keys, file)
         if text is None:
             return None, ""
+        out_of_range = f"time out of range ({MIN_YEAR} to {MAX_YEAR - 1}): {text[:40]!r}"
         try:
             parsed = parse_rfc3339(text)
+        except OverflowError:  # a time zone pushes it beyond year 9999
+            parsed, error = None, out_of_range
         except ValueError as exc:
-            raise BadInputError(str(exc), path=str(file), key=_where([*keys, name])) from None
+            parsed, error = None, str(exc)
+        else:
+            error = "" if parsed is None or plausible(parsed[0]) else out_of_range
+        if error:
+            raise BadInputError(error, path=str(file), key=_where([*keys, name]))
         return parsed, text
 
     def add_file(self, file: Path) -> None:
@@ -385,6 +393,7 @@ class SciPipeImporter(Importer):
                 start=task.start[0] if task.start else None,
                 end=task.finish[0] if task.finish else None,
                 sample=run,
+                duration=duration,
                 attrs={
                     "scipipeId": task.sid,
                     "command": task.command,
@@ -393,7 +402,6 @@ class SciPipeImporter(Importer):
                     "execTimeNS": task.exec_ns,
                     "startTime": task.start_text or None,
                     "finishTime": task.finish_text or None,
-                    "duration": duration,
                     "auditFile": task.audit_file,
                 },
             )
@@ -488,7 +496,7 @@ class SciPipeImporter(Importer):
                     if process not in virtual:
                         virtual[process] = ids.entity_id(run, f"virtual:{process}")
                         b.entity(
-                            virtual[process], name=f"{process} output", attrs={"unobserved": True}
+                            virtual[process], name=f"{process} output", attrs={P.UNOBSERVED: True}
                         )
                     outputs.append(virtual[process])
             if not inputs and not outputs:

@@ -2,8 +2,8 @@
 
 Usage: ``python flowcept_driver.py query RUN_ID`` prints what FlowCept's own API returns for a
 run; ``python flowcept_driver.py watch SECONDS`` prints, query after query, how many tasks
-FlowCept returns per run; ``python flowcept_driver.py capture SPEC.json`` writes workflows and tasks with FlowCept's
-own code. ``FLOWCEPT_SETTINGS_PATH`` names the settings file.
+FlowCept returns per run; ``python flowcept_driver.py capture SPEC.json`` writes workflows and
+tasks with FlowCept's own code. ``FLOWCEPT_SETTINGS_PATH`` names the settings file.
 """
 
 from __future__ import annotations

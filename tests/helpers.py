@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from provcausal import ids
-from provcausal.mapping import prov_to_flowcept
-from provcausal.provdoc import RunDocumentBuilder
-from provcausal.records import RunRecords
+from provcausal.model import ids
+from provcausal.model.convert import prov_to_flowcept
+from provcausal.model.flowcept import RunRecords
+from provcausal.model.prov import RunDocumentBuilder
 
 T0 = dt.datetime(2023, 3, 13, 2, 25, 58, 834000, tzinfo=dt.timezone.utc)
 

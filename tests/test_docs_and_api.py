@@ -45,7 +45,9 @@ def test_readme_starts_with_the_two_setup_commands():
     "module",
     [
         "provcausal",
-        "provcausal.ids",
+        "provcausal.model.ids",
+        "provcausal.model.times",
+        "provcausal.model.flowcept",
         "provcausal.stores",
         "provcausal.stores.uri",
         "provcausal.importers",

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from provcausal.cli import cli
 from provcausal.examples.scipipe_gcratio import write_run
 from provcausal.ingest import import_paths
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 
 DRIVER = Path(__file__).with_name("flowcept_driver.py")
@@ -62,7 +63,7 @@ def test_flowcept_api_sees_imported_runs(tmp_path, mongo_uri):
     assert tasks["gcsum"]["dependencies"] == [tasks["gccat"]["task_id"]]
     assert str(tasks["count1"]["started_at"]).startswith("2023-03-13")
     (wf,) = seen["workflows"]
-    assert wf["name"] == "gcratio" and wf["custom_metadata"]["provcausal"]["label"] == "normal"
+    assert wf["name"] == "gcratio" and fc.run_label(wf) == "normal"
 
 
 def _captured_spec(runs: int, broken: int) -> dict:

@@ -16,7 +16,7 @@ from provcausal.queries import list_tasks
 
 from provcausal.cli import cli
 from provcausal.examples import scipipe_gcratio
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 
 
@@ -56,7 +56,7 @@ def test_nodered_timestamps_out_of_range(tmp_path, store_uri, bad):
     assert "skipped 1 bad record(s)" in result.output and f"{log}, line 2" in result.output
     with open_store(store_uri) as store:
         (run,) = store.find_runs()
-        assert run["custom_metadata"][PC]["samples"] == 1
+        assert fc.run_count(run, "samples") == 1
 
 
 def scipipe_run(root: Path) -> Path:
@@ -120,18 +120,18 @@ def prov_file(folder: Path, name: str, activity: dict, entity: dict) -> Path:
 @pytest.mark.parametrize(
     "activity, entity, expected",
     [
-        ({"provcausal:visit": "abc"}, {}, "key 'ex:a provcausal:visit': expected an integer"),
-        ({"provcausal:visit": 10**30}, {}, "key 'ex:a provcausal:visit': expected an integer"),
-        ({}, {"prov:value": "NAN"}, "key 'ex:e prov:value': nan is not a finite number"),
+        ({"provcausal:visit": "abc"}, {}, "ex:a: provcausal:visit must be a whole number"),
+        ({"provcausal:visit": 10**30}, {}, "ex:a: provcausal:visit must be a whole number"),
+        ({}, {"prov:value": "NAN"}, "ex:e: prov:value must be a finite number, not 'nan'"),
         (
             {"prov:startTime": "9999-01-01T00:00:00"},
             {},
-            "key 'ex:a prov:startTime': time 9999-01-01T00:00:00 is out of range",
+            "ex:a: prov:startTime must be a time in the years 1900-2999",
         ),
         (
             {"provcausal:unobserved": "perhaps"},
             {},
-            "key 'ex:a provcausal:unobserved': expected true or false, got 'perhaps'",
+            "ex:a: provcausal:unobserved must be true or false, not 'perhaps'",
         ),
     ],
 )
@@ -141,10 +141,10 @@ def test_prov_attributes_out_of_range(tmp_path, store_uri, activity, entity, exp
     result = invoke(store_uri, "import", "prov", str(good), str(bad), "-w", "p")
     assert result.exit_code == 2, result.output
     (message,) = result.stderr.strip().splitlines()
-    assert message.startswith(f"Error: {bad}, {expected}"), message
+    assert message.startswith(f"Error: {bad}: PROV record {expected}"), message
     result = invoke(store_uri, "import", "prov", str(good), str(bad), "-w", "p", "--skip-bad")
     assert result.exit_code == 0, result.output
-    assert f"skipped 1 bad record(s):\n  {bad}, " in result.output
+    assert f"skipped 1 bad record(s):\n  {bad}: " in result.output
     assert len(run_ids(store_uri)) == 1
 
 
@@ -153,7 +153,7 @@ def test_prov_unobserved_text_false_is_false(tmp_path, store_uri):
     assert invoke(store_uri, "import", "prov", str(path), "-w", "p").exit_code == 0
     with open_store(store_uri) as store:
         (task,) = store.find_tasks(run_ids(store_uri))
-        assert "unobserved" not in task["custom_metadata"][PC]
+        assert fc.task_unobserved(task) is False
 
 
 def test_go_zero_time_is_unknown_and_nothing_else_is_lost(tmp_path, store_uri):
@@ -173,7 +173,7 @@ def test_go_zero_time_is_unknown_and_nothing_else_is_lost(tmp_path, store_uri):
         for run in store.find_runs():
             frame = list_tasks(store, run=str(run["workflow_id"]))  # crashed on NaT
             values = frame.set_index("node")["value"].fillna(-1.0)
-            frames[run["custom_metadata"][PC]["label"]] = values
+            frames[fc.run_label(run)] = values
         assert frames["zero"].sort_index().to_dict() == frames["normal"].sort_index().to_dict()
         assert (frames["zero"] != -1.0).sum() == 9  # two concatenators carry no value
         tasks = store.find_tasks(run_ids(store_uri))

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from provcausal.cli import cli
 from provcausal.examples import scipipe_gcratio
 from provcausal.ingest import import_paths
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
 from provcausal.stores import mongo as mongo_module
 from provcausal.stores import open_store
 from tests.test_flowcept_interop import DRIVER
@@ -118,7 +118,7 @@ def test_tasks_without_a_workflow_document_are_listed(tmp_path, mongo_uri, monke
 def test_legacy_half_written_run_is_listed_and_repaired(mongo_uri):
     with open_store(mongo_uri) as store:
         store._wfs.insert_one(  # type: ignore[attr-defined]
-            {"_id": "r1", "workflow_id": "r1", "custom_metadata": {PC: {"state": "writing"}}}
+            {"_id": "r1", "workflow_id": "r1", fc.META: {fc.PC: {"state": fc.STATE_WRITING}}}
         )
         store._tasks.insert_many(  # type: ignore[attr-defined]
             [{"_id": f"t{i}", "task_id": f"t{i}", "workflow_id": "r1"} for i in range(4)]

@@ -24,7 +24,7 @@ from provcausal.cli import cli
 from provcausal.errors import ProvcausalError
 from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims
 from provcausal.ingest import import_paths
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 
 FUZZ = settings(
@@ -93,7 +93,7 @@ def _check_outcome(
             assert str(bad_file) in str(exc) or str(bad_file.parent) in str(exc), str(exc)
             summary = None
         for run in store.find_runs():  # whatever is visible is complete
-            meta = run["custom_metadata"][PC]
+            meta = fc.run_meta(run)
             assert len(list(store.find_tasks([run["workflow_id"]]))) == meta["tasks"]
         if summary is None:
             assert store.find_runs() == []
@@ -243,7 +243,7 @@ def test_hostile_content(tmp_path, sqlite_uri):
     with open_store(sqlite_uri) as store:
         (run,) = import_paths(store, "scipipe", [folder], "h").runs
         (task,) = store.find_tasks([run])
-        assert len(task["custom_metadata"][PC]["attrs"]["command"]) == 1_000_000
+        assert len(fc.task_meta(task)["attrs"]["command"]) == 1_000_000
     sparse = tmp_path / "giant" / "big.audit.json"
     sparse.parent.mkdir()
     with open(sparse, "wb") as handle:

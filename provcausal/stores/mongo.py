@@ -38,7 +38,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from provcausal.errors import StoreError, StoreUnreachableError
-from provcausal.records import PC, RunRecords
+from provcausal.model import flowcept as fc
+from provcausal.model.flowcept import STATE_WRITING, RunRecords, meta_path
 from provcausal.stores.base import Store, compress_prov, decompress_prov
 from provcausal.stores.codec import escape_keys, unescape_keys
 from provcausal.stores.uri import redact_text
@@ -93,7 +94,7 @@ def _lease_dead(lease: dict[str, Any]) -> bool:
 
 
 def _prov_token(workflow: dict[str, Any]) -> Any:
-    return ((workflow.get("custom_metadata") or {}).get(PC) or {}).get("prov_token")
+    return fc.run_prov_token(unescape_keys(workflow))
 
 
 def _deleter(collection: Any, query: dict[str, Any]) -> Callable[[], None]:
@@ -179,8 +180,8 @@ class MongoStore(Store):
         self._tasks.create_index("parent_task_id")
         self._tasks.create_index("campaign_id")
         self._tasks.create_index("dependencies")
-        self._tasks.create_index(f"custom_metadata.{PC}.used_ids")
-        self._tasks.create_index(f"custom_metadata.{PC}.generated_ids")
+        self._tasks.create_index(meta_path("used_ids"))
+        self._tasks.create_index(meta_path("generated_ids"))
         self._tasks.create_index(
             [("workflow_id", pymongo.ASCENDING), ("activity_id", pymongo.ASCENDING)]
         )
@@ -248,8 +249,7 @@ class MongoStore(Store):
         for run in runs:
             workflow = escape_keys(dict(run.workflow))
             workflow["_id"] = run.run_id
-            meta = workflow.setdefault("custom_metadata", {}).setdefault(PC, {})
-            meta["prov_token"] = token
+            fc.set_run_prov_token(workflow, token)
             workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
 
         def write(session: Any = None) -> None:
@@ -355,8 +355,7 @@ class MongoStore(Store):
         """Runs still marked ``writing`` (written by provcausal before 0.2, or deleted
         half-way): hidden from provcausal, but their tasks are in FlowCept's ``tasks``."""
         for run_id, doc in workflows.items():
-            meta = (doc.get("custom_metadata") or {}).get(PC) or {}
-            if meta.get("state") == "writing" and run_id not in busy:
+            if fc.run_state(unescape_keys(doc)) == STATE_WRITING and run_id not in busy:
                 tasks = self._tasks.count_documents({"workflow_id": run_id})
 
                 def remove(run_id: str = run_id) -> None:
@@ -412,7 +411,7 @@ class MongoStore(Store):
             docs = list(self._wfs.find(query))
         for doc in docs:
             doc = _clean(doc)
-            ((doc.get("custom_metadata") or {}).get(PC) or {}).pop("prov_token", None)
+            fc.set_run_prov_token(doc, None)
             yield doc
 
     def find_tasks(
@@ -447,7 +446,7 @@ class MongoStore(Store):
 
     def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
         ids = list(dict.fromkeys(entity_ids))
-        field = f"custom_metadata.{PC}.{role}_ids"
+        field = meta_path(f"{role}_ids")
         out: list[dict[str, Any]] = []
         for i in range(0, len(ids), _BATCH):
             out.extend(self._find({field: {"$in": ids[i : i + _BATCH]}}))
