@@ -181,23 +181,41 @@ def _cli(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def _kill_mid_import(store_uri: str, args: tuple[str, ...], delay: float) -> None:
+    """Start an import, and SIGKILL it ``delay`` seconds after its first tasks land (or
+    after its first PROV chunks, which an import writes first)."""
+    with open_store(store_uri) as store:
+        before = store.count_tasks()
+    proc = _cli(*args)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open_store(store_uri) as store:  # anew: a new SQLite file appears on first write
+            if store.count_tasks() != before or store.leftovers():
+                break
+        time.sleep(0.02)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
 @pytest.mark.slow
 def test_repeated_kills_then_doctor_counts_exact(tmp_path, store_uri):
-    runs = 60
+    runs = 450  # three batches of 200 runs: kills land between and inside batches
     scipipe_gcratio.write_runs(tmp_path / "corpus", runs, seed=9)
     args = ("--store", store_uri, "-q", "import", "scipipe", str(tmp_path / "corpus"), "-w", "gc")
     rng = random.Random(13)
+    outcomes: list[tuple[int, int]] = []
     for _ in range(4):
-        proc = _cli(*args)
-        time.sleep(rng.uniform(2.0, 6.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        _kill_mid_import(store_uri, args, rng.uniform(0.0, 1.0))
         with open_store(store_uri) as store:
             visible = store.find_runs()
             for run in visible:  # what readers see is whole, kill or not
                 assert len(list(store.find_tasks([str(run["workflow_id"])]))) == TASKS_PER_RUN
-        doctor(store_uri, "--repair")
+        found = doctor(store_uri, "--repair")
         assert_whole(store_uri, len(visible))
+        outcomes.append((len(visible), len(found)))
+    print("visible runs and leftovers after each kill:", outcomes)
+    assert any(0 < seen < runs or found for seen, found in outcomes)  # a kill landed mid-way
     proc = _cli(*args)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err

@@ -70,6 +70,14 @@ CREATE TABLE IF NOT EXISTS prov_documents (
 _BATCH = 500
 
 
+def _empty_store() -> sqlite3.Connection:
+    """An in-memory store with the schema and no rows: what a reader sees of a store that
+    does not exist yet (nothing is created on disk for it)."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(_SCHEMA)
+    return db
+
+
 def _rollback(db: sqlite3.Connection) -> None:
     """Roll back if a transaction is still open; never hide the error that caused it."""
     if db.in_transaction:
@@ -176,9 +184,7 @@ class SQLiteStore(Store):
         if head and head != _HEADER:
             raise self._fail("not a SQLite database (the file is corrupted or something else)")
         if not head:  # new: reads see an empty store, nothing is created until a write
-            db = sqlite3.connect(":memory:", isolation_level=None)
-            db.executescript(_SCHEMA)
-            return db
+            return _empty_store()
         # In a folder nobody may write to, no writer can exist, and SQLite could not create
         # the WAL index beside the file: read it as immutable.
         wal = Path(f"{self.path}-wal")
@@ -191,9 +197,12 @@ class SQLiteStore(Store):
                 timeout=60.0,
                 isolation_level=None,
             )
-            self._check_schema(db)
+            known = self._check_schema(db)
         except sqlite3.DatabaseError as exc:
             raise self._fail(f"cannot read the embedded store: {_describe(exc)}") from None
+        if not known:  # a writer is creating it right now: still an empty store
+            db.close()
+            return _empty_store()
         return db
 
     def _check_schema(self, db: sqlite3.Connection) -> bool:
