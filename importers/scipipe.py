@@ -338,7 +338,6 @@ class SciPipeImporter(Importer):
 
     def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
         folder = Path(source.key)
-        run = ids.run_id(self.name, options.workflow, source.key)
         reader = _AuditReader(folder)
         warnings: list[str] = []
         skipped: list[str] = []
@@ -355,6 +354,9 @@ class SciPipeImporter(Importer):
                 skipped.append(str(exc))
         if not reader.tasks:
             raise BadInputError("no audited tasks in this run", path=source.display)
+        # Identity from the records: the audit IDs of the run's tasks, not the folder, so the
+        # same run copied or moved elsewhere is the same run (stub IDs, random, are not used).
+        run = ids.run_id(self.name, options.workflow, "audit-ids:" + ",".join(sorted(reader.tasks)))
         graph = self._graph(folder, options, warnings)
         return self._build(run, source, options, reader, graph, warnings, skipped)
 

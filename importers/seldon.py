@@ -174,7 +174,10 @@ class SeldonImporter(Importer):
                 )
         if not requests:
             raise BadInputError("no messages", path=source.display)
-        run = ids.run_id(self.name, options.workflow, source.key)
+        # Identity from the records: the request ids (Kafka keys), not the file names, so the
+        # same requests imported from other files, or from files grouped otherwise, are the
+        # same run and the same samples.
+        run = ids.run_id(self.name, options.workflow, "requests:" + ",".join(sorted(requests)))
         b = RunDocumentBuilder(run, options.workflow, self.name)
         how: set[str] = set()
         pipelines = sorted(
