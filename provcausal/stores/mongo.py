@@ -18,8 +18,8 @@ visible until the new one is whole. A batch of runs is written as:
    mongos), else in one bulk command per batch. Task ids are deterministic, so a re-import
    replaces each task in place and a run never has fewer tasks than it had;
 4. the workflow documents, naming the new token;
-5. clean-up: tasks the new version no longer has, chunks of other tokens (also those an
-   interrupted import of the same runs left), and the lease.
+5. clean-up: tasks the new version no longer has, the lease, then chunks of tokens that no
+   workflow document names and no running import holds (also an interrupted import's).
 
 An import killed before step 3 leaves only chunks and a lease (``doctor`` lists them,
 ``doctor --repair`` or the next import of the same runs removes them); killed between 3 and
@@ -230,8 +230,10 @@ class MongoStore(Store):
                 self._prov.insert_many(chunks[i : i + _BATCH], ordered=False)
             keep = self._publish(runs, token)
             self._remove_stale_tasks(ids, keep)
-            self._clean_chunks(ids)
+            # The lease goes before the clean-up: then the last of several concurrent
+            # imports of a run sees every other token as unused and removes its chunks.
             self._imports.delete_one({"_id": token})
+            self._clean_chunks(ids)
 
     def _publish(self, runs: Sequence[RunRecords], token: str) -> set[str]:
         """Tasks, then workflow documents naming ``token``: one transaction if the server
