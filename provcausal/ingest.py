@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provcausal.errors import BadInputError
+from provcausal.errors import BadInputError, InvalidParameterError
 from provcausal.importers import ImportedRun, ImportOptions, detect_system, get_importer
+from provcausal.model.names import check_name
 from provcausal.stores import Store
 
 __all__ = ["ImportSummary", "import_paths", "read_runs", "BATCH_RUNS"]
@@ -77,6 +78,12 @@ def read_runs(
     path_list = [Path(p) for p in paths]
     if not path_list:
         raise BadInputError("no input paths given")
+    for value, parameter in ((workflow, "workflow"), (label, "label")):
+        if value is not None:
+            try:
+                check_name(value, f"the {parameter}")
+            except ValueError as exc:
+                raise InvalidParameterError(str(exc), parameter) from None
     name = detect_system(path_list) if system == "auto" else system
     importer = get_importer(name)
     opts = ImportOptions(

@@ -7,8 +7,11 @@ helpers. provcausal's errors become ``Error: …`` on stderr with the exit code 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -116,6 +119,21 @@ def cli(ctx: click.Context, store_uri: str | None, quiet: bool, debug: bool) -> 
     app = App(store_uri, quiet, debug)
     ctx.obj = app
     ctx.call_on_close(app.close)
+    ctx.with_resource(_library_warnings(quiet))
+
+
+@contextlib.contextmanager
+def _library_warnings(quiet: bool) -> Iterator[None]:
+    """Warnings that libraries raise (prov's ``ProvFutureRejectionWarning``, pymongo's
+    option warnings) as one ``Warning:`` line on stderr, or nothing with ``-q``."""
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        click.echo(f"Warning: {category.__name__}: {message}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore" if quiet else "default")
+        warnings.showwarning = show
+        yield
 
 
 def _register() -> None:

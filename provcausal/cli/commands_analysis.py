@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from provcausal.cli.output import emit, json_option, table_text
+from provcausal.cli.params import NAME
 
 QUALITY = click.Choice(["fast", "good", "better"])
 METRIC = click.Choice(["value", "duration", "latency"])
@@ -59,7 +60,7 @@ def _plot(result, path: str) -> None:
 
 
 @click.command("attribute")
-@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option("--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow.")
 @click.option(
     "--baseline",
     "-b",
@@ -151,7 +152,7 @@ def attribute_cmd(
 
 
 @click.command("anomalies")
-@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option("--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow.")
 @click.option(
     "--sample",
     "-s",

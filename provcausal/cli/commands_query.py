@@ -7,6 +7,7 @@ import sys
 import click
 
 from provcausal.cli.output import emit, json_option, table_text
+from provcausal.cli.params import NAME
 from provcausal.queries import (
     FORMATS,
     export_prov,
@@ -24,7 +25,9 @@ from provcausal.queries import (
 
 @click.command("tasks")
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="Tasks of this run.")
-@click.option("--workflow", "-w", metavar="NAME", help="With --node: that node in every run.")
+@click.option(
+    "--workflow", "-w", type=NAME, metavar="NAME", help="With --node: that node in every run."
+)
 @click.option("--node", "-n", metavar="NODE", help="Only this node.")
 @json_option
 @click.pass_obj
@@ -35,7 +38,7 @@ def tasks_cmd(app, run_id, workflow, node, as_json):
 
 
 @click.command("nodes")
-@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option("--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow.")
 @json_option
 @click.pass_obj
 def nodes_cmd(app, workflow, as_json):
@@ -71,8 +74,10 @@ def lineage_cmd(app, item_id, upstream, depth, as_json):
 
 @click.command("export")
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="One run.")
-@click.option("--workflow", "-w", metavar="NAME", help="Every run of a workflow…")
-@click.option("--label", "-l", "labels", multiple=True, metavar="LABEL", help="…with a label.")
+@click.option("--workflow", "-w", type=NAME, metavar="NAME", help="Every run of a workflow…")
+@click.option(
+    "--label", "-l", "labels", type=NAME, multiple=True, metavar="LABEL", help="…with a label."
+)
 @click.option(
     "--format",
     "-f",
@@ -94,7 +99,7 @@ def export_cmd(app, run_id, workflow, labels, fmt, output):
 
 
 @click.command("graph")
-@click.option("--workflow", "-w", metavar="NAME", help="The workflow (kind nodes).")
+@click.option("--workflow", "-w", type=NAME, metavar="NAME", help="The workflow (kind nodes).")
 @click.option(
     "--kind",
     type=click.Choice(["nodes", "prov"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from provcausal.cli.output import emit, json_option, table_text
-from provcausal.cli.params import TIME
+from provcausal.cli.params import NAME, TIME
 from provcausal.queries import delete_run, doctor, list_runs, list_workflows
 
 
@@ -18,11 +18,12 @@ def workflows_cmd(app, as_json):
 
 
 @click.group("runs", invoke_without_command=True)
-@click.option("--workflow", "-w", metavar="NAME", help="Only runs of this workflow.")
+@click.option("--workflow", "-w", type=NAME, metavar="NAME", help="Only runs of this workflow.")
 @click.option(
     "--label",
     "-l",
     "labels",
+    type=NAME,
     multiple=True,
     metavar="LABEL",
     help="Only runs with this label (repeatable, or comma-separated).",

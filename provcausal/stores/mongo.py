@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from provcausal.errors import StoreError, StoreUnreachableError
+from provcausal.errors import InvalidParameterError, StoreError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import STATE_WRITING, RunRecords, meta_path
 from provcausal.stores.base import Store, compress_prov, decompress_prov
@@ -137,14 +137,15 @@ class MongoStore(Store):
         display_uri: str | None = None,
     ) -> None:
         import pymongo
-        from pymongo.errors import PyMongoError
+        from pymongo.errors import ConfigurationError, PyMongoError
         from pymongo.uri_parser import parse_uri
 
         self.uri = display_uri or redact_text(uri, uri)
+        self._raw_uri = uri  # only ever used to find the secrets to redact from messages
         try:
             parsed = parse_uri(uri, validate=False, warn=True) if "+srv" not in uri else {}
-        except PyMongoError as exc:
-            raise StoreError(f"bad MongoDB URI {self.uri}: {redact_text(str(exc), uri)}") from None
+        except Exception as exc:  # pymongo also raises ValueError, KeyError... for bad URIs
+            raise self._bad_uri(exc) from None
         self.database_name = database or parsed.get("database") or DEFAULT_DB
         nodes = parsed.get("nodelist") or []
         self.hosts = ",".join(f"{h}:{p}" for h, p in nodes) or self.uri
@@ -157,6 +158,8 @@ class MongoStore(Store):
                 socketTimeoutMS=max(timeout_ms * 20, 60000),
             )
             self._client.admin.command("ping")
+        except ConfigurationError as exc:
+            raise self._bad_uri(exc) from None
         except PyMongoError as exc:
             reason = str(exc).splitlines()[0].split(" (configured timeouts")[0]
             reason = reason.split(", Timeout:")[0]
@@ -164,13 +167,16 @@ class MongoStore(Store):
                 f"cannot reach MongoDB at {self.hosts} within {timeout_ms / 1000:g} s: "
                 f"{redact_text(reason, uri)[:200]}"
             ) from None
+        except Exception as exc:  # outside pymongo's hierarchy: the options it was given
+            raise self._bad_uri(exc) from None
         db = self._client[self.database_name]
         self._wfs = db["workflows"]
         self._tasks = db["tasks"]
         self._prov = db[PROV_COLLECTION]
         self._imports = db[IMPORTS_COLLECTION]
-        self._transactions = _has_transactions(self._client)
-        self._ensure_indexes()
+        with self._guard(f"opening database {self.database_name}"):
+            self._transactions = _has_transactions(self._client)
+            self._ensure_indexes()
 
     def _ensure_indexes(self) -> None:
         import pymongo
@@ -193,9 +199,14 @@ class MongoStore(Store):
     def close(self) -> None:
         self._client.close()
 
+    def _bad_uri(self, exc: BaseException) -> InvalidParameterError:
+        reason = redact_text(f"{type(exc).__name__}: {exc}", self._raw_uri)
+        return InvalidParameterError(f"bad MongoDB URI {self.uri}: {reason[:300]}", "store")
+
     @contextlib.contextmanager
     def _guard(self, what: str) -> Iterator[None]:
-        """Turn pymongo's errors into provcausal's, with the password redacted."""
+        """Turn pymongo's errors, and what its driver raises outside its own hierarchy
+        (``KeyError``, ``ValueError``...), into provcausal's, with every secret redacted."""
         from pymongo.errors import AutoReconnect, PyMongoError, ServerSelectionTimeoutError
 
         try:
@@ -204,8 +215,11 @@ class MongoStore(Store):
             raise StoreUnreachableError(f"lost MongoDB at {self.hosts} while {what}") from None
         except PyMongoError as exc:
             raise StoreError(
-                f"MongoDB refused {what}: {redact_text(str(exc), self.uri)[:300]}"
+                f"MongoDB refused {what}: {redact_text(str(exc), self._raw_uri)[:300]}"
             ) from None
+        except (KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
+            reason = redact_text(f"{type(exc).__name__}: {exc}", self._raw_uri)
+            raise StoreError(f"MongoDB client failed while {what}: {reason[:300]}") from None
 
     # -- writing -------------------------------------------------------------------------
     def put_run(self, run: RunRecords) -> None:
