@@ -16,7 +16,7 @@ from provcausal.queries.export import (
 from provcausal.queries.lineage import lineage, lineage_table
 from provcausal.queries.listings import delete_run, doctor, list_runs, list_workflows
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
-from provcausal.queries.tasks import list_nodes, list_tasks, node_labels
+from provcausal.queries.tasks import TASK_COLUMNS, list_nodes, list_tasks, node_labels
 
 __all__ = [
     "list_workflows",
@@ -34,6 +34,7 @@ __all__ = [
     "serialize",
     "FORMATS",
     "write_atomic",
+    "TASK_COLUMNS",
     "nodes_dot",
     "prov_dot",
     "write_picture",

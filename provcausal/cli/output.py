@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import click
 import pandas as pd
 
+from provcausal.model.times import format_iso
+
 __all__ = ["json_option", "emit", "to_jsonable", "progress", "warn", "info"]
 
 T = TypeVar("T")
@@ -43,9 +45,7 @@ def to_jsonable(value: Any) -> Any:
     if value is pd.NaT:  # NaT is a datetime subclass: test it first
         return None
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        return format_iso(value, zulu=True)
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -39,7 +39,13 @@ from typing import Any
 
 from provcausal.errors import InvalidParameterError, StoreError, StoreUnreachableError
 from provcausal.model import flowcept as fc
-from provcausal.model.flowcept import STATE_WRITING, RunRecords, meta_path
+from provcausal.model.flowcept import (
+    GENERATED_IDS,
+    STATE_WRITING,
+    USED_IDS,
+    RunRecords,
+    meta_path,
+)
 from provcausal.stores.base import Store, compress_prov, decompress_prov
 from provcausal.stores.codec import escape_keys, unescape_keys
 from provcausal.stores.uri import redact_text
@@ -186,8 +192,8 @@ class MongoStore(Store):
         self._tasks.create_index("parent_task_id")
         self._tasks.create_index("campaign_id")
         self._tasks.create_index("dependencies")
-        self._tasks.create_index(meta_path("used_ids"))
-        self._tasks.create_index(meta_path("generated_ids"))
+        self._tasks.create_index(meta_path(USED_IDS))
+        self._tasks.create_index(meta_path(GENERATED_IDS))
         self._tasks.create_index(
             [("workflow_id", pymongo.ASCENDING), ("activity_id", pymongo.ASCENDING)]
         )
@@ -300,7 +306,7 @@ class MongoStore(Store):
         import is writing: older versions, and what interrupted imports left."""
         named = {
             str(d["_id"]): _prov_token(d)
-            for d in self._wfs.find({"_id": {"$in": list(ids)}}, {"custom_metadata": 1})
+            for d in self._wfs.find({"_id": {"$in": list(ids)}}, {fc.META: 1})
         }
         live = self._live_tokens()
         for chunk in self._prov.find({"run_id": {"$in": list(ids)}}, {"run_id": 1, "token": 1}):
@@ -357,9 +363,7 @@ class MongoStore(Store):
                         _deleter(self._imports, {"_id": lease["_id"]}),
                     )
                 )  # fmt: skip
-        workflows = {
-            str(d["_id"]): d for d in self._wfs.find({}, {"custom_metadata": 1, "workflow_id": 1})
-        }
+        workflows = {str(d["_id"]): d for d in self._wfs.find({}, {fc.META: 1, "workflow_id": 1})}
         out.extend(self._half_runs(workflows, busy))
         out.extend(self._orphan_tasks(workflows, busy))
         out.extend(self._orphan_chunks(workflows, live))
@@ -462,7 +466,7 @@ class MongoStore(Store):
 
     def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
         ids = list(dict.fromkeys(entity_ids))
-        field = meta_path(f"{role}_ids")
+        field = meta_path({"used": USED_IDS, "generated": GENERATED_IDS}[role])
         out: list[dict[str, Any]] = []
         for i in range(0, len(ids), _BATCH):
             out.extend(self._find({field: {"$in": ids[i : i + _BATCH]}}))
@@ -473,7 +477,7 @@ class MongoStore(Store):
         swapped the token between the two reads, read again."""
         with self._guard(f"reading the PROV document of {run_id}"):
             for _ in range(5):
-                doc = self._wfs.find_one({"_id": run_id}, {"custom_metadata": 1})
+                doc = self._wfs.find_one({"_id": run_id}, {fc.META: 1})
                 token = _prov_token(doc) if doc is not None else None
                 query: dict[str, Any] = {"run_id": run_id}
                 if token is not None:

@@ -192,7 +192,7 @@ class SQLiteStore(Store):
         immutable = "&immutable=1" if fixed else ""
         try:
             db = sqlite3.connect(
-                f"file:{quote(str(self.path.absolute()))}?mode=ro{immutable}",
+                f"file://{quote(str(self.path.absolute()))}?mode=ro{immutable}",
                 uri=True,
                 timeout=60.0,
                 isolation_level=None,
