@@ -212,3 +212,14 @@ def test_read_only_store_can_be_queried_not_written(shared_dir, where):
     (line,) = proc.stderr.strip().splitlines()
     assert line == f"Error: {path}: the store is read-only (file or folder): cannot write"
     assert digest(path) == before
+
+
+def test_reader_opened_before_the_store_exists_sees_it_once_written(tmp_path):
+    path = tmp_path / "later.db"
+    with open_store(f"sqlite://{path}") as reader:
+        assert reader.find_runs() == [] and reader.count_tasks() == 0
+        assert not path.exists()  # reading created nothing
+        with open_store(f"sqlite://{path}") as writer:  # another process, say
+            writer.put_run(chain_run("/r1"))
+        assert [r["workflow_id"] for r in reader.find_runs()] == [chain_run("/r1").run_id]
+        assert reader.count_tasks() == 3

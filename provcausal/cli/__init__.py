@@ -131,7 +131,8 @@ def _library_warnings(quiet: bool) -> Iterator[None]:
         click.echo(f"Warning: {category.__name__}: {message}", err=True)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore" if quiet else "default")
+        if quiet:
+            warnings.simplefilter("ignore")
         warnings.showwarning = show
         yield
 

@@ -166,7 +166,28 @@ class SQLiteStore(Store):
         self.path = Path(path)
         self.uri = uri or f"sqlite:///{self.path}"
         self._writing = False
-        self._db = _Connection(self._open_reader(), self._read_error)
+        self._missing = False  # no store on disk yet: reads see an empty one until it appears
+        self._conn = _Connection(self._open_reader(), self._read_error)
+
+    @property
+    def _db(self) -> _Connection:
+        """The connection; while the store does not exist on disk, a reader checks at each
+        query whether another process has created it since."""
+        if self._missing and not self._writing and self._header() == _HEADER:
+            reader = self._open_reader()
+            self._conn.close()
+            self._conn = _Connection(reader, self._read_error)
+        return self._conn
+
+    def _header(self) -> bytes:
+        """The file's first bytes; empty when there is no file."""
+        try:
+            with open(self.path, "rb") as handle:
+                return handle.read(len(_HEADER))
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise self._fail(f"cannot open the embedded store: {exc.strerror or exc}") from None
 
     # -- opening -------------------------------------------------------------------------
     def _fail(self, why: str) -> StoreFileError:
@@ -174,15 +195,10 @@ class SQLiteStore(Store):
 
     def _open_reader(self) -> sqlite3.Connection:
         """A read-only connection, or an empty in-memory store when the file is new."""
-        try:
-            with open(self.path, "rb") as handle:
-                head = handle.read(len(_HEADER))
-        except FileNotFoundError:
-            head = b""
-        except OSError as exc:
-            raise self._fail(f"cannot open the embedded store: {exc.strerror or exc}") from None
+        head = self._header()
         if head and head != _HEADER:
             raise self._fail("not a SQLite database (the file is corrupted or something else)")
+        self._missing = not head
         if not head:  # new: reads see an empty store, nothing is created until a write
             return _empty_store()
         # In a folder nobody may write to, no writer can exist, and SQLite could not create
@@ -202,6 +218,7 @@ class SQLiteStore(Store):
             raise self._fail(f"cannot read the embedded store: {_describe(exc)}") from None
         if not known:  # a writer is creating it right now: still an empty store
             db.close()
+            self._missing = True
             return _empty_store()
         return db
 
@@ -244,8 +261,8 @@ class SQLiteStore(Store):
         except BaseException:
             db.close()
             raise
-        self._db.close()
-        self._db, self._writing = _Connection(db, self._write_error), True
+        self._conn.close()
+        self._conn, self._writing = _Connection(db, self._write_error), True
 
     def _read_error(self, exc: sqlite3.Error) -> StoreFileError:
         return self._fail(f"cannot read the embedded store: {_describe(exc)}")
@@ -286,7 +303,7 @@ class SQLiteStore(Store):
             raise
 
     def close(self) -> None:
-        self._db.close()
+        self._conn.close()
 
     # -- writing -------------------------------------------------------------------------
     def _delete_run_rows(self, run_id: str) -> int:
