@@ -18,6 +18,8 @@ __all__ = [
     "AnalysisError",
     "InvalidParameterError",
     "MissingDependencyError",
+    "StoreUriError",
+    "Interrupted",
 ]
 
 
@@ -63,9 +65,14 @@ class StoreUnreachableError(StoreError):
     exit_code = 3
 
 
-class StoreFileError(StoreError):
+class StoreFileError(StoreUnreachableError):
     """The store's file cannot be used as asked: corrupt, not a provcausal store, an unknown
-    schema version, read-only for a write, or full. The message names the file."""
+    schema version, read-only for a write, or full. The message names the file (exit 3, as
+    every store that cannot be opened)."""
+
+
+class StoreUriError(StoreError):
+    """The store URI is malformed or names an unknown kind of store (a usage error)."""
 
     exit_code = 2
 
@@ -112,3 +119,9 @@ class MissingDependencyError(ProvcausalError):
     """An optional dependency is missing; the message says which extra to install."""
 
     exit_code = 2
+
+
+class Interrupted(ProvcausalError):
+    """The user interrupted a command (Ctrl-C); the message says what was kept."""
+
+    exit_code = 130

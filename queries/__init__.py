@@ -9,12 +9,21 @@ from provcausal.queries.export import (
     FORMATS,
     export_document,
     export_prov,
+    format_for_path,
     run_document,
     serialize,
     write_atomic,
 )
 from provcausal.queries.lineage import lineage, lineage_table
-from provcausal.queries.listings import delete_run, doctor, list_runs, list_workflows
+from provcausal.queries.listings import (
+    delete_run,
+    delete_runs,
+    doctor,
+    label_runs,
+    list_runs,
+    list_workflows,
+    match_runs,
+)
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
 from provcausal.queries.tasks import TASK_COLUMNS, list_nodes, list_tasks, node_labels
 
@@ -23,6 +32,9 @@ __all__ = [
     "list_runs",
     "delete_run",
     "doctor",
+    "delete_runs",
+    "match_runs",
+    "label_runs",
     "list_tasks",
     "list_nodes",
     "node_labels",
@@ -34,6 +46,7 @@ __all__ = [
     "serialize",
     "FORMATS",
     "write_atomic",
+    "format_for_path",
     "TASK_COLUMNS",
     "nodes_dot",
     "prov_dot",

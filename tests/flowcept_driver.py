@@ -1,9 +1,10 @@
 """Drives the real ``flowcept`` package in a subprocess (it reads its settings at import).
 
 Usage: ``python flowcept_driver.py query RUN_ID`` prints what FlowCept's own API returns for a
-run; ``python flowcept_driver.py watch SECONDS`` prints, query after query, how many tasks
-FlowCept returns per run; ``python flowcept_driver.py capture SPEC.json`` writes workflows and
-tasks with FlowCept's own code. ``FLOWCEPT_SETTINGS_PATH`` names the settings file.
+run; ``watch SECONDS`` prints, query after query, how many tasks FlowCept returns per run;
+``dataflow RUN_ID`` prints FlowCept's dataflow view of it; ``capture SPEC.json`` writes
+workflows and tasks with FlowCept's own code. ``FLOWCEPT_SETTINGS_PATH`` names the settings
+file.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ def watch(seconds: str) -> None:
         tasks = Flowcept.db.query(filter={}, projection=["workflow_id"]) or []
         print(json.dumps(Counter(str(t.get("workflow_id")) for t in tasks)), flush=True)
         time.sleep(0.05)
+
+
+def dataflow(run_id: str) -> None:
+    """FlowCept's own dataflow view of a run (``webservice/services/dataflow.py``)."""
+    from flowcept import Flowcept
+    from flowcept.webservice.services.dataflow import build_dataflow
+
+    graph = build_dataflow(Flowcept.db, run_id) or {"nodes": [], "edges": []}
+    print(json.dumps(graph, default=str))
 
 
 def capture(spec_path: str) -> None:
@@ -72,4 +82,6 @@ def capture(spec_path: str) -> None:
 
 
 if __name__ == "__main__":
-    {"query": query, "capture": capture, "watch": watch}[sys.argv[1]](sys.argv[2])
+    {"query": query, "capture": capture, "watch": watch, "dataflow": dataflow}[sys.argv[1]](
+        sys.argv[2]
+    )

@@ -166,7 +166,7 @@ def test_go_zero_time_is_unknown_and_nothing_else_is_lost(tmp_path, store_uri):
             doc = json.loads(audit.read_text())
             doc["StartTime"] = doc["FinishTime"] = "0001-01-01T00:00:00Z"
             audit.write_text(json.dumps(doc))
-        result = invoke(store_uri, "import", "scipipe", str(run), "-w", "gc", "-l", label)
+        result = invoke(store_uri, "import", "scipipe", str(run), "-w", "gc")
         assert result.exit_code == 0, result.output
         (run_id,) = run_ids(store_uri)
         with open_store(store_uri) as store:

@@ -1,5 +1,6 @@
 """Store faults (issue 13): corrupted, foreign, read-only and full SQLite stores give one-line
-errors naming the file; readers never take the write lock and never change a file.
+errors naming the file (exit 3, as every store that cannot be opened); readers never take
+the write lock and never change a file.
 
 These faults are about the embedded store's file; the MongoDB store has no file and no
 schema version (its server reports its own faults, see test_hardening_mongo.py)."""
@@ -30,7 +31,7 @@ def invoke(store_uri: str, *args: str):
     return CliRunner().invoke(cli, ["--store", store_uri, *args])
 
 
-def one_line_error(result, code: int = 2) -> str:
+def one_line_error(result, code: int = 3) -> str:
     assert result.exit_code == code, result.output
     (line,) = result.stderr.strip().splitlines()
     return line
@@ -208,7 +209,7 @@ def test_read_only_store_can_be_queried_not_written(shared_dir, where):
     assert proc.returncode == 0, proc.stderr
     assert chain_run("/r1").run_id in proc.stdout
     proc = as_nobody(shared_dir, "--store", uri, "runs", "delete", chain_run("/r1").run_id)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     assert line == f"Error: {path}: the store is read-only (file or folder): cannot write"
     assert digest(path) == before

@@ -45,16 +45,20 @@ from provcausal.model.flowcept import (
     USED_IDS,
     RunRecords,
     meta_path,
+    run_label,
 )
 from provcausal.stores.base import Store, compress_prov, decompress_prov
-from provcausal.stores.codec import escape_keys, unescape_keys
+from provcausal.stores.codec import escape_record, unescape_keys
 from provcausal.stores.uri import redact_text
+from provcausal.stores.where import Condition, mongo_filter
 
 __all__ = ["MongoStore", "DEFAULT_DB"]
 
 DEFAULT_DB = "flowcept"
 PROV_COLLECTION = "provcausal_prov"
 IMPORTS_COLLECTION = "provcausal_imports"
+#: Labels given after the fact (``provcausal label``): FlowCept never reads this collection.
+LABELS_COLLECTION = "provcausal_labels"
 _BATCH = 1000
 #: A lease older than this belongs to an import that died (imports renew nothing: a batch of
 #: runs is written in well under this time).
@@ -141,6 +145,7 @@ class MongoStore(Store):
         *,
         timeout_ms: int = 3000,
         display_uri: str | None = None,
+        create: bool = True,
     ) -> None:
         import pymongo
         from pymongo.errors import ConfigurationError, PyMongoError
@@ -180,9 +185,23 @@ class MongoStore(Store):
         self._tasks = db["tasks"]
         self._prov = db[PROV_COLLECTION]
         self._imports = db[IMPORTS_COLLECTION]
+        self._labels = db[LABELS_COLLECTION]
+        if not create:
+            self._refuse_missing(db)
         with self._guard(f"opening database {self.database_name}"):
             self._transactions = _has_transactions(self._client)
             self._ensure_indexes()
+
+    def _refuse_missing(self, db: Any) -> None:
+        """A reader must not create a database (creating indexes would): a database with no
+        runs or tasks yet is a :class:`StoreUnreachableError` naming it."""
+        with self._guard("listing collections"):
+            names = set(db.list_collection_names())
+        if not names & {"workflows", "tasks"}:
+            raise StoreUnreachableError(
+                f"no store in database {self.database_name!r} at {self.hosts} ({self.uri}): "
+                "nothing was imported there; check --store"
+            )
 
     def _ensure_indexes(self) -> None:
         import pymongo
@@ -249,6 +268,9 @@ class MongoStore(Store):
             for i in range(0, len(chunks), _BATCH):
                 self._prov.insert_many(chunks[i : i + _BATCH], ordered=False)
             keep = self._publish(runs, token)
+            labelled = [run.run_id for run in runs if run_label(run.workflow) is not None]
+            if labelled:  # an import's own label is the newer statement
+                self._labels.delete_many({"_id": {"$in": labelled}})
             self._remove_stale_tasks(ids, keep)
             # The lease goes before the clean-up: then the last of several concurrent
             # imports of a run sees every other token as unused and removes its chunks.
@@ -263,13 +285,13 @@ class MongoStore(Store):
         tasks, keep = [], set()
         for run in runs:
             for task in run.tasks:
-                doc = escape_keys(task)
+                doc = escape_record(task)
                 doc["_id"] = doc["task_id"]
                 keep.add(doc["_id"])
                 tasks.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
         workflows = []
         for run in runs:
-            workflow = escape_keys(dict(run.workflow))
+            workflow = escape_record(dict(run.workflow))
             workflow["_id"] = run.run_id
             fc.set_run_prov_token(workflow, token)
             workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
@@ -333,6 +355,7 @@ class MongoStore(Store):
             self._wfs.delete_one({"_id": found["_id"]})
             self._tasks.delete_many({"workflow_id": run_id})
             self._prov.delete_many({"run_id": run_id})
+            self._labels.delete_one({"_id": run_id})
             return True
 
     # -- leftovers -----------------------------------------------------------------------
@@ -420,9 +443,12 @@ class MongoStore(Store):
 
     # -- reading -------------------------------------------------------------------------
     def _workflow_docs(
-        self, workflow: str | None, run_ids: Sequence[str] | None
+        self,
+        workflow: str | None,
+        run_ids: Sequence[str] | None,
+        where: Sequence[Condition] = (),
     ) -> Iterator[dict[str, Any]]:
-        query: dict[str, Any] = {}
+        query: dict[str, Any] = mongo_filter(where)
         if workflow is not None:
             query["name"] = workflow
         if run_ids is not None:
@@ -433,6 +459,28 @@ class MongoStore(Store):
             doc = _clean(doc)
             fc.set_run_prov_token(doc, None)
             yield doc
+
+    def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, str] = {}
+        with self._guard("reading labels"):
+            for i in range(0, len(ids), _BATCH):
+                for d in self._labels.find({"_id": {"$in": ids[i : i + _BATCH]}}):
+                    out[str(d["_id"])] = str(d["label"])
+        return out
+
+    def set_label(self, run_ids: Sequence[str], label: str) -> int:
+        from pymongo import ReplaceOne
+
+        ids = list(dict.fromkeys(run_ids))
+        with self._guard(f"labelling {len(ids)} run(s)"):
+            for i in range(0, len(ids), _BATCH):
+                ops = [
+                    ReplaceOne({"_id": r}, {"_id": r, "label": label}, upsert=True)
+                    for r in ids[i : i + _BATCH]
+                ]
+                _bulk_upsert(self._labels, ops)
+        return len(ids)
 
     def find_tasks(
         self, run_ids: Sequence[str], nodes: Sequence[str] | None = None

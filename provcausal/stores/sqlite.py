@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from provcausal.errors import StoreError, StoreFileError
+from provcausal.errors import StoreError, StoreFileError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
 from provcausal.stores.base import Store, compress_prov, decompress_prov
 from provcausal.stores.codec import dumps, loads
+from provcausal.stores.where import Condition, sql_filter
 
 __all__ = ["SQLiteStore"]
 
@@ -59,6 +61,7 @@ CREATE TABLE IF NOT EXISTS task_entities (
     PRIMARY KEY (entity_id, role, task_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS task_entities_run ON task_entities(workflow_id);
+CREATE TABLE IF NOT EXISTS run_labels (run_id TEXT PRIMARY KEY, label TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prov_documents (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -159,15 +162,30 @@ class SQLiteStore(Store):
     Opening never writes: readers use a read-only connection (no write lock, no journal-mode
     switch, no tables added), so they work on a read-only file or folder and never wait
     behind an import. The file, its folder and the schema are created, and WAL mode is set,
-    on the first write, and only in a file that is new or already a provcausal store.
+    on the first write, and only in a file that is new or already a provcausal store. With
+    ``create`` false a missing file is a :class:`StoreUnreachableError`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], uri: str | None = None) -> None:
+    #: Seconds a writer waits for another one (an import holds the lock until it commits).
+    busy_timeout = 60.0
+
+    def __init__(
+        self, path: str | os.PathLike[str], uri: str | None = None, *, create: bool = True
+    ) -> None:
         self.path = Path(path)
         self.uri = uri or f"sqlite:///{self.path}"
+        if not create and not self.path.is_file():
+            raise StoreUnreachableError(
+                f"no store at {self.path} ({self.uri}): nothing was imported there; "
+                "run from the folder you imported in, or give --store"
+            )
         self._writing = False
+        self._in_transaction = False
         self._missing = False  # no store on disk yet: reads see an empty one until it appears
+        self._outdated = False  # a provcausal store missing tables added since it was made
         self._conn = _Connection(self._open_reader(), self._read_error)
+        if self._outdated:
+            self._writable()
 
     @property
     def _db(self) -> _Connection:
@@ -236,6 +254,8 @@ class SQLiteStore(Store):
             raise self._fail(f"unknown store schema version {version!r} (expected 1)")
         if int(version) > SCHEMA_VERSION:
             raise self._fail(f"written by a newer provcausal (schema {version})")
+        wanted = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+        self._outdated = not wanted <= tables
         return True
 
     def _writable(self) -> None:
@@ -244,16 +264,16 @@ class SQLiteStore(Store):
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
+            db = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) else _describe(exc)
             raise self._fail(f"cannot open the embedded store for writing: {why}") from None
         try:
-            db.execute("PRAGMA busy_timeout = 60000")
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             known = self._check_schema(db)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
-            if not known:
+            if not known or self._outdated:
                 self._create_schema(db)
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -276,30 +296,77 @@ class SQLiteStore(Store):
     def _create_schema(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
-            if not self._check_schema(db):  # not created by a concurrent writer meanwhile
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+            known = self._check_schema(db)  # a concurrent writer may have made it meanwhile
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            if not known:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            self._outdated = False
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
             raise
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One write transaction; the error that broke it is the one reported (SQLite may
-        already have rolled back, e.g. when the disk is full)."""
+    def transaction(self) -> Iterator[bool]:
+        """One SQLite transaction around every write inside: committed at the end, rolled
+        back on any exception (Ctrl-C included). Other writers wait; readers see the old
+        state until the commit."""
+        if self._in_transaction:
+            yield True
+            return
         self._writable()
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            yield
-            self._db.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            _rollback(self._db.raw)
-            raise StoreError(f"a task id is already used by another run ({exc})") from None
+            self._db.raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # another import held the lock past the timeout
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise self._write_error(exc) from None
+            raise StoreUnreachableError(
+                f"the embedded store {self.path} is busy ({exc}): another import is writing "
+                "to it; run this one when it has finished"
+            ) from None
+        self._in_transaction = True
+        try:
+            yield True
         except BaseException:
             _rollback(self._db.raw)
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def _begin(self) -> None:
+        self._writable()
+        self._db.execute("SAVEPOINT put_runs" if self._in_transaction else "BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self._db.execute("RELEASE put_runs" if self._in_transaction else "COMMIT")
+
+    def _rollback(self) -> None:
+        """Undo the current write; never hide the error that caused it (SQLite may already
+        have rolled the whole transaction back, e.g. when the disk is full)."""
+        raw = self._db.raw
+        if not self._in_transaction:
+            _rollback(raw)
+        elif raw.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute("ROLLBACK TO put_runs")
+                raw.execute("RELEASE put_runs")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write: a transaction, or a savepoint inside :meth:`transaction`."""
+        self._begin()
+        try:
+            yield
+            self._commit()
+        except sqlite3.IntegrityError as exc:
+            self._rollback()
+            raise StoreError(f"a task id is already used by another run ({exc})") from None
+        except BaseException:
+            self._rollback()
             raise
 
     def close(self) -> None:
@@ -312,6 +379,7 @@ class SQLiteStore(Store):
         for table in ("tasks", "task_dependencies", "task_entities"):
             self._db.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (run_id,))
         self._db.execute("DELETE FROM prov_documents WHERE run_id = ?", (run_id,))
+        self._db.execute("DELETE FROM run_labels WHERE run_id = ?", (run_id,))
         return found
 
     def _rows(self, run: RunRecords) -> tuple[list[tuple[Any, ...]], ...]:
@@ -356,6 +424,10 @@ class SQLiteStore(Store):
                 for table in ("tasks", "task_dependencies", "task_entities"):
                     self._db.execute(f"DELETE FROM {table} WHERE workflow_id IN ({marks})", part)
                 self._db.execute(f"DELETE FROM prov_documents WHERE run_id IN ({marks})", part)
+            labelled = [run.run_id for run in runs if fc.run_label(run.workflow) is not None]
+            for part in _chunks(labelled):  # an import's own label is the newer statement
+                marks = ",".join("?" * len(part))
+                self._db.execute(f"DELETE FROM run_labels WHERE run_id IN ({marks})", part)
             self._db.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", tasks)
             self._db.executemany("INSERT OR IGNORE INTO task_dependencies VALUES (?, ?, ?)", deps)
             self._db.executemany(
@@ -371,24 +443,49 @@ class SQLiteStore(Store):
 
     # -- reading -------------------------------------------------------------------------
     def _workflow_docs(
-        self, workflow: str | None, run_ids: Sequence[str] | None
+        self,
+        workflow: str | None,
+        run_ids: Sequence[str] | None,
+        where: Sequence[Condition] = (),
     ) -> Iterator[dict[str, Any]]:
-        if run_ids is not None:
-            for part in _chunks(list(run_ids)):
-                marks = ",".join("?" * len(part))
-                sql = f"SELECT doc FROM workflows WHERE workflow_id IN ({marks})"
-                args: list[Any] = list(part)
-                if workflow is not None:
-                    sql += " AND name = ?"
-                    args.append(workflow)
-                for (doc,) in self._db.execute(sql, args):
-                    yield loads(doc)
-        elif workflow is not None:
-            for (doc,) in self._db.execute("SELECT doc FROM workflows WHERE name = ?", (workflow,)):
+        clauses: list[str] = []
+        args: list[Any] = []
+        if workflow is not None:
+            clauses.append("name = ?")
+            args.append(workflow)
+        if where:
+            fragment, more = sql_filter(where, "doc")
+            clauses.append(fragment)
+            args.extend(more)
+        parts: Iterator[Sequence[str] | None] = (
+            _chunks(list(run_ids)) if run_ids is not None else iter([None])
+        )
+        for part in parts:
+            sql_clauses, sql_args = list(clauses), list(args)
+            if part is not None:
+                sql_clauses.append(f"workflow_id IN ({','.join('?' * len(part))})")
+                sql_args.extend(part)
+            sql = "SELECT doc FROM workflows"
+            if sql_clauses:
+                sql += " WHERE " + " AND ".join(sql_clauses)
+            for (doc,) in self._db.execute(sql, sql_args).fetchall():
                 yield loads(doc)
-        else:
-            for (doc,) in self._db.execute("SELECT doc FROM workflows"):
-                yield loads(doc)
+
+    def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(list(dict.fromkeys(run_ids))):
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT run_id, label FROM run_labels WHERE run_id IN ({marks})"
+            out.update(dict(self._db.execute(sql, list(part)).fetchall()))
+        return out
+
+    def set_label(self, run_ids: Sequence[str], label: str) -> int:
+        ids = list(dict.fromkeys(run_ids))
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO run_labels VALUES (?, ?)", [(r, label) for r in ids]
+            )
+        return len(ids)
 
     def find_tasks(
         self, run_ids: Sequence[str], nodes: Sequence[str] | None = None
@@ -460,6 +557,7 @@ class SQLiteStore(Store):
         ("dependencies without a run", "task_dependencies", "workflow_id"),
         ("entity links without a run", "task_entities", "workflow_id"),
         ("PROV chunks without a run", "prov_documents", "run_id"),
+        ("labels without a run", "run_labels", "run_id"),
     )
 
     def leftovers(self) -> list[dict[str, Any]]:
