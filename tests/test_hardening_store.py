@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from provcausal.cli import cli
-from provcausal.errors import StoreFileError
+from provcausal.errors import StoreFileError, StoreUnreachableError
 from provcausal.stores import open_store
 from tests.helpers import chain_run
 
@@ -215,12 +215,16 @@ def test_read_only_store_can_be_queried_not_written(shared_dir, where):
     assert digest(path) == before
 
 
-def test_reader_opened_before_the_store_exists_sees_it_once_written(tmp_path):
+def test_reader_of_a_store_being_created_sees_it_empty_then_written(tmp_path):
     path = tmp_path / "later.db"
-    with open_store(f"sqlite://{path}") as reader:
+    with pytest.raises(StoreUnreachableError):  # reading never creates a store
+        open_store(f"sqlite://{path}", create=False)
+    assert not path.exists()
+    with sqlite3.connect(path) as db:  # a writer has created the file, not yet the tables
+        db.execute("PRAGMA journal_mode = WAL")
+    with open_store(f"sqlite://{path}", create=False) as reader:
         assert reader.find_runs() == [] and reader.count_tasks() == 0
-        assert not path.exists()  # reading created nothing
-        with open_store(f"sqlite://{path}") as writer:  # another process, say
+        with open_store(f"sqlite://{path}") as writer:
             writer.put_run(chain_run("/r1"))
         assert [r["workflow_id"] for r in reader.find_runs()] == [chain_run("/r1").run_id]
         assert reader.count_tasks() == 3

@@ -159,11 +159,11 @@ class _Connection:
 class SQLiteStore(Store):
     """The embedded store in the file at ``path``.
 
-    Opening never writes: readers use a read-only connection (no write lock, no journal-mode
-    switch, no tables added), so they work on a read-only file or folder and never wait
-    behind an import. The file, its folder and the schema are created, and WAL mode is set,
-    on the first write, and only in a file that is new or already a provcausal store. With
-    ``create`` false a missing file is a :class:`StoreUnreachableError`.
+    Opening an existing store never writes: readers use a read-only connection (no write
+    lock, no journal-mode switch, no tables added), so they work on a read-only file or
+    folder and never wait behind an import. WAL mode is set on the first write, and only in
+    a file that is new or already a provcausal store. A missing file is created with its
+    folder and schema (``create``, the default), else a :class:`StoreUnreachableError`.
     """
 
     #: Seconds a writer waits for another one (an import holds the lock until it commits).
@@ -184,8 +184,8 @@ class SQLiteStore(Store):
         self._missing = False  # no store on disk yet: reads see an empty one until it appears
         self._outdated = False  # a provcausal store missing tables added since it was made
         self._conn = _Connection(self._open_reader(), self._read_error)
-        if self._outdated:
-            self._writable()
+        if self._outdated or (create and self._missing):
+            self._writable()  # an older store gains its new tables; a new one is created
 
     @property
     def _db(self) -> _Connection:
@@ -212,33 +212,52 @@ class SQLiteStore(Store):
         return StoreFileError(f"{self.path}: {why}")
 
     def _open_reader(self) -> sqlite3.Connection:
-        """A read-only connection, or an empty in-memory store when the file is new."""
+        """A connection that only reads, or an empty in-memory store when there is no store
+        on disk yet."""
         head = self._header()
         if head and head != _HEADER:
             raise self._fail("not a SQLite database (the file is corrupted or something else)")
         self._missing = not head
         if not head:  # new: reads see an empty store, nothing is created until a write
             return _empty_store()
-        # In a folder nobody may write to, no writer can exist, and SQLite could not create
-        # the WAL index beside the file: read it as immutable.
-        wal = Path(f"{self.path}-wal")
-        fixed = not os.access(self.path.parent, os.W_OK) and not wal.exists()
-        immutable = "&immutable=1" if fixed else ""
         try:
-            db = sqlite3.connect(
-                f"file://{quote(str(self.path.absolute()))}?mode=ro{immutable}",
-                uri=True,
-                timeout=60.0,
-                isolation_level=None,
-            )
-            known = self._check_schema(db)
-        except sqlite3.DatabaseError as exc:
-            raise self._fail(f"cannot read the embedded store: {_describe(exc)}") from None
+            db, known = self._connect_reader("rw")
+        except sqlite3.OperationalError:  # a read-only file or folder
+            # In a folder nobody may write to, no writer can exist, and SQLite could not
+            # create the WAL index beside the file: read it as immutable.
+            wal = Path(f"{self.path}-wal")
+            fixed = not os.access(self.path.parent, os.W_OK) and not wal.exists()
+            try:
+                db, known = self._connect_reader("ro&immutable=1" if fixed else "ro")
+            except sqlite3.OperationalError as exc:
+                raise self._fail(f"cannot read the embedded store: {_describe(exc)}") from None
         if not known:  # a writer is creating it right now: still an empty store
             db.close()
             self._missing = True
             return _empty_store()
         return db
+
+    def _connect_reader(self, mode: str) -> tuple[sqlite3.Connection, bool]:
+        """A connection that only reads (``mode`` ``rw`` never creates the file, and reading
+        takes no write lock; ``ro`` where writing is impossible), and whether it holds a
+        provcausal store. A read-write one lets SQLite tidy its WAL files on close."""
+        db = sqlite3.connect(
+            f"file://{quote(str(self.path.absolute()))}?mode={mode}",
+            uri=True,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+        )
+        try:
+            return db, self._check_schema(db)
+        except sqlite3.OperationalError:
+            db.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise self._fail(f"cannot read the embedded store: {_describe(exc)}") from None
+        except BaseException:
+            db.close()
+            raise
 
     def _check_schema(self, db: sqlite3.Connection) -> bool:
         """Whether ``db`` is a provcausal store (``False``: an empty database); raises for a
