@@ -73,6 +73,9 @@ def test_unreachable_mongodb_is_one_line_exit_3_without_password() -> None:
 
 
 def test_store_from_environment_variable(monkeypatch, tmp_path) -> None:
+    from provcausal.stores import open_store
+    from tests.helpers import chain_run
+
     monkeypatch.setenv("PROVCAUSAL_STORE", f"sqlite://{tmp_path / 'env.db'}")
     with open_store(f"sqlite://{tmp_path / 'env.db'}") as store:
         store.put_run(chain_run("/r1", workflow="from-env"))

@@ -7,6 +7,7 @@ import shlex
 import click
 
 from provcausal.cli.output import Bar, emit, json_option, table_text
+from provcausal.cli.params import NAME
 from provcausal.errors import BadInputError
 
 QUALITY = click.Choice(["fast", "good", "better"])
@@ -91,7 +92,9 @@ def _plot(result, path: str) -> None:
 def _attribute_options(func):
     """The options ``attribute`` and ``report`` share."""
     options = [
-        click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow."),
+        click.option(
+            "--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow."
+        ),
         click.option(
             "--baseline",
             "-b",
@@ -252,7 +255,7 @@ ANOMALY_LEGEND = (
 
 
 @click.command("anomalies")
-@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option("--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow.")
 @click.option(
     "--sample",
     "-s",

@@ -61,6 +61,8 @@ __all__ = [
     "output_nodes",
     "workflow_document",
     "set_run_state",
+    "run_prov_token",
+    "set_run_prov_token",
     # task documents
     "task_meta",
     "is_captured",
@@ -248,6 +250,21 @@ def workflow_document(
         "ended_at": ended,
         META: {PC: dict(meta)},
     }
+
+
+def run_prov_token(workflow: Mapping[str, Any]) -> str | None:
+    """Which version of the run's stored PROV chunks is current (MongoDB store), if any."""
+    token = _meta(workflow).get("prov_token")
+    return None if token is None else str(token)
+
+
+def set_run_prov_token(workflow: dict[str, Any], token: str | None) -> None:
+    """Name the current PROV chunks of a run (in place); ``None`` removes the key."""
+    meta = workflow.setdefault(META, {}).setdefault(PC, {})
+    if token is None:
+        meta.pop("prov_token", None)
+    else:
+        meta["prov_token"] = token
 
 
 def set_run_state(workflow: dict[str, Any], state: str) -> None:
