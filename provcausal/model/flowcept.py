@@ -281,11 +281,19 @@ def task_meta(task: Mapping[str, Any]) -> dict[str, Any]:
     return dict(_meta(task))
 
 
+#: provcausal's keys that can appear on a run FlowCept captured (given after the capture).
+_AFTER_THE_FACT = frozenset({LABEL})
+
+
 def is_captured(doc: Mapping[str, Any]) -> bool:
     """Whether FlowCept captured the task (or run) itself: provcausal's key is absent, so its
     lineage comes from ``dependencies`` and FlowCept's value rule (:mod:`~.links`)."""
     custom = doc.get(META)
-    return not (isinstance(custom, Mapping) and PC in custom)
+    if not isinstance(custom, Mapping) or not isinstance(custom.get(PC), Mapping):
+        return True
+    # A label given afterwards (``provcausal label``) shows under provcausal's key too, but
+    # does not make a captured run an imported one.
+    return set(custom[PC]) <= _AFTER_THE_FACT
 
 
 def task_node(task: Mapping[str, Any]) -> str:
