@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import prov.model as pm
-from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
+from provcausal.importers.base import (
+    ImportedRun,
+    Importer,
+    ImportOptions,
+    RunSource,
+    content_digest,
+    read_text,
+)
 from provcausal.importers.jsonld import inline_contexts, looks_like_jsonld
 
 from provcausal.errors import BadInputError, MissingDependencyError
@@ -130,11 +137,12 @@ class ProvImporter(Importer):
         files = list(self.iter_files(paths, options))
         if not files:
             raise BadInputError("no PROV documents found", path=", ".join(map(str, paths)))
-        return [RunSource(key=str(f.resolve()), paths=[f], display=str(f)) for f in files]
+        return [RunSource(key=str(f), paths=[f], display=str(f)) for f in files]
 
     def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
         (path,) = source.paths
-        document = read_prov(read_text(path), path)
+        text = read_text(path)
+        document = read_prov(text, path)
         flat = document.flattened() if document.has_bundles() else document
         records = list(flat.get_records())
         activities = [r for r in records if isinstance(r, pm.ProvActivity)]
@@ -143,7 +151,7 @@ class ProvImporter(Importer):
         warnings = []
         if not activities:
             warnings.append(f"{path}: no activities: the run has no tasks")
-        run = ids.run_id(self.name, options.workflow, source.key)
+        run = ids.run_id(self.name, options.workflow, content_digest(text))
         return self.finish(
             document,
             run_id=run,
