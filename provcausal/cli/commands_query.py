@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from provcausal.cli.output import emit, json_option, table_text
+from provcausal.cli.output import emit, json_option, output_file_option, table_text
 from provcausal.errors import InvalidParameterError
 from provcausal.queries import (
     FORMATS,
@@ -115,13 +115,7 @@ def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     help="nodes: the dataflow/causal graph from lineage; prov: one run's PROV graph.",
 )
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="The run (kind prov).")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz's dot).",
-)
+@output_file_option("FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz's dot).")
 @json_option
 @click.pass_obj
 def graph_cmd(app, workflow, kind, run_id, output, as_json):
