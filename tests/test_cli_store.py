@@ -61,7 +61,7 @@ def test_runs_delete_removes_one_run_and_unknown_run_is_exit_2(store_uri: str) -
 
 
 def test_unreachable_mongodb_is_one_line_exit_3_without_password() -> None:
-    from tests.mongo_server import free_port
+    from tests.server_process import free_port
 
     uri = f"mongodb://alice:TopSecret99@127.0.0.1:{free_port()}/flowcept"
     code, out, err = run_cli("--store", uri, "--debug", "workflows")
