@@ -14,7 +14,7 @@ from pathlib import Path
 
 import prov.model as pm
 
-from provcausal.errors import BadInputError, InvalidParameterError, NotFoundError
+from provcausal.errors import InvalidParameterError, NotFoundError
 from provcausal.model import prov as P
 from provcausal.model.convert import flowcept_to_prov
 from provcausal.stores import Store
@@ -44,10 +44,10 @@ def format_for_path(path: str) -> str:
     """The export format a file name asks for; an unknown extension is a usage error."""
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
-        raise BadInputError(
-            f"cannot tell the format from the extension {suffix or '(none)'!r}: use "
-            f"{', '.join(EXTENSIONS)} or give --format",
-            path=path,
+        raise InvalidParameterError(
+            f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}: use "
+            f"{', '.join(EXTENSIONS)} or name the format",
+            "fmt",
         )
     return EXTENSIONS[suffix]
 
