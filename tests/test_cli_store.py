@@ -55,7 +55,7 @@ def test_runs_delete_removes_one_run_and_unknown_run_is_exit_2(store_uri: str) -
     with open_store(store_uri) as store:
         store.put_run(run)
     code, out, _ = run_cli("--store", store_uri, "runs", "delete", run.run_id, "--json")
-    assert code == 0 and json.loads(out) == {"deleted": [run.run_id]}
+    assert code == 0 and json.loads(out) == {"deleted": [run.run_id], "store": store_uri}
     code, out, err = run_cli("--store", store_uri, "runs", "delete", run.run_id)
     assert code == 2 and err.startswith("Error: no run") and out == ""
 
