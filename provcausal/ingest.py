@@ -37,8 +37,8 @@ BATCH_RUNS = 200
 BATCH_TASKS = 20_000
 
 
-class RelabelError(BadInputError):
-    """Runs being imported are already stored under another label."""
+class RelabelError(InvalidParameterError):
+    """Runs being imported are already stored under another label (``relabel`` moves them)."""
 
 
 @dataclass
@@ -133,7 +133,8 @@ def _check_labels(store: Store, batch: Sequence[ImportedRun], label: str | None)
         more = f" and {len(moved) - 5} more" if len(moved) > 5 else ""
         raise RelabelError(
             f"{len(moved)} run(s) of this input are already stored with another label: "
-            f"{shown}{more}; give --relabel to change their label to {label!r}"
+            f"{shown}{more}; relabel them to change their label to {label!r}",
+            "relabel",
         )
 
 

@@ -49,10 +49,10 @@ def format_for_path(path: str) -> str:
     """The export format a file name asks for; an unknown extension is a usage error."""
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
-        raise BadInputError(
-            f"cannot tell the format from the extension {suffix or '(none)'!r}: use "
-            f"{', '.join(EXTENSIONS)} or give --format",
-            path=path,
+        raise InvalidParameterError(
+            f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}: use "
+            f"{', '.join(EXTENSIONS)} or name the format",
+            "fmt",
         )
     return EXTENSIONS[suffix]
 

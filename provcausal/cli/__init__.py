@@ -59,7 +59,13 @@ pass_app = click.make_pass_decorator(App)
 
 
 #: API parameter → the option that sets it, where it is not ``--<parameter>``.
-FLAGS = {"fmt": "--format", "run": "--run", "workflow": "--workflow"}
+FLAGS = {
+    "fmt": "--format",
+    "run": "--run",
+    "workflow": "--workflow",
+    "labels": "--label",
+    "run_ids": "RUN_ID",
+}
 
 
 def flag_hint(exc: InvalidParameterError) -> str:

@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from provcausal.cli.output import emit, json_option, table_text
+from provcausal.cli.output import (
+    command_error,
+    emit,
+    json_option,
+    output_file_option,
+    table_text,
+)
 from provcausal.cli.params import NAME
 from provcausal.errors import InvalidParameterError
 from provcausal.queries import (
@@ -98,9 +104,7 @@ def lineage_cmd(app, item_id, upstream, depth, as_json):
 def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     """Export W3C PROV: a run exactly as imported, or a workflow's runs merged."""
     if as_json and not output:
-        raise InvalidParameterError(
-            "--json reports what was written: give -o FILE as well", "output"
-        )
+        raise command_error("--json reports what was written: give -o FILE as well", 2)
     fmt = fmt or (format_for_path(output) if output else "json")
     text = export_prov(app.store(), run_id, fmt, workflow=workflow, labels=list(labels) or None)
     if not output:
@@ -120,19 +124,12 @@ def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     help="nodes: the dataflow/causal graph from lineage; prov: one run's PROV graph.",
 )
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="The run (kind prov).")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz's dot).",
-)
+@output_file_option("FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz's dot).")
 @json_option
 @click.pass_obj
 def graph_cmd(app, workflow, kind, run_id, output, as_json):
     """Draw a workflow's node-level graph or a run's PROV graph."""
     from provcausal.analysis import causal_graph
-    from provcausal.errors import InvalidParameterError
 
     store = app.store()
     if kind == "prov":

@@ -83,7 +83,7 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
     store = app.store()
     frame = match_runs(store, run_ids, workflow, _split(labels), where)
     if frame.empty:
-        emit({"deleted": []}, as_json, text="no runs match: nothing deleted")
+        emit({"deleted": [], "store": store.uri}, as_json, text="no runs match: nothing deleted")
         return
     if not yes and (workflow or labels or where):  # ids alone name exactly what goes
         shown = frame[["run_id", "workflow", "label", "source"]]
@@ -97,9 +97,9 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
     ids = list(frame["run_id"])
     delete_runs(store, ids)
     emit(
-        {"deleted": ids},
+        {"deleted": ids, "store": store.uri},
         as_json,
-        text="\n".join(f"deleted run {rid}" for rid in ids),
+        text="\n".join(f"deleted run {rid} from {store.uri}" for rid in ids),
     )
 
 
@@ -118,11 +118,12 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
 def label_cmd(app, workflow, where, label, as_json):
     """Label chosen runs (e.g. runs FlowCept captured) for --baseline/--comparison. The label
     is kept in provcausal's own metadata; FlowCept's documents are not changed."""
-    ids = label_runs(app.store(), workflow, where, label)
+    store = app.store()
+    ids = label_runs(store, workflow, where, label)
     emit(
-        {"label": label, "runs": ids},
+        {"label": label, "runs": ids, "store": store.uri},
         as_json,
-        text=f"labelled {len(ids)} run(s) of {workflow!r} {label!r}",
+        text=f"labelled {len(ids)} run(s) of workflow {workflow!r} {label!r} in {store.uri}",
     )
 
 

@@ -18,7 +18,17 @@ import pandas as pd
 
 from provcausal.model.times import format_iso
 
-__all__ = ["json_option", "emit", "to_jsonable", "progress", "Bar", "warn", "info", "command_error"]
+__all__ = [
+    "json_option",
+    "output_file_option",
+    "emit",
+    "to_jsonable",
+    "progress",
+    "Bar",
+    "warn",
+    "info",
+    "command_error",
+]
 
 T = TypeVar("T")
 
@@ -30,6 +40,18 @@ def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else."
     )(func)
+
+
+def output_file_option(help: str, metavar: str | None = None) -> Callable[[F], F]:
+    """The shared required ``-o/--output FILE`` option of commands that write one file."""
+    return click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False),
+        metavar=metavar,
+        help=help,
+    )
 
 
 def to_jsonable(value: Any) -> Any:
