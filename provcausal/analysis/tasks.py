@@ -1,6 +1,6 @@
 """One table of the tasks of selected runs: what the causal graph and the sample data share.
 
-Loaded once per analysis through the store's indexed ``find_tasks`` (by run), whatever system
+Loaded once per analysis through the store's ``sample_rows`` (batches of runs), whatever system
 wrote the tasks: provcausal's importers, or FlowCept itself (whose lineage comes from
 ``dependencies`` and from FlowCept's used/generated value rule). A process whose out-ports
 hold different values is split into one variable per port (``process.port``).
@@ -16,7 +16,6 @@ import pandas as pd
 
 from provcausal.model import flowcept as fc
 from provcausal.model.links import flowcept_links
-from provcausal.model.times import to_epoch
 from provcausal.stores import Store
 
 __all__ = ["load_task_table", "TABLE_COLUMNS"]
@@ -41,39 +40,39 @@ TABLE_COLUMNS = [
 ]
 
 
-def _row(task: dict[str, Any], run_id: str, upstream: dict[str, set[str]] | None) -> dict:
-    start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
-    duration = fc.task_duration(task)
-    deps = set(task.get("dependencies") or [])
+def _row(row: dict[str, Any], upstream: dict[str, set[str]] | None) -> dict:
+    """One table row from a store's sample row (:func:`provcausal.model.flowcept.sample_row`)."""
+    run_id = row["workflow_id"]
+    deps = set(row["dependencies"])
     if upstream is not None:
-        deps |= upstream.get(str(task["task_id"]), set())
+        deps |= upstream.get(row["task_id"], set())
     return {
-        "task_id": str(task["task_id"]),
+        "task_id": row["task_id"],
         "run_id": run_id,
-        "node": fc.task_node(task),
-        "sample": f"{run_id}/{fc.task_sample(task, run_id)}",
-        "visit": fc.task_visit(task),
-        "value": fc.task_value(task),
-        "duration": duration,
-        "start": start,
-        "end": end,
-        "unobserved": fc.task_unobserved(task),
+        "node": row["node"],
+        "sample": f"{run_id}/{row['sample']}",
+        "visit": row["visit"],
+        "value": row["value"],
+        "duration": row["duration"],
+        "start": row["started_at"],
+        "end": row["ended_at"],
+        "unobserved": row["unobserved"],
         "deps": sorted(deps),
-        "ports": _ports(task),
-        "used_names": sorted(map(str, task.get("used") or {})),
+        "ports": _ports(row),
+        "used_names": sorted(row["used_names"]),
     }
 
 
-def _ports(task: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
+def _ports(row: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
     """Out-port → (output name, value) for a task with several out-ports, else ``{}``."""
-    raw = fc.task_attrs(task).get("outPorts")
+    raw = row["out_ports"]
     if not raw:
         return {}
     try:
         ports = raw if isinstance(raw, dict) else json.loads(raw)
     except (TypeError, ValueError):
         return {}
-    generated = task.get("generated") or {}
+    generated = row["generated"]
     out = {}
     for port, name in ports.items():
         value = generated.get(name)
@@ -126,14 +125,27 @@ def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
 
 
+def _run_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Table rows of one run's sample rows; FlowCept-captured tasks get FlowCept's lineage."""
+    captured = [r for r in rows if r["captured"]]
+    upstream = flowcept_links(captured).upstream if captured else None
+    return [_row(r, upstream) for r in rows]
+
+
 def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
-    """All tasks of ``run_ids`` as rows (see ``TABLE_COLUMNS``); ``sample`` is run-qualified."""
+    """All tasks of ``run_ids`` as rows (see ``TABLE_COLUMNS``); ``sample`` is run-qualified.
+
+    The store computes the rows in batches of runs (:meth:`Store.sample_rows`: one indexed
+    query per batch, only the fields read here)."""
     rows: list[dict[str, Any]] = []
-    for run_id in run_ids:
-        tasks = list(store.find_tasks([run_id]))
-        captured = [t for t in tasks if fc.is_captured(t)]
-        upstream = flowcept_links(captured).upstream if captured else None
-        rows.extend(_row(t, run_id, upstream) for t in tasks)
+    run: list[dict[str, Any]] = []
+    for sample in store.sample_rows(run_ids):
+        if run and sample["workflow_id"] != run[0]["workflow_id"]:
+            rows.extend(_run_rows(run))
+            run = []
+        run.append(sample)
+    if run:
+        rows.extend(_run_rows(run))
     table = _split_ports(pd.DataFrame(rows, columns=TABLE_COLUMNS))
     return table.astype(
         {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from provcausal.model.flowcept import RunRecords, is_visible, run_label
+from provcausal.model.flowcept import RunRecords, is_visible, run_label, sample_row
 from provcausal.model.times import to_epoch
 
 __all__ = [
@@ -25,7 +25,11 @@ __all__ = [
     "compress_prov",
     "decompress_prov",
     "PROV_CHUNK_BYTES",
+    "SAMPLE_BATCH_RUNS",
 ]
+
+#: Runs per query when reading sample rows: one indexed query reads this many runs' tasks.
+SAMPLE_BATCH_RUNS = 500
 
 #: PROV-JSON is stored zlib-compressed in chunks, far below MongoDB's 16 MB document limit.
 PROV_CHUNK_BYTES = 4 * 1024 * 1024
@@ -121,6 +125,22 @@ class Store(ABC):
         self, run_ids: Sequence[str], nodes: Sequence[str] | None = None
     ) -> Iterator[dict[str, Any]]:
         """Tasks of the given runs (index on ``workflow_id``), optionally of some nodes only."""
+
+    def sample_rows(
+        self, run_ids: Sequence[str], batch: int = SAMPLE_BATCH_RUNS
+    ) -> Iterator[dict[str, Any]]:
+        """The sample row (:func:`provcausal.model.flowcept.sample_row`) of every task of
+        ``run_ids``, with one indexed query per ``batch`` runs. Rows of one run are
+        consecutive, in the run's task order. Stores override this to compute the rows in
+        the backend; this default reads whole documents."""
+        ids = list(dict.fromkeys(run_ids))
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            by_run: dict[str, list[dict[str, Any]]] = {r: [] for r in part}
+            for task in self.find_tasks(part):
+                by_run.setdefault(str(task["workflow_id"]), []).append(sample_row(task))
+            for rows in by_run.values():
+                yield from rows
 
     @abstractmethod
     def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from provcausal.errors import StoreError, StoreUnreachableError
+from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import (
     GENERATED_IDS,
     STATE,
@@ -27,11 +28,11 @@ from provcausal.model.flowcept import (
     RunRecords,
     meta_path,
 )
-from provcausal.stores.base import Store, compress_prov, decompress_prov
-from provcausal.stores.codec import escape_keys, unescape_keys
+from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
+from provcausal.stores.codec import escape_keys, unescape_key, unescape_keys
 from provcausal.stores.uri import redact_text
 
-__all__ = ["MongoStore", "DEFAULT_DB"]
+__all__ = ["MongoStore", "DEFAULT_DB", "sample_pipeline"]
 
 DEFAULT_DB = "flowcept"
 PROV_COLLECTION = "provcausal_prov"
@@ -66,6 +67,47 @@ def _insert_ignoring_duplicates(collection: Any, docs: list[dict[str, Any]]) -> 
     except BulkWriteError as exc:
         if not _duplicates_only(exc):
             raise
+
+
+def _field(path: str) -> str:
+    return "$" + path
+
+
+def _is_null(path: str) -> dict[str, Any]:
+    return {"$eq": [{"$ifNull": [_field(path), None]}, None]}
+
+
+def sample_pipeline(run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The aggregation that reshapes the tasks of ``run_ids`` into raw sample columns
+    (:data:`provcausal.model.flowcept.SAMPLE_COLUMNS`) on the server."""
+    paths = fc.SAMPLE_PATHS
+    # Absent and null are one case here ({"$ifNull": [x, None]}), as in fc.finish_sample_row
+    # (nx-27017's $type does not answer "missing" for an absent field).
+    captured = _is_null(f"{fc.META}.{fc.PC}")
+    no_value = _is_null(paths["value"])
+    has_ports = {"$not": [_is_null(paths["out_ports"])]}
+    project: dict[str, Any] = {"_id": 0}
+    project.update({column: _field(path) for column, path in paths.items()})
+    project["used_names"] = {
+        "$map": {
+            "input": {"$objectToArray": "$used"},  # null when absent
+            "as": "kv",
+            "in": "$$kv.k",
+        }
+    }
+    project["captured"] = captured
+    project["used"] = {"$cond": [captured, "$used", None]}  # see fc.needs_values
+    project["generated"] = {"$cond": [{"$or": [captured, no_value, has_ports]}, "$generated", None]}
+    return [{"$match": {"workflow_id": {"$in": list(run_ids)}}}, {"$project": project}]
+
+
+def _unescape_sample(raw: dict[str, Any]) -> dict[str, Any]:
+    """Field names inside ``used``/``generated`` are stored escaped (see ``codec``)."""
+    raw["used_names"] = [unescape_key(str(k)) for k in raw.get("used_names") or []]
+    for key in ("used", "generated"):
+        if raw.get(key):
+            raw[key] = unescape_keys(raw[key])
+    return raw
 
 
 def _clean(doc: dict[str, Any]) -> dict[str, Any]:
@@ -260,6 +302,23 @@ class MongoStore(Store):
                 docs = list(self._tasks.find(query))
             for doc in docs:
                 yield _clean(doc)
+
+    def sample_rows(
+        self, run_ids: Sequence[str], batch: int = SAMPLE_BATCH_RUNS
+    ) -> Iterator[dict[str, Any]]:
+        """Sample rows computed by the server: one aggregation per ``batch`` runs whose
+        ``$match`` uses the ``workflow_id`` index and whose ``$project`` returns only the
+        columns the analysis reads (see :func:`sample_pipeline`)."""
+        ids = list(dict.fromkeys(run_ids))
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            by_run: dict[str, list[dict[str, Any]]] = {r: [] for r in part}
+            with self._guard("reading sample rows"):
+                for raw in self._tasks.aggregate(sample_pipeline(part)):
+                    row = fc.finish_sample_row(_unescape_sample(raw))
+                    by_run.setdefault(row["workflow_id"], []).append(row)
+            for rows in by_run.values():
+                yield from rows
 
     def _find(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         with self._guard("reading tasks"):

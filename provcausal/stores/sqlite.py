@@ -8,6 +8,7 @@ indexed tables. Writing a run is one transaction: readers see all of it or none.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 from provcausal.errors import StoreError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
-from provcausal.stores.base import Store, compress_prov, decompress_prov
+from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
 from provcausal.stores.codec import dumps, loads
 
 __all__ = ["SQLiteStore"]
@@ -66,6 +67,54 @@ CREATE TABLE IF NOT EXISTS prov_documents (
 """
 
 _BATCH = 500
+
+
+def _json_path(path: str) -> str:
+    return "$." + path
+
+
+def _time_sql(field: str) -> str:
+    """A stored time: datetimes are ``{"$date": epoch}`` (see ``codec``), others as written."""
+    return f"""coalesce(json_extract(doc, '$.{field}."$date"'), json_extract(doc, '$.{field}'))"""
+
+
+_SAMPLE_SCALARS = ("node", "sample", "visit", "value", "duration", "unobserved")
+_SAMPLE_SELECT = (
+    "SELECT task_id, workflow_id, "
+    + ", ".join(f"json_extract(doc, '{_json_path(fc.SAMPLE_PATHS[c])}')" for c in _SAMPLE_SCALARS)
+    + f", {_time_sql('started_at')}, {_time_sql('ended_at')}"
+    + ", json_extract(doc, '$.dependencies'), json_extract(doc, '$.used')"
+    + ", json_extract(doc, '$.generated')"
+    + f", json_extract(doc, '{_json_path(fc.SAMPLE_PATHS['out_ports'])}')"
+    + f", json_type(doc, '$.{fc.META}.{fc.PC}') IS NULL"
+    + " FROM tasks"
+)
+
+
+def _sample_raw(row: tuple[Any, ...]) -> dict[str, Any]:
+    """Raw sample columns from one row of ``_SAMPLE_SELECT``."""
+    task_id, run, node, sample, visit, value, duration, unobserved, start, end = row[:10]
+    deps, used_text, generated_text, ports, captured = row[10:]
+    used = loads(used_text) if used_text else {}
+    want_used, want_generated = fc.needs_values(bool(captured), value is not None, bool(ports))
+    return {
+        "task_id": task_id,
+        "workflow_id": run,
+        "node": node,
+        "sample": sample,
+        "visit": visit,
+        "value": value,
+        "duration": duration,
+        "started_at": start,
+        "ended_at": end,
+        "unobserved": unobserved,
+        "dependencies": json.loads(deps) if deps else None,
+        "used_names": list(used),
+        "used": used if want_used else None,
+        "generated": loads(generated_text) if want_generated and generated_text else None,
+        "out_ports": ports,
+        "captured": bool(captured),
+    }
 
 
 def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:
@@ -224,6 +273,18 @@ class SQLiteStore(Store):
                 ).fetchall()
             for (doc,) in rows:
                 yield loads(doc)
+
+    def sample_rows(
+        self, run_ids: Sequence[str], batch: int = SAMPLE_BATCH_RUNS
+    ) -> Iterator[dict[str, Any]]:
+        """Sample rows computed in SQL (``json_extract`` of only the fields the analysis
+        reads), one indexed query per ``batch`` runs."""
+        ids = list(dict.fromkeys(run_ids))
+        for part in _chunks(ids, min(batch, _BATCH)):
+            marks = ",".join("?" * len(part))
+            sql = f"{_SAMPLE_SELECT} WHERE workflow_id IN ({marks}) ORDER BY workflow_id, rowid"
+            for row in self._db.execute(sql, list(part)):
+                yield fc.finish_sample_row(_sample_raw(row))
 
     def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
