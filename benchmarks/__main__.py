@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["import", "memory", "lineage", "attribution", "accuracy"],
+        choices=["import", "memory", "lineage", "extraction", "attribution", "accuracy"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="keep corpora here between runs")
@@ -30,6 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-sizes", type=_sizes, help="run folders, e.g. 1000,10000")
     parser.add_argument("--memory-sizes", type=_sizes, help="run folders, e.g. 1000,100000")
     parser.add_argument("--lineage-tasks", type=int, help="tasks in the lineage store")
+    parser.add_argument(
+        "--extraction-runs",
+        type=_sizes,
+        help="runs per side, runs stored (SQLite), e.g. 10000,100000",
+    )
+    parser.add_argument(
+        "--extraction-mongo-runs", type=_sizes, help="the same on MongoDB, e.g. 1000,10000"
+    )
     parser.add_argument("--attribution-sizes", type=_sizes, help="nodes, e.g. 5,20,50,100")
     parser.add_argument(
         "--shapes", type=lambda t: t.split(","), help="accuracy shapes, e.g. switch,ports"
@@ -37,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="accuracy: bootstrap repeats per call")
     args = parser.parse_args(argv)
     # accuracy runs only when asked for: 20 data sets of 5 shapes take tens of minutes
-    wanted = set(args.only or ["import", "memory", "lineage", "attribution"])
+    wanted = set(args.only or ["import", "memory", "lineage", "extraction", "attribution"])
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -71,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             tasks = args.lineage_tasks or (50_000 if args.quick else 1_000_000)
             uri = lineage.build(work / f"lineage-{tasks}.db", tasks, log)
             report["lineage"] = lineage.measure(uri, 20 if args.quick else 100, 0, log)
+        if "extraction" in wanted:
+            server = _extraction(args, work, report, server, log)
         if "attribution" in wanted:
             from benchmarks import attribution
 
@@ -104,6 +114,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log: Any) -> Any:
+    """SQLite at full size, MongoDB (the nx-27017 test server) at what fits in time."""
+    from benchmarks import extraction
+    from tests.mongo_server import WireServer
+
+    side, total = args.extraction_runs or ([500, 5_000] if args.quick else [10_000, 100_000])
+    m_default = [200, 1_000] if args.quick else [1_000, 10_000]
+    m_side, m_total = args.extraction_mongo_runs or m_default
+    tag = time.time_ns()
+    rows = [extraction.run(f"sqlite://{work / f'extract-{tag}.db'}", side, total, 3, log)]
+    if server is None:
+        server = WireServer(work / "nx27017")
+        server.start()
+    rows.append(extraction.run(f"{server.base_uri}/extract_{tag}", m_side, m_total, 3, log))
+    report["extraction"] = rows
+    return server
+
+
 def render(report: dict[str, Any]) -> str:
     lines = []
     for row in report.get("import", []):
@@ -125,6 +153,15 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"lineage depth 20 in {x['tasks']} tasks: median {x['median_ms']:.1f} ms, "
             f"p95 {x['p95_ms']:.1f} ms, {x['ratio_to_point_lookup']:.0f}x one lookup"
+        )
+    for row in report.get("extraction", []):
+        small, large = row["small"], row["large"]
+        lines.append(
+            f"extraction {row['store']:7} {row['side']} vs {row['side']} runs: load "
+            f"{large['load_median']:.2f} s vs bare indexed read {large['bare_median']:.2f} s "
+            f"(ratio {large['ratio']:.2f}) with {large['stored_runs']} runs stored; "
+            f"{small['load_median']:.2f} s with {small['stored_runs']} stored "
+            f"(growth {row['growth']:.2f}x for {large['stored_runs'] / small['stored_runs']:.0f}x)"
         )
     for row in report.get("attribution", []):
         lines.append(
