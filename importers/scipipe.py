@@ -106,6 +106,7 @@ class _AuditReader:
         self.folder = folder
         self.tasks: dict[str, _Task] = {}
         self.stub_paths: set[str] = set()
+        self.walked: set[str] = set()
         self.digest = hashlib.blake2b(digest_size=16)
 
     def _field(
@@ -184,6 +185,11 @@ class _AuditReader:
                 self.tasks[sid] = task
             if produced and _norm(produced) not in task.outputs:
                 task.outputs.append(_norm(produced))
+            if sid in self.walked:
+                # Every audit file repeats its whole upstream history: an ID already
+                # walked holds the same subtree, so it is neither re-read nor re-walked.
+                continue
+            self.walked.add(sid)
             for in_path, sub in (upstream or {}).items():
                 if _norm(in_path) not in task.inputs:
                     task.inputs.append(_norm(in_path))
@@ -294,11 +300,11 @@ class SciPipeImporter(Importer):
             if not options.skip_bad:
                 reader.add_file(file)
                 continue
-            before = (dict(reader.tasks), set(reader.stub_paths))
+            before = (dict(reader.tasks), set(reader.stub_paths), set(reader.walked))
             try:
                 reader.add_file(file)
             except BadInputError as exc:
-                reader.tasks, reader.stub_paths = before
+                reader.tasks, reader.stub_paths, reader.walked = before
                 skipped.append(str(exc))
         if not reader.tasks:
             raise BadInputError("no audited tasks in this run", path=source.display)
