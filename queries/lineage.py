@@ -46,20 +46,27 @@ class _Walker:
 
 
 def lineage(
-    store: Store, item_id: str, direction: str = "upstream", depth: int | None = None
+    store: Store,
+    item_id: str,
+    direction: str = "upstream",
+    depth: int | None = None,
+    run: str | None = None,
 ) -> nx.DiGraph:
     """The lineage of a task or entity as a graph (edges cause → effect: entity → task that
     used it, task → entity it generated, task → task for dependencies without entities).
 
     Node attributes: ``kind`` (task/entity), ``label`` (node or entity name), ``depth``
-    (task generations away), ``run``, ``value``.
+    (task generations away), ``run``, ``value``. The walk stays within the runs of the tasks
+    it reached (every step's lookup names them: targeted on a sharded cluster); ``run``, when
+    known, makes the first lookup targeted too (else it asks every shard).
     """
     if direction not in ("upstream", "downstream"):
         raise ValueError("direction is upstream or downstream")
     walker = _Walker(store)
     g = nx.DiGraph()
     limit = depth if depth is not None else 10**9
-    start_tasks = walker.keep(store.tasks_by_id([item_id]))
+    entry = None if run is None else [run]
+    start_tasks = walker.keep(store.tasks_by_id([item_id], entry))
     frontier: list[dict[str, Any]]
     if start_tasks:
         level = 0
@@ -68,10 +75,10 @@ def lineage(
         frontier = [task]
     else:
         level = 1
-        generators = walker.keep(store.tasks_by_entity([item_id], "generated"))
+        generators = walker.keep(store.tasks_by_entity([item_id], "generated", entry))
         # Users matter downstream, or to tell an entity nobody generated from a wrong id.
         users = (
-            walker.keep(store.tasks_by_entity([item_id], "used"))
+            walker.keep(store.tasks_by_entity([item_id], "used", entry))
             if direction == "downstream" or not generators
             else []
         )
@@ -130,6 +137,7 @@ def _step(
     g: nx.DiGraph, walker: _Walker, frontier: list[dict[str, Any]], direction: str, level: int
 ) -> list[dict[str, Any]]:
     store = walker.store
+    runs = sorted({str(t["workflow_id"]) for t in frontier})
     nxt: dict[str, dict[str, Any]] = {}
     if direction == "upstream":
         wanted: dict[str, list[str]] = {}
@@ -139,7 +147,9 @@ def _step(
                 _add_entity(g, eid, fc.entity_info(task, eid), task, level)
                 g.add_edge(eid, task["task_id"])
                 wanted.setdefault(eid, []).append(task["task_id"])
-        producers = walker.keep(store.tasks_by_entity(list(wanted), "generated")) if wanted else []
+        producers = (
+            walker.keep(store.tasks_by_entity(list(wanted), "generated", runs)) if wanted else []
+        )
         for producer in producers:
             for eid in fc.generated_ids(producer):
                 if eid in wanted:
@@ -157,7 +167,7 @@ def _step(
                 )
             for dep in deps - explained.get(task["task_id"], set()):
                 extra.setdefault(dep, set()).add(task["task_id"])
-        for dep_task in walker.keep(store.tasks_by_id(list(extra))) if extra else []:
+        for dep_task in walker.keep(store.tasks_by_id(list(extra), runs)) if extra else []:
             _add_task(g, dep_task, level)
             for user_id in extra[dep_task["task_id"]]:
                 g.add_edge(dep_task["task_id"], user_id)
@@ -169,7 +179,9 @@ def _step(
                 _add_entity(g, eid, fc.entity_info(task, eid), task, level)
                 g.add_edge(task["task_id"], eid)
                 produced[eid] = task["task_id"]
-        consumers = walker.keep(store.tasks_by_entity(list(produced), "used")) if produced else []
+        consumers = (
+            walker.keep(store.tasks_by_entity(list(produced), "used", runs)) if produced else []
+        )
         for consumer in consumers:
             for eid in fc.used_ids(consumer):
                 if eid in produced:
@@ -177,7 +189,7 @@ def _step(
                     g.add_edge(eid, consumer["task_id"])
                     nxt[consumer["task_id"]] = consumer
         ids = [t["task_id"] for t in frontier]
-        for dependent in walker.keep(store.tasks_depending_on(ids)):
+        for dependent in walker.keep(store.tasks_depending_on(ids, runs)):
             if dependent["task_id"] in nxt:
                 continue
             _add_task(g, dependent, level)
@@ -190,7 +202,7 @@ def _step(
                 continue
             links = walker.links(str(task.get("workflow_id")))
             later = [t for t, ups in links.upstream.items() if task["task_id"] in ups]
-            for dependent in walker.keep(store.tasks_by_id(later)) if later else []:
+            for dependent in walker.keep(store.tasks_by_id(later, runs)) if later else []:
                 if dependent["task_id"] not in nxt:
                     _add_task(g, dependent, level)
                     g.add_edge(task["task_id"], dependent["task_id"])

@@ -142,16 +142,24 @@ class Store(ABC):
             for rows in by_run.values():
                 yield from rows
 
+    # ``runs``: when given, only tasks of these runs. Lineage passes the runs it walks in, so
+    # that on a cluster sharded by ``workflow_id`` the lookup goes only to their shards.
     @abstractmethod
-    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def tasks_by_id(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Tasks by ``task_id`` (unique index)."""
 
     @abstractmethod
-    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def tasks_depending_on(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Tasks whose ``dependencies`` name any of ``task_ids`` (index)."""
 
     @abstractmethod
-    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
+    def tasks_by_entity(
+        self, entity_ids: Sequence[str], role: str, runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Tasks that ``role`` (``"used"`` or ``"generated"``) any of ``entity_ids`` (index)."""
 
     @abstractmethod

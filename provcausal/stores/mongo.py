@@ -320,31 +320,36 @@ class MongoStore(Store):
             for rows in by_run.values():
                 yield from rows
 
-    def _find(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    def _find(self, query: dict[str, Any], runs: Sequence[str] | None) -> list[dict[str, Any]]:
+        if runs is not None:
+            query = {"workflow_id": {"$in": list(dict.fromkeys(runs))}, **query}
         with self._guard("reading tasks"):
             return [_clean(d) for d in self._tasks.find(query)]
 
-    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(task_ids))
+    def _find_in(
+        self, field: str, values: Sequence[str], runs: Sequence[str] | None
+    ) -> list[dict[str, Any]]:
+        ids = list(dict.fromkeys(values))
         out: list[dict[str, Any]] = []
         for i in range(0, len(ids), _BATCH):
-            out.extend(self._find({"task_id": {"$in": ids[i : i + _BATCH]}}))
+            out.extend(self._find({field: {"$in": ids[i : i + _BATCH]}}, runs))
         return out
 
-    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(task_ids))
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(ids), _BATCH):
-            out.extend(self._find({"dependencies": {"$in": ids[i : i + _BATCH]}}))
-        return out
+    def tasks_by_id(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self._find_in("task_id", task_ids, runs)
 
-    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(entity_ids))
+    def tasks_depending_on(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self._find_in("dependencies", task_ids, runs)
+
+    def tasks_by_entity(
+        self, entity_ids: Sequence[str], role: str, runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         field = meta_path({"used": USED_IDS, "generated": GENERATED_IDS}[role])
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(ids), _BATCH):
-            out.extend(self._find({field: {"$in": ids[i : i + _BATCH]}}))
-        return out
+        return self._find_in(field, entity_ids, runs)
 
     def get_prov_json(self, run_id: str) -> str | None:
         with self._guard(f"reading the PROV document of {run_id}"):

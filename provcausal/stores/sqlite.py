@@ -286,42 +286,47 @@ class SQLiteStore(Store):
             for row in self._db.execute(sql, list(part)):
                 yield fc.finish_sample_row(_sample_raw(row))
 
-    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def _ids(self, sql: str, args: list[Any], runs: Sequence[str] | None) -> list[str]:
+        """The first column of ``sql``, restricted to ``runs`` when given."""
+        if runs is None:
+            return [r[0] for r in self._db.execute(sql, args)]
+        run_set = set(runs)
+        sql = sql.replace("SELECT task_id", "SELECT task_id, workflow_id", 1)
+        return [r[0] for r in self._db.execute(sql, args) if r[1] in run_set]
+
+    def tasks_by_id(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        run_set = None if runs is None else set(runs)
         for part in _chunks(list(dict.fromkeys(task_ids))):
             marks = ",".join("?" * len(part))
+            sql = f"SELECT doc, workflow_id FROM tasks WHERE task_id IN ({marks})"
             out.extend(
                 loads(doc)
-                for (doc,) in self._db.execute(
-                    f"SELECT doc FROM tasks WHERE task_id IN ({marks})", list(part)
-                )
+                for doc, run in self._db.execute(sql, list(part))
+                if run_set is None or run in run_set
             )
         return out
 
-    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def tasks_depending_on(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         ids: list[str] = []
         for part in _chunks(list(dict.fromkeys(task_ids))):
             marks = ",".join("?" * len(part))
-            ids.extend(
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT task_id FROM task_dependencies WHERE dependency IN ({marks})",
-                    list(part),
-                )
-            )
+            sql = f"SELECT task_id FROM task_dependencies WHERE dependency IN ({marks})"
+            ids.extend(self._ids(sql, list(part), runs))
         return self.tasks_by_id(ids)
 
-    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
+    def tasks_by_entity(
+        self, entity_ids: Sequence[str], role: str, runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         ids: list[str] = []
         for part in _chunks(list(dict.fromkeys(entity_ids))):
             marks = ",".join("?" * len(part))
-            ids.extend(
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT task_id FROM task_entities WHERE role = ? AND entity_id IN ({marks})",
-                    [role, *part],
-                )
-            )
+            sql = f"SELECT task_id FROM task_entities WHERE role = ? AND entity_id IN ({marks})"
+            ids.extend(self._ids(sql, [role, *part], runs))
         return self.tasks_by_id(ids)
 
     def get_prov_json(self, run_id: str) -> str | None:
