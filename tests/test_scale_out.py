@@ -114,3 +114,14 @@ def test_a_recorder_that_sees_an_untargeted_read_reports_it(recorded: Any) -> No
     RECORDER.reads.clear()
     store.tasks_by_id(["nope"])
     assert RECORDER.untargeted() == [("find", "tasks", {"task_id": {"$in": ["nope"]}})]
+
+
+def test_given_no_concerns_in_the_uri_then_majority_reads_and_writes(mongo_uri: str) -> None:
+    from provcausal.stores.mongo import MongoStore, consistency_options
+
+    assert consistency_options("mongodb://h/db?w=1&readConcernLevel=local") == {}
+    assert consistency_options("mongodb://h/db?W=2") == {"readConcernLevel": "majority"}
+    with open_store(mongo_uri) as store:
+        assert isinstance(store, MongoStore)
+        assert store._client.write_concern.document == {"w": "majority"}
+        assert store._client.read_concern.level == "majority"

@@ -32,7 +32,7 @@ from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, deco
 from provcausal.stores.codec import escape_keys, unescape_key, unescape_keys
 from provcausal.stores.uri import redact_text
 
-__all__ = ["MongoStore", "DEFAULT_DB", "sample_pipeline"]
+__all__ = ["MongoStore", "DEFAULT_DB", "sample_pipeline", "consistency_options"]
 
 DEFAULT_DB = "flowcept"
 PROV_COLLECTION = "provcausal_prov"
@@ -67,6 +67,23 @@ def _insert_ignoring_duplicates(collection: Any, docs: list[dict[str, Any]]) -> 
     except BulkWriteError as exc:
         if not _duplicates_only(exc):
             raise
+
+
+def consistency_options(uri: str) -> dict[str, Any]:
+    """Write concern ``majority`` and read concern ``majority`` unless the URI sets them.
+
+    On a replica set an acknowledged run then survives a failover (no rollback can take its
+    ``complete`` marker or some of its tasks back), and readers only see what is majority
+    committed; see ``docs/scale-out.md``. On a standalone server both act as ``w: 1``/
+    ``local``."""
+    query = uri.partition("?")[2].lower()
+    given = {part.partition("=")[0] for part in query.replace(";", "&").split("&")}
+    out: dict[str, Any] = {}
+    if "w" not in given:
+        out["w"] = "majority"
+    if "readconcernlevel" not in given:
+        out["readConcernLevel"] = "majority"
+    return out
 
 
 def _field(path: str) -> str:
@@ -142,6 +159,7 @@ class MongoStore(Store):
         try:
             self._client: Any = pymongo.MongoClient(
                 uri,
+                **consistency_options(uri),
                 tz_aware=True,
                 serverSelectionTimeoutMS=timeout_ms,
                 connectTimeoutMS=timeout_ms,
