@@ -140,7 +140,9 @@ def render(report: dict[str, Any]) -> str:
             f"{row['records_per_second']:>7.0f} records/s; store writes "
             f"{row['write_records_per_second']:>7.0f} records/s vs raw bulk insert "
             f"{row['raw_records_per_second']:>8.0f}: ratio "
-            f"{row['write_ratio_to_raw']:.2f}"
+            f"{row['write_ratio_to_raw']:.2f}; {row['seconds']:.1f} s end to end, read+map "
+            f"{row['read_map_seconds']:.1f} s = {row['read_map_ratio_to_json_load']:.0f}x "
+            f"json.load of the audit files ({row['json_load_seconds']:.2f} s)"
         )
     if "memory" in report:
         m = report["memory"]
