@@ -10,7 +10,7 @@ import pandas as pd
 from provcausal.analysis.tasks import load_task_table
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
-from provcausal.stores import Store
+from provcausal.stores import Store, open_store
 from tests.helpers import chain_run
 
 
@@ -92,3 +92,15 @@ def test_given_store_when_loading_table_then_same_as_from_whole_documents(store:
     ported = table[table["run_id"] == runs[-1].run_id].set_index("node")
     assert ported.loc["a.p", "value"] == 0.0 and pd.isna(ported.loc["a.q", "value"])
     assert ported.loc["b", "deps"] == [ported.loc["a.p", "task_id"]]
+
+
+def test_given_sqlite_when_reading_sample_rows_then_the_run_index_is_searched(
+    sqlite_uri: str,
+) -> None:
+    from provcausal.stores.sqlite import _SAMPLE_SELECT
+
+    with open_store(sqlite_uri) as store:
+        sql = f"EXPLAIN QUERY PLAN {_SAMPLE_SELECT} WHERE workflow_id IN (?, ?)"
+        plan = " ".join(str(r[3]) for r in store._db.execute(sql, ["a", "b"]))  # type: ignore[attr-defined]
+    assert "SEARCH tasks USING INDEX tasks_workflow_node (workflow_id=?)" in plan
+    assert "SCAN" not in plan
