@@ -163,7 +163,8 @@ def render(report: dict[str, Any]) -> str:
             f"{large['load_median']:.2f} s vs bare indexed read {large['bare_median']:.2f} s "
             f"(ratio {large['ratio']:.2f}) with {large['stored_runs']} runs stored; "
             f"{small['load_median']:.2f} s with {small['stored_runs']} stored "
-            f"(growth {row['growth']:.2f}x for {large['stored_runs'] / small['stored_runs']:.0f}x)"
+            f"(growth {row['growth']:.2f}x, CPU {row['cpu_growth']:.2f}x, for "
+            f"{large['stored_runs'] / small['stored_runs']:.0f}x)"
         )
     for row in report.get("attribution", []):
         lines.append(

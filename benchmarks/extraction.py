@@ -115,13 +115,16 @@ def bare_read(store: Store, run_ids: Sequence[str], batch: int = 500) -> int:
     return n
 
 
-def _timed(fn: Callable[[], Any], repeats: int) -> list[float]:
-    out = []
+def _timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
+    """Wall seconds and this process's CPU seconds of each repeat (CPU time does not vary
+    with the other work on the machine; it misses a MongoDB server's own time)."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - started)
-    return out
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
+    return wall, cpu
 
 
 def measure(store: Store, side: int, repeats: int, log: Any) -> dict[str, Any]:
@@ -130,8 +133,8 @@ def measure(store: Store, side: int, repeats: int, log: Any) -> dict[str, Any]:
     comp = [r["workflow_id"] for r in store.find_runs(labels=["comp"])][:side]
     ids = base + comp
     rows = len(load_task_table(store, ids))
-    load = _timed(lambda: load_task_table(store, ids), repeats)
-    bare = _timed(lambda: bare_read(store, ids), repeats)
+    load, load_cpu = _timed(lambda: load_task_table(store, ids), repeats)
+    bare, bare_cpu = _timed(lambda: bare_read(store, ids), repeats)
     result = {
         "stored_runs": len(store.find_runs()),
         "stored_tasks": store.count_tasks(),
@@ -142,11 +145,15 @@ def measure(store: Store, side: int, repeats: int, log: Any) -> dict[str, Any]:
         "load_median": statistics.median(load),
         "bare_median": statistics.median(bare),
         "ratio": statistics.median(bare) / statistics.median(load),
+        "load_cpu_seconds": load_cpu,
+        "bare_cpu_seconds": bare_cpu,
+        "cpu_ratio": statistics.median(bare_cpu) / statistics.median(load_cpu),
     }
     log(
         f"extraction: {result['stored_runs']} runs stored, {side} vs {side} loaded "
         f"({rows} rows): load {min(load):.2f}-{max(load):.2f} s, bare indexed read "
-        f"{min(bare):.2f}-{max(bare):.2f} s, ratio {result['ratio']:.2f}"
+        f"{min(bare):.2f}-{max(bare):.2f} s, ratio {result['ratio']:.2f} (CPU: load "
+        f"{statistics.median(load_cpu):.2f} s, bare {statistics.median(bare_cpu):.2f} s)"
     )
     return result
 
@@ -170,6 +177,8 @@ def run(uri: str, side: int, total: int, repeats: int, log: Any) -> dict[str, An
         "large": second,
         "write_seconds": write_small + write_rest,
         "growth": second["load_median"] / first["load_median"],
+        "cpu_growth": statistics.median(second["load_cpu_seconds"])
+        / statistics.median(first["load_cpu_seconds"]),
     }
 
 
