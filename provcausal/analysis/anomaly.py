@@ -21,7 +21,6 @@ from provcausal.errors import (
     NotFoundError,
     UnknownNodeError,
 )
-from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
 __all__ = ["anomalies", "find_sample"]
@@ -36,10 +35,9 @@ def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
         return run_id, rest
     if sample in ids:
         return sample, sample
-    for doc in runs:
-        for task in store.find_tasks([str(doc["workflow_id"])]):
-            if not fc.is_captured(task) and fc.task_sample(task) == sample:
-                return str(doc["workflow_id"]), sample
+    for row in store.sample_rows([str(doc["workflow_id"]) for doc in runs]):
+        if not row["captured"] and row["sample"] == sample:
+            return row["workflow_id"], sample
     raise NotFoundError(f"no sample {sample!r} in workflow {workflow!r}")
 
 
