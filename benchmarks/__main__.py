@@ -120,7 +120,7 @@ def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log:
     from tests.mongo_server import WireServer
 
     side, total = args.extraction_runs or ([500, 5_000] if args.quick else [10_000, 100_000])
-    m_default = [200, 1_000] if args.quick else [1_000, 10_000]
+    m_default = [100, 400] if args.quick else [1_000, 10_000]
     m_side, m_total = args.extraction_mongo_runs or m_default
     tag = time.time_ns()
     rows = [extraction.run(f"sqlite://{work / f'extract-{tag}.db'}", side, total, 3, log)]
