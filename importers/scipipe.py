@@ -238,6 +238,21 @@ class _AuditReader:
         return task
 
 
+_DOT_CACHE: dict[str, ProcessGraph] = {}
+
+
+def _parse_dot_once(text: str, path: Path) -> ProcessGraph:
+    """Every run folder of a workflow holds the same graph: parse each distinct text once
+    (a few graphs kept; a bad graph raises naming its own file and is never kept)."""
+    graph = _DOT_CACHE.get(text)
+    if graph is None:
+        graph = parse_dot(text, path)
+        if len(_DOT_CACHE) >= 8:
+            _DOT_CACHE.clear()
+        _DOT_CACHE[text] = graph
+    return graph
+
+
 class SciPipeImporter(Importer):
     """``provcausal import scipipe``: audit files or folders searched for ``*.audit.json``."""
 
@@ -285,7 +300,7 @@ class SciPipeImporter(Importer):
             try:
                 text = read_text(candidate, limit=16 * 1024 * 1024)
                 if looks_like_dot(text):
-                    return parse_dot(text, candidate)
+                    return _parse_dot_once(text, candidate)
             except BadInputError as exc:
                 warnings.append(f"ignored workflow graph: {exc}")
         return None
