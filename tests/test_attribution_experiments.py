@@ -82,7 +82,8 @@ def test_scipipe_gcratio_narrowed_count_ranks_first(gcratio_runs, store_uri, bro
         import_labelled(store_uri, "scipipe", str(gcratio_runs / label), "gcratio", label)
     report = attribute(store_uri, "gcratio", broken)
     assert report["target"] == "gcratio" and report["metric"] == "value"
-    assert report["baseline"] == {"samples": 30} and report["comparison"] == {"samples": 30}
+    assert report["baseline"] == {"samples": 30, "selection": "normal"}
+    assert report["comparison"] == {"samples": 30, "selection": broken}
     assert_first(report, culprit)
     assert "contracted gccat (unobserved)" in report["notes"]
     assert ["gcsum", "gcratio"] in report["graph"]["edges"]

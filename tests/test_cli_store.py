@@ -17,6 +17,7 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
 
 def test_given_empty_store_when_workflows_json_then_empty_array(store_uri: str) -> None:
+    open_store(store_uri).close()  # created, empty: read commands never create one
     code, out, _ = run_cli("--store", store_uri, "workflows", "--json")
     assert code == 0
     assert json.loads(out) == []
@@ -54,7 +55,7 @@ def test_runs_delete_removes_one_run_and_unknown_run_is_exit_2(store_uri: str) -
     with open_store(store_uri) as store:
         store.put_run(run)
     code, out, _ = run_cli("--store", store_uri, "runs", "delete", run.run_id, "--json")
-    assert code == 0 and json.loads(out) == {"deleted": run.run_id}
+    assert code == 0 and json.loads(out) == {"deleted": [run.run_id]}
     code, out, err = run_cli("--store", store_uri, "runs", "delete", run.run_id)
     assert code == 2 and err.startswith("Error: no run") and out == ""
 
@@ -73,9 +74,10 @@ def test_unreachable_mongodb_is_one_line_exit_3_without_password() -> None:
 
 def test_store_from_environment_variable(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PROVCAUSAL_STORE", f"sqlite://{tmp_path / 'env.db'}")
+    with open_store(f"sqlite://{tmp_path / 'env.db'}") as store:
+        store.put_run(chain_run("/r1", workflow="from-env"))
     code, out, _ = run_cli("workflows", "--json")
-    assert code == 0 and json.loads(out) == []
-    assert (tmp_path / "env.db").exists()
+    assert code == 0 and [w["workflow"] for w in json.loads(out)] == ["from-env"]
 
 
 def test_every_command_has_help() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from provcausal.captured import CapturedSamples, captured_samples, is_iteration
 from provcausal.model import flowcept as fc
-from provcausal.model.links import flowcept_links
 from provcausal.stores import Store
 
 __all__ = ["load_task_table", "TABLE_COLUMNS"]
@@ -40,27 +40,39 @@ TABLE_COLUMNS = [
 ]
 
 
-def _row(row: dict[str, Any], upstream: dict[str, set[str]] | None) -> dict:
+def _row(row: dict[str, Any], formed: CapturedSamples | None) -> dict:
     """One table row from a store's sample row (:func:`provcausal.model.flowcept.sample_row`)."""
-    run_id = row["workflow_id"]
+    run_id, tid = row["workflow_id"], row["task_id"]
     deps = set(row["dependencies"])
-    if upstream is not None:
-        deps |= upstream.get(row["task_id"], set())
+    sample, visit, unobserved = row["sample"], row["visit"], row["unobserved"]
+    if formed is not None and tid in formed.sample:
+        deps |= formed.upstream.get(tid, set())
+        sample, visit = formed.sample[tid], formed.visit[tid]
+        # A loop's iteration task is bookkeeping unless it recorded a value (end_iter).
+        unobserved = unobserved or (is_iteration(_captured_task(row)) and row["value"] is None)
     return {
-        "task_id": row["task_id"],
+        "task_id": tid,
         "run_id": run_id,
         "node": row["node"],
-        "sample": f"{run_id}/{row['sample']}",
-        "visit": row["visit"],
+        "sample": f"{run_id}/{sample}",
+        "visit": visit,
         "value": row["value"],
         "duration": row["duration"],
         "start": row["started_at"],
         "end": row["ended_at"],
-        "unobserved": row["unobserved"],
+        "unobserved": unobserved,
         "deps": sorted(deps),
         "ports": _ports(row),
         "used_names": sorted(row["used_names"]),
     }
+
+
+def _captured_task(row: dict[str, Any]) -> dict[str, Any]:
+    """The FlowCept fields of a captured task's sample row, as :mod:`provcausal.captured`
+    reads them."""
+    task = {key: row[key] for key in fc.CAPTURED_FIELDS}
+    task["activity_id"] = row["node"]
+    return task
 
 
 def _ports(row: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
@@ -125,28 +137,38 @@ def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
 
 
-def _run_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Table rows of one run's sample rows; FlowCept-captured tasks get FlowCept's lineage."""
-    captured = [r for r in rows if r["captured"]]
-    upstream = flowcept_links(captured).upstream if captured else None
-    return [_row(r, upstream) for r in rows]
+def _run_rows(rows: list[dict[str, Any]], formed_by: dict[str, int]) -> list[dict[str, Any]]:
+    """Table rows of one run's sample rows; FlowCept-captured tasks get FlowCept's lineage and
+    their samples from :func:`provcausal.captured.captured_samples`."""
+    captured = [_captured_task(r) for r in rows if r["captured"]]
+    formed = captured_samples(captured, rows[0]["workflow_id"]) if captured else None
+    if formed is not None:
+        formed_by[formed.how] = formed_by.get(formed.how, 0) + 1
+    return [_row(r, formed) for r in rows]
 
 
 def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """All tasks of ``run_ids`` as rows (see ``TABLE_COLUMNS``); ``sample`` is run-qualified.
 
     The store computes the rows in batches of runs (:meth:`Store.sample_rows`: one indexed
-    query per batch, only the fields read here)."""
+    query per batch, only the fields read here). Tasks FlowCept captured get their lineage
+    from FlowCept's rules and their samples from :func:`provcausal.captured.captured_samples`;
+    ``table.attrs["samples_formed"]`` counts the captured runs by how their samples were
+    formed (``iterations``, ``components``, ``run``).
+    """
     rows: list[dict[str, Any]] = []
+    formed_by: dict[str, int] = {}
     run: list[dict[str, Any]] = []
     for sample in store.sample_rows(run_ids):
         if run and sample["workflow_id"] != run[0]["workflow_id"]:
-            rows.extend(_run_rows(run))
+            rows.extend(_run_rows(run, formed_by))
             run = []
         run.append(sample)
     if run:
-        rows.extend(_run_rows(run))
+        rows.extend(_run_rows(run, formed_by))
     table = _split_ports(pd.DataFrame(rows, columns=TABLE_COLUMNS))
-    return table.astype(
+    table = table.astype(
         {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}
     )
+    table.attrs["samples_formed"] = formed_by
+    return table

@@ -81,6 +81,7 @@ __all__ = [
     # sample rows
     "SAMPLE_COLUMNS",
     "SAMPLE_PATHS",
+    "CAPTURED_FIELDS",
     "needs_values",
     "sample_row",
     "sample_row_raw",
@@ -405,6 +406,9 @@ SAMPLE_COLUMNS = (
     "generated",
     "out_ports",
     "captured",
+    "parent_task_id",
+    "subtype",
+    "group_id",
 )
 
 #: Raw column → the document path it is read from (provcausal's metadata paths via
@@ -422,7 +426,25 @@ SAMPLE_PATHS = {
     "unobserved": meta_path(UNOBSERVED),
     "dependencies": "dependencies",
     "out_ports": f"{meta_path(ATTRS)}.outPorts",
+    "parent_task_id": "parent_task_id",
+    "subtype": "subtype",
+    "group_id": "group_id",
 }
+
+#: The sample-row columns :mod:`provcausal.captured` reads of a FlowCept-captured task
+#: (under FlowCept's own names; ``activity_id`` is the row's ``node``).
+CAPTURED_FIELDS = (
+    "task_id",
+    "workflow_id",
+    "started_at",
+    "ended_at",
+    "dependencies",
+    "used",
+    "generated",
+    "parent_task_id",
+    "subtype",
+    "group_id",
+)
 
 
 def needs_values(captured: bool, has_value: bool, has_ports: bool) -> tuple[bool, bool]:
@@ -461,6 +483,9 @@ def sample_row_raw(task: Mapping[str, Any]) -> dict[str, Any]:
         "generated": task.get("generated") if want_generated else None,
         "out_ports": ports,
         "captured": captured,
+        "parent_task_id": task.get("parent_task_id"),
+        "subtype": task.get("subtype"),
+        "group_id": task.get("group_id"),
     }
 
 
@@ -469,6 +494,10 @@ def _epoch_or_none(value: Any) -> float | None:
         return to_epoch(value)
     except TimeValueError:
         return None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def finish_sample_row(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -504,6 +533,9 @@ def finish_sample_row(raw: Mapping[str, Any]) -> dict[str, Any]:
         "generated": dict(generated),
         "out_ports": raw.get("out_ports"),
         "captured": bool(raw.get("captured")),
+        "parent_task_id": _text_or_none(raw.get("parent_task_id")),
+        "subtype": _text_or_none(raw.get("subtype")),
+        "group_id": _text_or_none(raw.get("group_id")),
     }
 
 
