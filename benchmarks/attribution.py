@@ -33,6 +33,9 @@ import pandas as pd
 
 RHO = 0.95
 
+#: The method under test, as it is named in the results.
+OURS = "provcausal"
+
 
 def chain(n: int) -> nx.DiGraph:
     return nx.DiGraph([(f"x{i:03d}", f"x{i + 1:03d}") for i in range(n - 1)])
@@ -300,13 +303,13 @@ def workflows(
     warm_up()
     out = []
     for kind in kinds:
-        stats: dict[str, list[dict[str, Any]]] = {"provcausal": [], "dowhy": []}
+        stats: dict[str, list[dict[str, Any]]] = {OURS: [], "dowhy": []}
         for trial in range(trials):
             prep, target, culprit = workflow_data(kind, rows, 11 + 100 * trial, work)
             g, old, new = prep.graph, prep.baseline, prep.comparison
             what = f"{kind} ({len(g)} nodes, {len(old)}/{len(new)} samples) trial {trial}"
             fn = functools.partial(provcausal_default, g, old, new, target, trial)
-            stats["provcausal"].append(_timed("provcausal", fn, culprit, log, what))
+            stats[OURS].append(_timed(OURS, fn, culprit, log, what))
             if trial < baseline_trials:
                 fn = functools.partial(dowhy_default, g, old, new, target)
                 stats["dowhy"].append(_timed("dowhy", fn, culprit, log, what))

@@ -46,20 +46,27 @@ class _Walker:
 
 
 def lineage(
-    store: Store, item_id: str, direction: str = "upstream", depth: int | None = None
+    store: Store,
+    item_id: str,
+    direction: str = "upstream",
+    depth: int | None = None,
+    run: str | None = None,
 ) -> nx.DiGraph:
     """The lineage of a task or entity as a graph (edges cause → effect: entity → task that
     used it, task → entity it generated, task → task for dependencies without entities).
 
     Node attributes: ``kind`` (task/entity), ``label`` (node or entity name), ``depth``
-    (task generations away), ``run``, ``value``.
+    (task generations away), ``run``, ``value``. The walk stays within the runs of the tasks
+    it reached (every step's lookup names them: targeted on a sharded cluster); ``run``, when
+    known, makes the first lookup targeted too (else it asks every shard).
     """
     if direction not in ("upstream", "downstream"):
         raise InvalidParameterError("direction is upstream or downstream", "direction")
     walker = _Walker(store)
     g = nx.DiGraph()
     limit = depth if depth is not None else 10**9
-    start_tasks = walker.keep(store.tasks_by_id([item_id]))
+    entry = None if run is None else [run]
+    start_tasks = walker.keep(store.tasks_by_id([item_id], entry))
     frontier: list[dict[str, Any]]
     if start_tasks:
         level = 0
@@ -68,10 +75,10 @@ def lineage(
         frontier = [task]
     else:
         level = 1
-        generators = walker.keep(store.tasks_by_entity([item_id], "generated"))
+        generators = walker.keep(store.tasks_by_entity([item_id], "generated", entry))
         # Users matter downstream, or to tell an entity nobody generated from a wrong id.
         users = (
-            walker.keep(store.tasks_by_entity([item_id], "used"))
+            walker.keep(store.tasks_by_entity([item_id], "used", entry))
             if direction == "downstream" or not generators
             else []
         )
@@ -126,6 +133,11 @@ def _add_entity(
     )
 
 
+def _runs(frontier: list[dict[str, Any]]) -> list[str]:
+    """The runs a step looks in: its frontier's (lookups name them, see docs/scale-out.md)."""
+    return sorted({str(t["workflow_id"]) for t in frontier})
+
+
 def _step(
     g: nx.DiGraph, walker: _Walker, frontier: list[dict[str, Any]], direction: str, level: int
 ) -> list[dict[str, Any]]:
@@ -140,7 +152,7 @@ def _step_upstream(
 ) -> dict[str, dict[str, Any]]:
     """Producers of what ``frontier`` used, then the dependencies no entity explains."""
     nxt: dict[str, dict[str, Any]] = {}
-    explained = _producers(g, walker, frontier, level, nxt)
+    explained = _entity_step(g, walker, frontier, level, nxt, upstream=True)
     extra: dict[str, set[str]] = {}
     for task in frontier:
         deps = set(task.get("dependencies") or [])
@@ -150,7 +162,9 @@ def _step_upstream(
             )
         for dep in deps - explained.get(task["task_id"], set()):
             extra.setdefault(dep, set()).add(task["task_id"])
-    for dep_task in walker.keep(walker.store.tasks_by_id(list(extra))) if extra else []:
+    for dep_task in (
+        walker.keep(walker.store.tasks_by_id(list(extra), _runs(frontier))) if extra else []
+    ):
         _add_task(g, dep_task, level)
         for user_id in extra[dep_task["task_id"]]:
             g.add_edge(dep_task["task_id"], user_id)
@@ -158,33 +172,43 @@ def _step_upstream(
     return nxt
 
 
-def _producers(
+def _entity_step(
     g: nx.DiGraph,
     walker: _Walker,
     frontier: list[dict[str, Any]],
     level: int,
     nxt: dict[str, dict[str, Any]],
+    upstream: bool,
 ) -> dict[str, set[str]]:
-    """Add the entities ``frontier`` used and the tasks that generated them; returns, per
-    task of the frontier, the producers found through entities."""
+    """Add the entities ``frontier`` used (``upstream``) or generated, and the tasks that
+    generated or used them; returns, per task of the frontier, the tasks found through
+    entities. Edges run from producer to entity to user either way."""
+    own_ids, other_ids = (
+        (fc.used_ids, fc.generated_ids) if upstream else (fc.generated_ids, fc.used_ids)
+    )
+
+    def edge(task_id: str, eid: str, own: bool) -> tuple[str, str]:
+        return (eid, task_id) if upstream == own else (task_id, eid)
+
     wanted: dict[str, list[str]] = {}
-    explained: dict[str, set[str]] = {}
+    found: dict[str, set[str]] = {}
     for task in frontier:
-        for eid in fc.used_ids(task):
+        for eid in own_ids(task):
             _add_entity(g, eid, fc.entity_info(task, eid), task, level)
-            g.add_edge(eid, task["task_id"])
+            g.add_edge(*edge(task["task_id"], eid, True))
             wanted.setdefault(eid, []).append(task["task_id"])
     if not wanted:
-        return explained
-    for producer in walker.keep(walker.store.tasks_by_entity(list(wanted), "generated")):
-        for eid in fc.generated_ids(producer):
+        return found
+    role = "generated" if upstream else "used"
+    for other in walker.keep(walker.store.tasks_by_entity(list(wanted), role, _runs(frontier))):
+        for eid in other_ids(other):
             if eid in wanted:
-                _add_task(g, producer, level)
-                g.add_edge(producer["task_id"], eid)
-                nxt[producer["task_id"]] = producer
-                for user_id in wanted[eid]:
-                    explained.setdefault(user_id, set()).add(producer["task_id"])
-    return explained
+                _add_task(g, other, level)
+                g.add_edge(*edge(other["task_id"], eid, False))
+                nxt[other["task_id"]] = other
+                for task_id in wanted[eid]:
+                    found.setdefault(task_id, set()).add(other["task_id"])
+    return found
 
 
 def _step_downstream(
@@ -193,9 +217,9 @@ def _step_downstream(
     """Consumers of what ``frontier`` generated, tasks naming it in ``dependencies``, and
     (for FlowCept-captured tasks) later tasks linked by FlowCept's value rule."""
     nxt: dict[str, dict[str, Any]] = {}
-    _consumers(g, walker, frontier, level, nxt)
+    _entity_step(g, walker, frontier, level, nxt, upstream=False)
     ids = [t["task_id"] for t in frontier]
-    for dependent in walker.keep(walker.store.tasks_depending_on(ids)):
+    for dependent in walker.keep(walker.store.tasks_depending_on(ids, _runs(frontier))):
         if dependent["task_id"] in nxt:
             continue
         _add_task(g, dependent, level)
@@ -209,30 +233,6 @@ def _step_downstream(
     return nxt
 
 
-def _consumers(
-    g: nx.DiGraph,
-    walker: _Walker,
-    frontier: list[dict[str, Any]],
-    level: int,
-    nxt: dict[str, dict[str, Any]],
-) -> None:
-    """Add the entities ``frontier`` generated and the tasks that used them."""
-    produced: dict[str, str] = {}
-    for task in frontier:
-        for eid in fc.generated_ids(task):
-            _add_entity(g, eid, fc.entity_info(task, eid), task, level)
-            g.add_edge(task["task_id"], eid)
-            produced[eid] = task["task_id"]
-    if not produced:
-        return
-    for consumer in walker.keep(walker.store.tasks_by_entity(list(produced), "used")):
-        for eid in fc.used_ids(consumer):
-            if eid in produced:
-                _add_task(g, consumer, level)
-                g.add_edge(eid, consumer["task_id"])
-                nxt[consumer["task_id"]] = consumer
-
-
 def _value_rule_dependents(
     g: nx.DiGraph,
     walker: _Walker,
@@ -243,7 +243,9 @@ def _value_rule_dependents(
     """Later tasks of the same run that FlowCept's value rule links to ``task``."""
     links = walker.links(str(task.get("workflow_id")))
     later = [t for t, ups in links.upstream.items() if task["task_id"] in ups]
-    for dependent in walker.keep(walker.store.tasks_by_id(later)) if later else []:
+    for dependent in (
+        walker.keep(walker.store.tasks_by_id(later, [str(task["workflow_id"])])) if later else []
+    ):
         if dependent["task_id"] not in nxt:
             _add_task(g, dependent, level)
             g.add_edge(task["task_id"], dependent["task_id"])

@@ -270,7 +270,9 @@ def test_real_flow_exports_parse(tmp_path):
     from provcausal.importers.nodered_flow import parse_flow
 
     paper = parse_flow(SHARED / "paper-flow-normal.json")
-    assert paper.has_edge("f049e9fb.779d6", "deb9e3943de84f28") or paper.edges
+    assert paper.has_edge("f049e9fb.779d6", "c5161aa1.85248")  # delay -> AutoPlay switch
+    assert paper.has_edge("f50cf07b.26f8", "deb9e3943de84f28")
+    assert not paper.has_edge("f049e9fb.779d6", "deb9e3943de84f28")  # no wire between them
     assert paper.has_edge("4f296647.ff86b8", "b0aa5a7f.d6162")  # link out -> link in
     assert paper.tabs["7c24ffae.00d628"] == "Quake Playback v5"
     example = parse_flow(SHARED / "profiler-example-flow.json")
