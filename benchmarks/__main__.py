@@ -139,7 +139,7 @@ def _attribution(
     if "workflows" in parts:
         kinds = ["gcratio"] if quick else args.workflow_kinds.split(",")
         report["attribution_workflows"] = attribution.workflows(
-            kinds, rows, 1 if quick else trials, base, work, log
+            kinds, rows, 1 if quick else trials, 0 if quick else base, work, log
         )
     if "synthetic" in parts:
         sizes = args.attribution_sizes or ([5] if quick else [20, 50])
