@@ -292,6 +292,8 @@ def test_soak_eight_writers_two_readers(tmp_path, store_uri):
         scipipe_gcratio.write_runs(tmp_path / f"part{i}", 8, seed=20 + i)
         folders.append(tmp_path / f"part{i}")
     seconds = 45.0
+    with open_store(store_uri):  # the store exists (empty) before readers look at it
+        pass
     readers = [
         subprocess.Popen(
             [sys.executable, "-c", _RUNS_READER, store_uri, str(seconds)],

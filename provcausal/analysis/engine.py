@@ -97,7 +97,7 @@ class _Plan:
     change_test: ChangeTest
     distance: Distance
     repeats: int
-    #: Baseline mechanisms fitted once on the data as given (reused for unchanged nodes).
+    #: Unchanged nodes' mechanisms, fitted once on both sets pooled (see ``fit_changed``).
     fitted: dict[str, Mechanism]
     #: The test on resamples (default test: one fold draw, as the resample is a draw too).
     resample_test: ChangeTest
@@ -298,8 +298,10 @@ def attribute_frames(
     change_test = change_test or _default_test(quality)
     specs = _specs(g, order, old, new, quality, seed)
     size = num_samples or int(np.clip(4 * max(len(old), len(new)), 1000, 4000))
+    pooled = pd.concat([old, new], ignore_index=True)
     with _quiet():
-        fitted = {n: fit(specs[n], old) for n in order if specs[n].parents}
+        # Unchanged nodes' mechanisms, on both sets pooled (see ``fit_changed``).
+        fitted = {n: fit(specs[n], pooled) for n in order if specs[n].parents}
     plan = _Plan(
         g, order, specs, target, size, change_test, distance, repeats, fitted, resample_test
     )

@@ -319,15 +319,25 @@ def fit_changed(
     fitted: dict[str, Mechanism] | None = None,
 ) -> tuple[dict[str, Mechanism], dict[str, Mechanism]]:
     """Baseline mechanisms of every moved non-root node and comparison mechanisms of the
-    changed ones; nodes that nothing changed upstream of are not fitted at all. Baseline
-    mechanisms of unchanged nodes come from ``fitted`` (fitted once per call) when given:
-    they only replay each row's own noise, so refitting them on every resample buys
-    nothing."""
+    changed ones; nodes that nothing changed upstream of are not fitted at all.
+
+    An unchanged node's mechanism is the same in both sets, so it is fitted on both sets
+    pooled: a change upstream moves its inputs to where only the comparison set has data
+    (a max that another port now wins), and a fit on the baseline alone would not know the
+    mechanism there. Those fits come from ``fitted`` (once per call) when given; refitting
+    them on every resample buys nothing."""
     fitted = fitted or {}
-    old_mech = {
-        n: fitted[n] if n in fitted and n not in changed else fit(specs[n], old)
-        for n in moved
-        if specs[n].parents
-    }
+    pooled: pd.DataFrame | None = None
+    old_mech: dict[str, Mechanism] = {}
+    for n in moved:
+        if not specs[n].parents:
+            continue
+        if n in changed:
+            old_mech[n] = fit(specs[n], old)
+        elif n in fitted:
+            old_mech[n] = fitted[n]
+        else:
+            pooled = pd.concat([old, new], ignore_index=True) if pooled is None else pooled
+            old_mech[n] = fit(specs[n], pooled)
     new_mech = {n: fit(specs[n], new) for n in moved if specs[n].parents and n in changed}
     return old_mech, new_mech
