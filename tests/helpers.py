@@ -1,11 +1,21 @@
-"""Small builders shared by tests."""
+"""Shared by tests: the one way to run the CLI (in process or as a real process), and small
+record builders."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from click.testing import CliRunner
+
 from provcausal import ids
+from provcausal.cli import cli
 from provcausal.mapping import prov_to_flowcept
 from provcausal.provdoc import RunDocumentBuilder
 from provcausal.records import RunRecords
@@ -46,3 +56,77 @@ def chain_run(
     return prov_to_flowcept(
         b.document, run_id=run, workflow=workflow, system="test", label=label, source=source
     )
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one CLI call gave back: exit code, stdout and stderr (kept apart)."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        """stdout as the one JSON document ``--json`` promises."""
+        return json.loads(self.out)
+
+    def ok(self) -> CliResult:
+        """Assert exit 0 (showing stderr if not) and return self, for chaining."""
+        assert self.code == 0, f"exit {self.code}: {self.err or self.out}"
+        return self
+
+    def error(self, code: int, *fragments: str, traceback: bool = False) -> str:
+        """Assert the documented failure: exit ``code``, nothing on stdout, and stderr one
+        ``Error: ...`` line containing every fragment (with ``traceback=True``, as under
+        ``--debug``, that line ends stderr). Returns the line."""
+        assert self.code == code, f"exit {self.code}, wanted {code}: {self.err or self.out}"
+        assert self.out == "", self.out
+        lines = self.err.strip().splitlines()
+        assert lines, "nothing on stderr"
+        assert traceback or len(lines) == 1, self.err
+        last = lines[-1]
+        assert last.startswith("Error: "), self.err
+        for fragment in fragments:
+            assert fragment in last, f"{fragment!r} not in {last!r}"
+        return last
+
+
+def _argv(args: tuple[str, ...], store: str | None) -> list[str]:
+    return [*(["--store", store] if store is not None else []), *map(str, args)]
+
+
+def run_cli(
+    *args: Any,
+    store: str | None = None,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CliResult:
+    """Run ``provcausal [--store STORE] ARGS`` in this process with click's CliRunner.
+
+    Exceptions that escape the CLI's own error handling fail the test with their traceback
+    instead of turning into an exit code.
+    """
+    result = CliRunner().invoke(
+        cli, _argv(args, store), input=input, env=dict(env or {}), catch_exceptions=False
+    )
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def start_cli(
+    *args: Any, store: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start ``python -m provcausal.cli [--store STORE] ARGS`` as a real process (for tests
+    that kill it, run several at once, or need a fresh interpreter); pipes are text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "provcausal.cli", *_argv(args, store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 300) -> CliResult:
+    """Wait for a process from :func:`start_cli` and collect what it printed."""
+    out, err = proc.communicate(timeout=timeout)
+    return CliResult(proc.returncode, out, err)

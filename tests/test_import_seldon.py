@@ -7,10 +7,8 @@ from pathlib import Path
 
 import prov.model as pm
 import pytest
-from click.testing import CliRunner
 from provcausal.importers.seldon_inspect import tensor_values, xid_time
 
-from provcausal.cli import cli
 from provcausal.examples.seldon_claims import (
     FORMATS,
     PIPELINE,
@@ -22,6 +20,7 @@ from provcausal.examples.seldon_claims import (
 from provcausal.ingest import import_paths, read_runs
 from provcausal.records import PC
 from provcausal.stores import open_store
+from tests.helpers import run_cli
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "seldon"
 EXPECTED_EDGES = {
@@ -159,44 +158,29 @@ def test_document_round_trips(tmp_path):
 def test_bad_input_exit_2_naming_file_and_place(tmp_path, store_uri, content, where):
     path = tmp_path / "bad.txt"
     path.write_text(content)
-    result = CliRunner().invoke(
-        cli, ["--store", store_uri, "import", "seldon", str(path), "--workflow", "w"]
+    run_cli("import", "seldon", path, "--workflow", "w", store=store_uri).error(
+        2, str(path), where
     )
-    assert result.exit_code == 2, result.output
-    assert where in result.stderr
     with open_store(store_uri) as store:
-        assert store.find_runs() == []
+        assert store.find_runs() == [] and store.count_tasks() == 0
 
 
 def test_bad_spec_names_file_and_key(tmp_path, store_uri):
     path = write_inspect(tmp_path / "out.txt", simulate(2), fmt="raw28")
     spec = tmp_path / "spec.yaml"
     spec.write_text("kind: Pipeline\nmetadata:\n  name: p\nspec:\n  steps: 3\n")
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--store",
-            store_uri,
-            "import",
-            "seldon",
-            str(path),
-            "--workflow",
-            "w",
-            "--pipeline",
-            str(spec),
-        ],
+    result = run_cli(
+        "import", "seldon", path, "--workflow", "w", "--pipeline", spec, store=store_uri
     )
-    assert result.exit_code == 2 and "spec.steps" in result.stderr and str(spec) in result.stderr
+    result.error(2, "spec.steps", str(spec))
 
 
 def test_auto_detects_each_generation(tmp_path, store_uri):
     for fmt in FORMATS:
         path = write_inspect(tmp_path / f"{fmt}.out", simulate(2), fmt=fmt)
-        result = CliRunner().invoke(
-            cli, ["--store", store_uri, "import", "auto", str(path), "--workflow", fmt, "--json"]
-        )
-        assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout)["system"] == "seldon"
+        result = run_cli("import", "auto", path, "--workflow", fmt, "--json", store=store_uri)
+        report = result.ok().json()
+        assert (report["system"], report["detected"], report["samples"]) == ("seldon", True, 2)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared/samples is not beside this checkout")
