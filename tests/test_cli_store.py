@@ -16,9 +16,11 @@ def test_given_runs_when_listed_then_json_and_table_agree(store_uri: str) -> Non
     with open_store(store_uri) as store:
         store.put_run(chain_run("/r1", label="normal"))
         store.put_run(chain_run("/r2", label="broken"))
-    (row,) = run_cli(
-        "runs", "--workflow", "wf", "--label", "broken", "--json", store=store_uri
-    ).ok().json()
+    (row,) = (
+        run_cli("runs", "--workflow", "wf", "--label", "broken", "--json", store=store_uri)
+        .ok()
+        .json()
+    )
     assert row["label"] == "broken" and row["workflow"] == "wf" and row["tasks"] == 3
     assert row["started_at"].endswith("Z")
     (wf,) = run_cli("workflows", "--json", store=store_uri).ok().json()

@@ -225,7 +225,9 @@ def test_empty_and_binary_logs(tmp_path, store_uri):
 
 def test_auto_detects_nodered(tmp_path, store_uri):
     log = write_trace_log(tmp_path / "whatever.txt", chain_flow(2), 2)
-    report = run_cli("import", "auto", log, "--workflow", "w", "--json", store=store_uri).ok().json()
+    report = (
+        run_cli("import", "auto", log, "--workflow", "w", "--json", store=store_uri).ok().json()
+    )
     assert report["system"] == "nodered" and report["detected"] is True
     assert report["samples"] == 2
 

@@ -240,7 +240,9 @@ def test_bad_input_is_exit_2_naming_file_and_where_and_stores_nothing(tmp_path, 
     write_run(tmp_path / "run", seed=2)
     bad = tmp_path / "run" / "chry.fa.gccnt1.audit.json"
     bad.write_bytes(_bad_bytes(kind, bad.read_bytes()))
-    result = run_cli("import", "scipipe", tmp_path / "run", "--workflow", "gcratio", store=store_uri)
+    result = run_cli(
+        "import", "scipipe", tmp_path / "run", "--workflow", "gcratio", store=store_uri
+    )
     result.error(2, str(bad), BAD_CASES[kind][1])
     with open_store(store_uri) as store:
         assert store.find_runs() == [] and store.count_tasks() == 0

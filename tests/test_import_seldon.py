@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import prov.model as pm
@@ -158,9 +157,7 @@ def test_document_round_trips(tmp_path):
 def test_bad_input_exit_2_naming_file_and_place(tmp_path, store_uri, content, where):
     path = tmp_path / "bad.txt"
     path.write_text(content)
-    run_cli("import", "seldon", path, "--workflow", "w", store=store_uri).error(
-        2, str(path), where
-    )
+    run_cli("import", "seldon", path, "--workflow", "w", store=store_uri).error(2, str(path), where)
     with open_store(store_uri) as store:
         assert store.find_runs() == [] and store.count_tasks() == 0
 
