@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from provcausal.analysis import causal_graph, sample_data
 from provcausal.analysis.engine import attribute_frames, binned_kl
@@ -17,9 +15,8 @@ from provcausal.analysis.graph import graph_from_tasks
 from provcausal.analysis.samples import metric_frame
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.tasks import TASK_COLUMNS
-from provcausal.cli import cli
 from provcausal.errors import AnalysisError
-from tests.helpers import T0, chain_run
+from tests.helpers import T0, chain_run, run_cli
 
 
 def table(rows):
@@ -100,16 +97,10 @@ def test_cli_errors_for_too_few_samples_and_unknown_target(store_uri):
     with open_store(store_uri) as store:
         store.put_run(chain_run("/r1", label="normal"))
         store.put_run(chain_run("/r2", label="broken"))
-    for extra, message in (([], "at least 5 are needed"),):
-        result = CliRunner().invoke(
-            cli,
-            ["--store", store_uri, "attribute", "-w", "wf", "-b", "normal", "-c", "broken", *extra],
-        )
-        assert result.exit_code == 2 and message in result.stderr
-    result = CliRunner().invoke(
-        cli, ["--store", store_uri, "attribute", "-w", "nope", "-b", "a", "-c", "b"]
-    )
-    assert result.exit_code == 2 and "no runs of workflow 'nope'" in result.stderr
+    result = run_cli("attribute", "-w", "wf", "-b", "normal", "-c", "broken", store=store_uri)
+    result.error(2, "at least 5 are needed")
+    result = run_cli("attribute", "-w", "nope", "-b", "a", "-c", "b", store=store_uri)
+    result.error(2, "no runs of workflow 'nope'")
 
 
 def test_binned_kl_is_tie_safe_and_zero_for_identical():
@@ -189,42 +180,10 @@ def test_several_sinks_need_a_target_and_a_named_target_works(sqlite_uri):
         for i in range(8):
             store.put_runs([_fork_run(f"/n{i}", "normal", 0.0)])
             store.put_runs([_fork_run(f"/b{i}", "broken", 3.0)])
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--store",
-            sqlite_uri,
-            "attribute",
-            "-w",
-            "fork",
-            "-b",
-            "normal",
-            "-c",
-            "broken",
-            "--repeats",
-            "2",
-        ],
+    args = ("attribute", "-w", "fork", "-b", "normal", "-c", "broken", "--repeats", "2")
+    run_cli(*args, store=sqlite_uri).error(
+        2, "the workflow has 2 sinks: b, c; choose one with --target"
     )
-    assert result.exit_code == 2
-    assert "the workflow has 2 sinks: b, c; choose one with --target" in result.stderr
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--store",
-            sqlite_uri,
-            "attribute",
-            "-w",
-            "fork",
-            "-b",
-            "normal",
-            "-c",
-            "broken",
-            "--target",
-            "b",
-            "--repeats",
-            "2",
-            "--json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["target"] == "b"
+    report = run_cli(*args, "--target", "b", "--json", store=sqlite_uri).ok().json()
+    assert report["target"] == "b"
+    assert report["attributions"][0]["node"] == "b"  # b's own mechanism shifted by 3

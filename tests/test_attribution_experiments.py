@@ -4,57 +4,26 @@ rank first in at least 95 % of the bootstrap repeats."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
-
-
-def invoke(*args: str) -> dict:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout) if "--json" in args else {"text": result.stdout}
 
 
 def import_labelled(
     store_uri: str, system: str, path, workflow: str, label: str, *extra: str
 ) -> None:
-    invoke(
-        "--store",
-        store_uri,
-        "-q",
-        "import",
-        system,
-        str(path),
-        "--workflow",
-        workflow,
-        "--label",
-        label,
-        *extra,
-    )
+    args = ("-q", "import", system, path, "--workflow", workflow, "--label", label, *extra)
+    run_cli(*args, store=store_uri).ok()
 
 
 def attribute(store_uri: str, workflow: str, comparison: str, *extra: str) -> dict:
-    return invoke(
-        "--store",
-        store_uri,
-        "-q",
-        "attribute",
-        "--workflow",
-        workflow,
-        "--baseline",
-        "normal",
-        "--comparison",
-        comparison,
-        "--json",
-        *extra,
-    )
+    args = ("-q", "attribute", "--workflow", workflow, "--baseline", "normal")
+    return run_cli(*args, "--comparison", comparison, "--json", *extra, store=store_uri).ok().json()
 
 
 def assert_first(report: dict, node: str) -> None:
@@ -155,22 +124,16 @@ def test_same_seed_same_numbers_and_text_output(gcratio_runs, sqlite_uri):
     again = attribute(sqlite_uri, "gcratio", "break-count1", "--repeats", "5", "--seed", "3")
     first.pop("seconds"), again.pop("seconds")
     assert first == again
-    text = invoke(
-        "--store",
-        sqlite_uri,
-        "-q",
-        "attribute",
-        "--workflow",
-        "gcratio",
-        "--baseline",
-        "normal",
-        "--comparison",
-        "break-count1",
-        "--repeats",
-        "3",
-        "--show-graph",
-        "--plot",
-        str(gcratio_runs / "plot.png"),
-    )["text"]
+    plot = gcratio_runs / "plot.png"
+    args = ("-q", "attribute", "--workflow", "gcratio", "--baseline", "normal")
+    text = (
+        run_cli(
+            *args,
+            *("--comparison", "break-count1", "--repeats", "3", "--show-graph", "--plot", plot),
+            store=sqlite_uri,
+        )
+        .ok()
+        .out
+    )
     assert text.splitlines()[4].startswith("count1") and "graph used (cause -> effect):" in text
     assert (gcratio_runs / "plot.png").read_bytes()[:4] == b"\x89PNG"
