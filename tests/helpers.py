@@ -10,8 +10,10 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from provcausal import ids
@@ -21,6 +23,27 @@ from provcausal.provdoc import RunDocumentBuilder
 from provcausal.records import RunRecords
 
 T0 = dt.datetime(2023, 3, 13, 2, 25, 58, 834000, tzinfo=dt.timezone.utc)
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES_ENV = "PROVCAUSAL_TEST_SAMPLES"
+
+
+def _find_samples() -> Path | None:
+    """The real sample files: $PROVCAUSAL_TEST_SAMPLES, else ``shared/samples`` in a folder
+    above the checkout. They are other projects' files and never copied into this repo."""
+    named = os.environ.get(SAMPLES_ENV)
+    if named:
+        return Path(named)  # named but missing: the tests fail, they do not skip
+    for folder in ROOT.parents:
+        if (folder / "shared" / "samples").is_dir():
+            return folder / "shared" / "samples"
+    return None
+
+
+SAMPLES = _find_samples()
+#: Marks a test that reads the real sample files (see docs/testing.md for when it skips).
+needs_samples = pytest.mark.skipif(
+    SAMPLES is None, reason=f"no shared/samples above the checkout and {SAMPLES_ENV} unset"
+)
 
 
 def chain_run(

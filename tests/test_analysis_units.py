@@ -145,7 +145,11 @@ def test_gcm_auto_qualities_rank_the_shifted_node_first(quality):
     old, new = _chain_data(4, 300, rng), _chain_data(4, 300, rng, shift_at=2)
     result = attribute_frames(g, old, new, "x3", quality=quality, repeats=3, seed=2, n_jobs=1)
     assert result.top() == "x2"
-    assert result.models["x1"]  # chosen by gcm.auto's model selection
+    # every ancestor of the target has a model, roots their empirical distribution
+    assert sorted(result.models) == ["x0", "x1", "x2", "x3"]
+    assert result.models["x0"] == "empirical" and all(result.models.values())
+    if quality == "good":  # gcm.auto's selection finds the chain's linear mechanisms
+        assert result.models["x1"] == "linear"
 
 
 def _fork_run(source: str, label: str, shift: float):

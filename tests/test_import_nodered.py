@@ -12,9 +12,9 @@ from provcausal.examples.nodered_chain import chain_flow, write_flow, write_trac
 from provcausal.ingest import import_paths, read_runs
 from provcausal.records import PC
 from provcausal.stores import open_store
-from tests.helpers import run_cli
+from tests.helpers import SAMPLES, needs_samples, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "nodered"
+SHARED = (SAMPLES or Path("shared-samples-missing")) / "nodered"
 
 
 def ev(name, node, ts, kind="function", node_name=None):
@@ -232,7 +232,7 @@ def test_auto_detects_nodered(tmp_path, store_uri):
     assert report["samples"] == 2
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/samples is not beside this checkout")
+@needs_samples
 def test_real_flow_exports_parse(tmp_path):
     from provcausal.importers.nodered_flow import parse_flow
 

@@ -13,9 +13,9 @@ from provcausal.examples.scipipe_gcratio import FORMAT_VERSIONS, write_run
 from provcausal.ingest import import_paths, read_runs
 from provcausal.records import PC
 from provcausal.stores import open_store
-from tests.helpers import run_cli
+from tests.helpers import SAMPLES, needs_samples, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "scipipe"
+SHARED = (SAMPLES or Path("shared-samples-missing")) / "scipipe"
 
 
 def by_node(store, run_id):
@@ -287,7 +287,7 @@ def test_import_auto_detects_scipipe_from_content(tmp_path, store_uri):
         assert report["tasks"] == tasks, path
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/samples is not beside this checkout")
+@needs_samples
 def test_shared_real_sample_imports_with_repaired_lineage(tmp_path, store):
     summary = import_paths(store, "scipipe", [SHARED / "run-normal-1"], "gcratio")
     tasks = by_node(store, summary.runs[0])

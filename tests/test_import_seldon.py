@@ -19,9 +19,9 @@ from provcausal.examples.seldon_claims import (
 from provcausal.ingest import import_paths, read_runs
 from provcausal.records import PC
 from provcausal.stores import open_store
-from tests.helpers import run_cli
+from tests.helpers import SAMPLES, needs_samples, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "seldon"
+SHARED = (SAMPLES or Path("shared-samples-missing")) / "seldon"
 EXPECTED_EDGES = {
     ("insurance-claims.inputs", "claim-complexity"),
     ("insurance-claims.inputs", "fraud-score"),
@@ -180,7 +180,7 @@ def test_auto_detects_each_generation(tmp_path, store_uri):
         assert (report["system"], report["detected"], report["samples"]) == ("seldon", True, 2)
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/samples is not beside this checkout")
+@needs_samples
 def test_real_doc_outputs_import(tmp_path, store):
     docs = sorted((SHARED / "docs").glob("*.txt"))
     for path in docs:
