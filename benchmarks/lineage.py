@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from provcausal.records import PC, RunRecords
+from provcausal.model import flowcept as fc
+from provcausal.model.flowcept import RunRecords
 from provcausal.stores import open_store
 
 CHAIN = 25
@@ -29,32 +30,36 @@ def _run(i: int) -> RunRecords:
         t, e = f"{run}-t{k:02d}", f"{run}-e{k:02d}"
         prev_t, prev_e = f"{run}-t{k - 1:02d}", f"{run}-e{k - 1:02d}"
         tasks.append(
-            {
-                "task_id": t,
-                "workflow_id": run,
-                "activity_id": f"n{k:02d}",
-                "used": {"in": prev_e} if k else {},
-                "generated": {"out": float(k)},
-                "started_at": None,
-                "ended_at": None,
-                "status": "FINISHED",
-                "dependencies": [prev_t] if k else [],
-                "custom_metadata": {
-                    PC: {
-                        "sample": run,
-                        "used_ids": [prev_e] if k else [],
-                        "generated_ids": [e],
-                        "value": float(k),
-                    }
+            fc.task_document(
+                task=t,
+                run=run,
+                node=f"n{k:02d}",
+                system="bench",
+                fields={
+                    "used": {"in": prev_e} if k else {},
+                    "generated": {"out": float(k)},
+                    "started_at": None,
+                    "ended_at": None,
+                    "status": "FINISHED",
+                    "dependencies": [prev_t] if k else [],
                 },
-            }
+                meta={
+                    "sample": run,
+                    "used_ids": [prev_e] if k else [],
+                    "generated_ids": [e],
+                    "value": float(k),
+                },
+            )
         )
-    workflow = {
-        "workflow_id": run,
-        "name": "lineage-bench",
-        "type": "workflow",
-        "custom_metadata": {PC: {"state": "complete", "label": "bench"}},
-    }
+    workflow = fc.workflow_document(
+        run=run,
+        workflow="lineage-bench",
+        system="bench",
+        meta={"state": fc.STATE_COMPLETE, "label": "bench"},
+        created=0.0,
+        started=None,
+        ended=None,
+    )
     return RunRecords(workflow=workflow, tasks=tasks, prov_json="{}")
 
 

@@ -8,10 +8,8 @@ one source into an :class:`ImportedRun`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -22,8 +20,10 @@ from typing import Any
 import prov.model as pm
 
 from provcausal.errors import BadInputError
-from provcausal.mapping import prov_to_flowcept
-from provcausal.records import PC, RunRecords
+from provcausal.model import flowcept as fc
+from provcausal.model.convert import prov_to_flowcept
+from provcausal.model.flowcept import RunRecords
+from provcausal.model.times import parse_rfc3339
 
 __all__ = [
     "Importer",
@@ -113,21 +113,27 @@ class Importer(ABC):
     ) -> ImportedRun:
         """Map the finished PROV document to FlowCept records (shared by every importer);
         the task and entity counts are the mapping's."""
-        records = prov_to_flowcept(
-            document,
-            run_id=run_id,
-            workflow=options.workflow,
-            system=self.name,
-            label=options.label,
-            source=source.display,
-            warnings=warnings,
-            run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
-            keep_ids=self.keeps_ids,
-        )
-        meta = records.workflow["custom_metadata"][PC]
-        return ImportedRun(
-            document, records, meta["tasks"], meta["entities"], samples, warnings, skipped
-        )
+        try:
+            records = prov_to_flowcept(
+                document,
+                run_id=run_id,
+                workflow=options.workflow,
+                system=self.name,
+                label=options.label,
+                source=source.display,
+                warnings=warnings,
+                run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
+                keep_ids=self.keeps_ids,
+            )
+        except BadInputError as exc:  # the mapping names the record; the file is ours to add
+            if exc.path is not None:
+                raise
+            raise BadInputError(
+                exc.reason, path=source.display, line=exc.line, key=exc.key
+            ) from None
+        tasks = fc.run_count(records.workflow, "tasks") or 0
+        entities = fc.run_count(records.workflow, "entities") or 0
+        return ImportedRun(document, records, tasks, entities, samples, warnings, skipped)
 
     def iter_files(self, paths: Sequence[Path]) -> Iterator[Path]:
         """Files named directly, and every file below named folders."""
@@ -210,36 +216,3 @@ def parse_json(text: str, path: Path, line_offset: int = 0) -> Any:
         ) from None
     finally:
         sys.setrecursionlimit(limit)
-
-
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
-)
-
-
-def parse_rfc3339(text: str) -> tuple[dt.datetime, int] | None:
-    """An RFC 3339 time (Go's, nanoseconds and offset) as (UTC datetime, nanoseconds since
-    epoch); ``None`` for Go's zero time. Raises ``ValueError`` when it is not RFC 3339.
-
-    >>> parse_rfc3339("2023-03-13T02:23:35.989429427Z")[1]
-    1678674215989429427
-    >>> parse_rfc3339("0001-01-01T00:00:00Z") is None
-    True
-    """
-    m = _RFC3339.match(text)
-    if not m:
-        raise ValueError(f"not an RFC 3339 time: {text!r}")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    if year <= 1:
-        return None
-    frac = (m.group(7) or "").ljust(9, "0")
-    zone = m.group(8)
-    tz = dt.timezone.utc
-    if zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        tz = dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    base = dt.datetime(year, month, day, hour, minute, second, tzinfo=tz)
-    nanos = int(frac)
-    when = base.astimezone(dt.timezone.utc) + dt.timedelta(microseconds=nanos // 1000)
-    epoch_ns = int(base.timestamp()) * 1_000_000_000 + nanos
-    return when, epoch_ns

@@ -29,9 +29,10 @@ from provcausal.importers.base import (
 )
 from provcausal.importers.nodered_flow import Flow, parse_flow
 
-from provcausal import ids
 from provcausal.errors import BadInputError
-from provcausal.provdoc import RunDocumentBuilder
+from provcausal.model import ids
+from provcausal.model import prov as P
+from provcausal.model.prov import RunDocumentBuilder
 
 __all__ = ["NodeRedImporter"]
 
@@ -216,7 +217,7 @@ class NodeRedImporter(Importer):
         def agent_attrs(node: _Node) -> dict[str, Any]:
             flow_node = flow.nodes.get(node.id) if flow else None
             return {
-                "nodeName": (flow_node.name if flow_node else None) or node.name,
+                P.NODE_NAME: (flow_node.name if flow_node else None) or node.name,
                 "nodeType": (flow_node.type if flow_node else None) or node.type,
                 "tab": flow.tabs.get(flow_node.tab or "") if flow and flow_node else None,
             }
@@ -252,10 +253,10 @@ class NodeRedImporter(Importer):
                 end=_time(visit.sent),
                 sample=sample,
                 visit=visit.number,
+                duration=duration,
                 attrs={
                     "message": message,
                     "line": line_no,
-                    "duration": duration,
                     "receivedMs": visit.received,
                     "sentMs": visit.sent,
                 },

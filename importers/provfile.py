@@ -14,8 +14,9 @@ from pathlib import Path
 import prov.model as pm
 from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
 
-from provcausal import ids
 from provcausal.errors import BadInputError, MissingDependencyError
+from provcausal.model import ids
+from provcausal.model.prov import deserialize
 
 __all__ = ["ProvImporter", "detect_prov_format", "read_prov"]
 
@@ -52,17 +53,10 @@ def read_prov(text: str, path: Path) -> pm.ProvDocument:
         raise BadInputError(
             "not a PROV document (PROV-JSON, PROV-N, PROV-XML or PROV-O)", path=str(path)
         )
-    kwargs: dict[str, str] = {}
-    prov_fmt = fmt
-    if fmt in ("ttl", "jsonld"):
-        prov_fmt, kwargs = "rdf", {"rdf_format": "turtle" if fmt == "ttl" else "json-ld"}
     try:
-        return pm.ProvDocument.deserialize(content=text, format=prov_fmt, **kwargs)
-    except ImportError as exc:
-        extra = "xml" if fmt == "xml" else "rdf"
-        raise MissingDependencyError(
-            f"reading {fmt} needs {exc.name}: pip install 'provcausal[{extra}]'"
-        ) from None
+        return deserialize(text, fmt)
+    except MissingDependencyError:
+        raise
     except Exception as exc:  # prov raises many kinds; all mean the same to the user
         raise BadInputError(
             f"cannot read this {fmt} document: {type(exc).__name__}: {str(exc)[:200]}",

@@ -26,14 +26,15 @@ from provcausal.importers.base import (
     ImportOptions,
     RunSource,
     parse_json,
-    parse_rfc3339,
     read_text,
 )
 from provcausal.importers.scipipe_dot import ProcessGraph, looks_like_dot, parse_dot
 
-from provcausal import ids
 from provcausal.errors import BadInputError
-from provcausal.provdoc import RunDocumentBuilder
+from provcausal.model import ids
+from provcausal.model import prov as P
+from provcausal.model.prov import RunDocumentBuilder
+from provcausal.model.times import parse_rfc3339
 
 __all__ = ["SciPipeImporter", "read_output_value", "MAX_VALUE_FILE_BYTES"]
 
@@ -332,6 +333,7 @@ class SciPipeImporter(Importer):
                 start=task.start[0] if task.start else None,
                 end=task.finish[0] if task.finish else None,
                 sample=run,
+                duration=duration,
                 attrs={
                     "scipipeId": task.sid,
                     "command": task.command,
@@ -340,7 +342,6 @@ class SciPipeImporter(Importer):
                     "execTimeNS": task.exec_ns,
                     "startTime": task.start_text or None,
                     "finishTime": task.finish_text or None,
-                    "duration": duration,
                     "auditFile": task.audit_file,
                 },
             )
@@ -430,7 +431,7 @@ class SciPipeImporter(Importer):
                     if process not in virtual:
                         virtual[process] = ids.entity_id(run, f"virtual:{process}")
                         b.entity(
-                            virtual[process], name=f"{process} output", attrs={"unobserved": True}
+                            virtual[process], name=f"{process} output", attrs={P.UNOBSERVED: True}
                         )
                     outputs.append(virtual[process])
             if not inputs and not outputs:

@@ -38,9 +38,9 @@ from provcausal.importers.seldon_inspect import (
 )
 from provcausal.importers.seldon_spec import PipelineSpec, Ref, parse_spec
 
-from provcausal import ids
-from provcausal.errors import BadInputError
-from provcausal.provdoc import RunDocumentBuilder
+from provcausal.errors import BadInputError, InvalidParameterError
+from provcausal.model import ids
+from provcausal.model.prov import RunDocumentBuilder
 
 __all__ = ["SeldonImporter", "parse_renames"]
 
@@ -58,7 +58,7 @@ def parse_renames(items: Any) -> dict[str, str]:
     for item in items:
         old, sep, new = str(item).partition("=")
         if not sep or not old or not new:
-            raise BadInputError(f"--rename takes OLD=NEW, got {item!r}")
+            raise InvalidParameterError(f"rename takes OLD=NEW, got {item!r}", "rename")
         out[old] = new
     return out
 
@@ -284,7 +284,6 @@ class SeldonImporter(Importer):
                 "headers": headers or None,
                 "traceparent": (headers.get("traceparent") or [None])[0],
                 "route": " ".join(headers.get("x-seldon-route", [])) or None,
-                "duration": float(service[0]) / 1000 if service else None,
             }
             if message is not None and isinstance(message.value, dict):
                 model = message.value.get("modelName")
@@ -292,7 +291,17 @@ class SeldonImporter(Importer):
                 attrs["modelVersion"] = message.value.get("modelVersion")
             attrs.update(extra)
             status = "ERROR" if req.errors and node.endswith(".outputs") else "FINISHED"
-            b.task(t, node, start=when, end=None, sample=sample, status=status, attrs=attrs)
+            duration = float(service[0]) / 1000 if service else None
+            b.task(
+                t,
+                node,
+                start=when,
+                end=None,
+                sample=sample,
+                status=status,
+                duration=duration,
+                attrs=attrs,
+            )
             task_of[node] = t
             return t
 

@@ -1,7 +1,7 @@
 """The exceptions provcausal raises: one root class, one subclass per kind of failure.
 
 Library code raises these and never prints or exits; the CLI maps them to exit codes
-(``BadInputError`` and ``UsageError``-like failures: 2, ``StoreUnreachableError``: 3).
+(``BadInputError`` and ``InvalidParameterError``: 2, ``StoreUnreachableError``: 3).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ __all__ = [
     "UnknownNodeError",
     "NotFoundError",
     "AnalysisError",
+    "InvalidParameterError",
     "MissingDependencyError",
 ]
 
@@ -83,6 +84,20 @@ class AnalysisError(ProvcausalError):
     """The data cannot support the requested analysis (too few samples, no target...)."""
 
     exit_code = 2
+
+
+class InvalidParameterError(ProvcausalError):
+    """A parameter is missing, conflicts with another, or has a value that is not allowed.
+
+    ``parameters`` names the API parameters concerned (``target``, ``run`` ...); messages
+    speak of parameters, and the CLI adds the flags that set them.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *parameters: str) -> None:
+        self.parameters = parameters
+        super().__init__(message)
 
 
 class MissingDependencyError(ProvcausalError):

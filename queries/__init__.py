@@ -5,11 +5,17 @@ Every function takes the store first (networkx style) and works the same on ever
 
 from __future__ import annotations
 
-from provcausal.queries.export import FORMATS, export_prov, run_document, serialize
+from provcausal.queries.export import (
+    FORMATS,
+    export_document,
+    export_prov,
+    run_document,
+    serialize,
+)
 from provcausal.queries.lineage import lineage, lineage_table
 from provcausal.queries.listings import delete_run, list_runs, list_workflows
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
-from provcausal.queries.tasks import list_nodes, list_tasks
+from provcausal.queries.tasks import list_nodes, list_tasks, node_labels
 
 __all__ = [
     "list_workflows",
@@ -17,9 +23,11 @@ __all__ = [
     "delete_run",
     "list_tasks",
     "list_nodes",
+    "node_labels",
     "lineage",
     "lineage_table",
     "export_prov",
+    "export_document",
     "run_document",
     "serialize",
     "FORMATS",

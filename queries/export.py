@@ -1,31 +1,26 @@
 """PROV export: a run's document exactly as imported, or a workflow's runs merged.
 
 Runs FlowCept captured itself have no stored PROV document: it is written from their task
-documents (:func:`provcausal.mapping.flowcept_to_prov`). Formats are prov's serializers:
-PROV-JSON, PROV-N, PROV-XML (lxml, extra ``xml``), Turtle and JSON-LD (rdflib, extra ``rdf``).
+documents (:func:`provcausal.model.convert.flowcept_to_prov`). Formats are prov's serializers
+(:data:`provcausal.model.prov.FORMATS`, the table ``import prov`` reads with too): PROV-JSON,
+PROV-N, PROV-XML (lxml, extra ``xml``), Turtle and JSON-LD (rdflib, extra ``rdf``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import prov.model as pm
 
-from provcausal.errors import MissingDependencyError, NotFoundError
-from provcausal.mapping import flowcept_to_prov
+from provcausal.errors import InvalidParameterError, NotFoundError
+from provcausal.model import prov as P
+from provcausal.model.convert import flowcept_to_prov
 from provcausal.stores import Store
 
-__all__ = ["FORMATS", "run_document", "export_prov", "serialize"]
+__all__ = ["FORMATS", "run_document", "export_document", "export_prov", "serialize"]
 
-#: CLI format name → (prov serializer, keyword arguments, extra that provides it).
-FORMATS: dict[str, tuple[str, dict[str, Any], str | None]] = {
-    "json": ("json", {}, None),
-    "provn": ("provn", {}, None),
-    "xml": ("xml", {}, "xml"),
-    "ttl": ("rdf", {"rdf_format": "turtle"}, "rdf"),
-    "jsonld": ("rdf", {"rdf_format": "json-ld"}, "rdf"),
-}
+#: Format name → :class:`provcausal.model.prov.ProvFormat` (one table for export and import).
+FORMATS = P.FORMATS
 
 
 def run_document(store: Store, run_id: str) -> pm.ProvDocument:
@@ -39,17 +34,18 @@ def run_document(store: Store, run_id: str) -> pm.ProvDocument:
     return flowcept_to_prov(run, list(store.find_tasks([run_id])))
 
 
-def export_prov(
+def export_document(
     store: Store,
     run: str | None = None,
     workflow: str | None = None,
     labels: Sequence[str] | None = None,
 ) -> pm.ProvDocument:
     """One run's document, or the union of the documents of a workflow's (labelled) runs."""
+    if (run is None) == (workflow is None):
+        raise InvalidParameterError("give exactly one of a run or a workflow", "run", "workflow")
     if run is not None:
         return run_document(store, run)
-    if workflow is None:
-        raise NotFoundError("give a run id or a workflow")
+    assert workflow is not None
     runs = store.find_runs(workflow=workflow, labels=labels)
     if not runs:
         raise NotFoundError(
@@ -62,20 +58,31 @@ def export_prov(
     return merged
 
 
-def serialize(document: pm.ProvDocument, fmt: str, *, stored_json: str | None = None) -> str:
-    """Text of ``document`` in ``fmt``; PROV-JSON of a single stored run is returned as stored."""
-    if fmt == "json" and stored_json is not None:
-        return stored_json
-    try:
-        name, kwargs, extra = FORMATS[fmt]
-    except KeyError:
-        raise NotFoundError(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}") from None
-    try:
-        text = document.serialize(format=name, **kwargs)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"{fmt} needs {exc.name}: pip install 'provcausal[{extra}]'"
-        ) from None
-    if isinstance(text, bytes):
-        return text.decode("utf-8")
-    return str(text)
+def export_prov(
+    store: Store,
+    run: str | None = None,
+    fmt: str = "json",
+    *,
+    workflow: str | None = None,
+    labels: Sequence[str] | None = None,
+) -> str:
+    """PROV text of one run, or of a workflow's (labelled) runs merged, in ``fmt``.
+
+    A run exported as PROV-JSON is exactly the document it was imported from, byte for byte.
+    """
+    if fmt not in FORMATS:
+        raise InvalidParameterError(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}", "fmt")
+    if run is not None and workflow is None and fmt == "json":
+        if store.get_run(run) is None:
+            raise NotFoundError(f"no run {run!r} in {store.uri}")
+        stored = store.get_prov_json(run)
+        if stored is not None:
+            return stored
+    return serialize(export_document(store, run, workflow, labels), fmt)
+
+
+def serialize(document: pm.ProvDocument, fmt: str) -> str:
+    """Text of ``document`` in ``fmt`` (a :data:`FORMATS` name)."""
+    if fmt not in FORMATS:
+        raise InvalidParameterError(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}", "fmt")
+    return P.serialize(document, fmt)

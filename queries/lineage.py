@@ -14,16 +14,11 @@ import networkx as nx
 import pandas as pd
 
 from provcausal.errors import NotFoundError
-from provcausal.lineage_rules import flowcept_links
-from provcausal.mapping import task_value
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
+from provcausal.model.links import flowcept_links
 from provcausal.stores import Store
 
 __all__ = ["lineage", "lineage_table"]
-
-
-def _meta(task: dict[str, Any]) -> dict[str, Any]:
-    return (task.get("custom_metadata") or {}).get(PC) or {}
 
 
 class _Walker:
@@ -45,9 +40,7 @@ class _Walker:
     def links(self, run: str) -> Any:
         if run not in self.captured_links:
             self.captured_links[run] = flowcept_links(
-                t
-                for t in self.store.find_tasks([run])
-                if PC not in (t.get("custom_metadata") or {})
+                t for t in self.store.find_tasks([run]) if fc.is_captured(t)
             )
         return self.captured_links[run]
 
@@ -85,7 +78,7 @@ def lineage(
         if not generators and not users:
             raise NotFoundError(f"no task or entity {item_id!r} in {store.uri}")
         owner = (generators or users)[0]
-        _add_entity(g, item_id, _meta(owner).get("entities", {}).get(item_id, {}), owner, 0)
+        _add_entity(g, item_id, fc.entity_info(owner, item_id), owner, 0)
         frontier = []
         if limit >= 1:
             for t in generators if direction == "upstream" else users:
@@ -112,8 +105,8 @@ def _add_task(g: nx.DiGraph, task: dict[str, Any], depth: int) -> None:
         label=str(task.get("activity_id")),
         depth=depth,
         run=task.get("workflow_id"),
-        value=task_value(task),
-        sample=_meta(task).get("sample"),
+        value=fc.task_value(task),
+        sample=None if fc.is_captured(task) else fc.task_sample(task),
     )
 
 
@@ -142,14 +135,13 @@ def _step(
         wanted: dict[str, list[str]] = {}
         explained: dict[str, set[str]] = {}
         for task in frontier:
-            meta = _meta(task)
-            for eid in meta.get("used_ids") or []:
-                _add_entity(g, eid, meta.get("entities", {}).get(eid, {}), task, level)
+            for eid in fc.used_ids(task):
+                _add_entity(g, eid, fc.entity_info(task, eid), task, level)
                 g.add_edge(eid, task["task_id"])
                 wanted.setdefault(eid, []).append(task["task_id"])
         producers = walker.keep(store.tasks_by_entity(list(wanted), "generated")) if wanted else []
         for producer in producers:
-            for eid in _meta(producer).get("generated_ids") or []:
+            for eid in fc.generated_ids(producer):
                 if eid in wanted:
                     _add_task(g, producer, level)
                     g.add_edge(producer["task_id"], eid)
@@ -159,7 +151,7 @@ def _step(
         extra: dict[str, set[str]] = {}
         for task in frontier:
             deps = set(task.get("dependencies") or [])
-            if PC not in (task.get("custom_metadata") or {}):
+            if fc.is_captured(task):
                 deps |= walker.links(str(task.get("workflow_id"))).upstream.get(
                     str(task["task_id"]), set()
                 )
@@ -173,14 +165,13 @@ def _step(
     else:
         produced: dict[str, str] = {}
         for task in frontier:
-            meta = _meta(task)
-            for eid in meta.get("generated_ids") or []:
-                _add_entity(g, eid, meta.get("entities", {}).get(eid, {}), task, level)
+            for eid in fc.generated_ids(task):
+                _add_entity(g, eid, fc.entity_info(task, eid), task, level)
                 g.add_edge(task["task_id"], eid)
                 produced[eid] = task["task_id"]
         consumers = walker.keep(store.tasks_by_entity(list(produced), "used")) if produced else []
         for consumer in consumers:
-            for eid in _meta(consumer).get("used_ids") or []:
+            for eid in fc.used_ids(consumer):
                 if eid in produced:
                     _add_task(g, consumer, level)
                     g.add_edge(eid, consumer["task_id"])
@@ -195,7 +186,7 @@ def _step(
                     g.add_edge(dep, dependent["task_id"])
             nxt[dependent["task_id"]] = dependent
         for task in frontier:  # FlowCept-captured tasks: the value rule, within the run
-            if PC in (task.get("custom_metadata") or {}):
+            if not fc.is_captured(task):
                 continue
             links = walker.links(str(task.get("workflow_id")))
             later = [t for t, ups in links.upstream.items() if task["task_id"] in ups]

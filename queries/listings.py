@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from provcausal.errors import NotFoundError
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
+from provcausal.model.times import to_datetime
 from provcausal.stores import Store, run_label
 
 __all__ = ["list_workflows", "list_runs", "delete_run", "workflow_name", "RUN_COLUMNS"]
@@ -34,14 +35,15 @@ def workflow_name(doc: dict[str, Any]) -> str:
     return str(doc.get("name") or doc.get("workflow_id"))
 
 
-def _meta(doc: dict[str, Any]) -> dict[str, Any]:
-    return (doc.get("custom_metadata") or {}).get(PC) or {}
-
-
 def _time(value: Any) -> dt.datetime | None:
-    from provcausal.mapping import to_datetime
-
     return to_datetime(value)
+
+
+def _system(doc: dict[str, Any]) -> str:
+    """The importer that wrote a run; for FlowCept's own runs, the adapter that captured it."""
+    if fc.is_captured(doc):
+        return str(doc.get("adapter_id") or "flowcept")
+    return fc.run_system(doc)
 
 
 def list_workflows(store: Store) -> pd.DataFrame:
@@ -51,14 +53,13 @@ def list_workflows(store: Store) -> pd.DataFrame:
     )
     for doc in store.find_runs():
         row = acc[workflow_name(doc)]
-        meta = _meta(doc)
         row["runs"] += 1
         label = run_label(doc)
         if label is not None:
             row["labels"][label] += 1
-        row["systems"].add(str(meta.get("system") or doc.get("adapter_id") or "flowcept"))
-        row["tasks"] += int(meta.get("tasks") or 0)
-        row["samples"] += int(meta.get("samples") or 0)
+        row["systems"].add(_system(doc))
+        row["tasks"] += fc.run_count(doc, "tasks") or 0
+        row["samples"] += fc.run_count(doc, "samples") or 0
     rows = [
         {
             "workflow": name,
@@ -86,18 +87,17 @@ def list_runs(
     for doc in store.find_runs(
         workflow=workflow, labels=labels, since=since, until=until, run_ids=run_ids
     ):
-        meta = _meta(doc)
         rows.append(
             {
                 "run_id": doc["workflow_id"],
                 "workflow": workflow_name(doc),
                 "label": run_label(doc),
-                "system": meta.get("system") or "flowcept",
-                "tasks": meta.get("tasks"),
-                "samples": meta.get("samples"),
+                "system": fc.run_system(doc),
+                "tasks": fc.run_count(doc, "tasks"),
+                "samples": fc.run_count(doc, "samples"),
                 "started_at": _time(doc.get("started_at")),
                 "ended_at": _time(doc.get("ended_at")),
-                "source": meta.get("source"),
+                "source": fc.run_source(doc),
             }
         )
     return pd.DataFrame(rows, columns=RUN_COLUMNS)

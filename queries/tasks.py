@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 
-from provcausal.errors import AnalysisError, NotFoundError
-from provcausal.mapping import task_duration, task_value, to_datetime
-from provcausal.records import PC
+from provcausal.errors import InvalidParameterError, NotFoundError
+from provcausal.model import flowcept as fc
+from provcausal.model.times import to_datetime
 from provcausal.stores import Store
 
-__all__ = ["list_tasks", "list_nodes", "TASK_COLUMNS"]
+__all__ = ["list_tasks", "list_nodes", "node_labels", "TASK_COLUMNS"]
 
 TASK_COLUMNS = [
     "task_id",
@@ -30,18 +30,17 @@ TASK_COLUMNS = [
 
 
 def _task_row(task: dict[str, Any]) -> dict[str, Any]:
-    meta = (task.get("custom_metadata") or {}).get(PC) or {}
     return {
         "task_id": task["task_id"],
         "run_id": task.get("workflow_id"),
         "node": task.get("activity_id"),
-        "sample": meta.get("sample", task.get("workflow_id")),
-        "visit": meta.get("visit", 0),
+        "sample": fc.task_sample(task),
+        "visit": fc.task_visit(task),
         "started_at": to_datetime(task.get("started_at")),
         "ended_at": to_datetime(task.get("ended_at")),
-        "duration": task_duration(task),
+        "duration": fc.task_duration(task),
         "status": task.get("status"),
-        "value": task_value(task),
+        "value": fc.task_value(task),
         "values": task.get("generated") or {},
     }
 
@@ -59,13 +58,24 @@ def list_tasks(
         if not run_ids:
             raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
     else:
-        raise AnalysisError("give --run RUN_ID, or --workflow X with --node N")
+        raise InvalidParameterError(
+            "give a run, or a workflow with a node", "run", "workflow", "node"
+        )
     rows = [_task_row(t) for t in store.find_tasks(run_ids, nodes=[node] if node else None)]
     frame = pd.DataFrame(rows, columns=TASK_COLUMNS)
     if frame.empty:
         return frame
     frame["_t"] = frame["started_at"].map(lambda d: d.timestamp() if d is not None else 0.0)
     return frame.sort_values(["run_id", "_t", "task_id"]).drop(columns="_t").reset_index(drop=True)
+
+
+def node_labels(store: Store, workflow: str) -> dict[str, str]:
+    """Node id → human-readable name over the workflow's runs, where the source names nodes
+    (Node-RED); a later run's name wins. Empty when no run names its nodes."""
+    labels: dict[str, str] = {}
+    for run in store.find_runs(workflow=workflow):
+        labels.update(fc.node_labels(run))
+    return labels
 
 
 def list_nodes(store: Store, workflow: str) -> pd.DataFrame:
@@ -78,17 +88,16 @@ def list_nodes(store: Store, workflow: str) -> pd.DataFrame:
     )
     for run in runs:
         run_id = str(run["workflow_id"])
-        labels = ((run.get("custom_metadata") or {}).get(PC) or {}).get("node_labels") or {}
+        labels = fc.node_labels(run)
         for task in store.find_tasks([run_id]):
-            meta = (task.get("custom_metadata") or {}).get(PC) or {}
             node = str(task.get("activity_id"))
             row = acc[node]
             row["label"] = labels.get(node, node)
             row["runs"].add(run_id)
-            row["samples"].add((run_id, meta.get("sample", run_id)))
+            row["samples"].add((run_id, fc.task_sample(task, run_id)))
             row["tasks"] += 1
-            row["with_value"] += task_value(task) is not None
-            row["unobserved"] &= bool(meta.get("unobserved", False))
+            row["with_value"] += fc.task_value(task) is not None
+            row["unobserved"] &= fc.task_unobserved(task)
     return pd.DataFrame(
         [
             {

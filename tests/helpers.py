@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from provcausal import ids
 from provcausal.cli import cli
-from provcausal.mapping import prov_to_flowcept
-from provcausal.provdoc import RunDocumentBuilder
-from provcausal.records import RunRecords
+from provcausal.model import ids
+from provcausal.model.convert import prov_to_flowcept
+from provcausal.model.flowcept import RunRecords
+from provcausal.model.prov import RunDocumentBuilder
 
 T0 = dt.datetime(2023, 3, 13, 2, 25, 58, 834000, tzinfo=dt.timezone.utc)
 ROOT = Path(__file__).resolve().parents[1]

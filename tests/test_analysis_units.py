@@ -15,7 +15,8 @@ from provcausal.analysis.graph import graph_from_tasks
 from provcausal.analysis.samples import metric_frame
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.tasks import TASK_COLUMNS
-from provcausal.errors import AnalysisError
+from provcausal.errors import InvalidParameterError
+from provcausal.model import flowcept as fc
 from tests.helpers import T0, chain_run, run_cli
 
 
@@ -69,8 +70,9 @@ def test_metrics_value_duration_latency_and_gated_zero():
     }
     assert metric_frame(t, "duration")["b"].isna().tolist() == [False, True]
     assert metric_frame(t, "latency").loc["s1"].tolist() == [0.5, 1.25]
-    with pytest.raises(AnalysisError):
+    with pytest.raises(InvalidParameterError, match="unknown metric 'speed'") as caught:
         metric_frame(t, "speed")
+    assert caught.value.parameters == ("metric",)
 
 
 def test_store_api_graph_samples_and_selection(store):
@@ -84,10 +86,8 @@ def test_store_api_graph_samples_and_selection(store):
     assert frame["c"].tolist() == [3.0, 9.0]
     assert len(select_runs(store, "wf", "normal,broken")) == 2
     since = (T0 + dt.timedelta(hours=12)).isoformat()
-    assert [
-        r["custom_metadata"]["provcausal"]["label"] for r in select_runs(store, "wf", f"{since}..")
-    ] == ["broken"]
-    with pytest.raises(AnalysisError, match="labels: broken, normal"):
+    assert [fc.run_label(r) for r in select_runs(store, "wf", f"{since}..")] == ["broken"]
+    with pytest.raises(InvalidParameterError, match="labels: broken, normal"):
         select_runs(store, "wf", "nope")
 
 
@@ -154,9 +154,9 @@ def test_gcm_auto_qualities_rank_the_shifted_node_first(quality):
 
 def _fork_run(source: str, label: str, shift: float):
     """A run of a → (b, c): two sinks."""
-    from provcausal import ids
-    from provcausal.mapping import prov_to_flowcept
-    from provcausal.provdoc import RunDocumentBuilder
+    from provcausal.model import ids
+    from provcausal.model.convert import prov_to_flowcept
+    from provcausal.model.prov import RunDocumentBuilder
 
     run = ids.run_id("test", "fork", source)
     b = RunDocumentBuilder(run, "fork", "test")
@@ -186,7 +186,7 @@ def test_several_sinks_need_a_target_and_a_named_target_works(sqlite_uri):
             store.put_runs([_fork_run(f"/b{i}", "broken", 3.0)])
     args = ("attribute", "-w", "fork", "-b", "normal", "-c", "broken", "--repeats", "2")
     run_cli(*args, store=sqlite_uri).error(
-        2, "the workflow has 2 sinks: b, c; choose one with --target"
+        2, "the workflow has 2 sinks: b, c; choose one target (--target)"
     )
     report = run_cli(*args, "--target", "b", "--json", store=sqlite_uri).ok().json()
     assert report["target"] == "b"

@@ -15,6 +15,7 @@ import pytest
 
 from provcausal.examples.scipipe_gcratio import write_run
 from provcausal.ingest import import_paths
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 from tests.helpers import run_cli
 
@@ -61,7 +62,7 @@ def test_flowcept_api_sees_imported_runs(tmp_path, mongo_uri):
     assert tasks["gcsum"]["dependencies"] == [tasks["gccat"]["task_id"]]
     assert str(tasks["count1"]["started_at"]).startswith("2023-03-13")
     (wf,) = seen["workflows"]
-    assert wf["name"] == "gcratio" and wf["custom_metadata"]["provcausal"]["label"] == "normal"
+    assert wf["name"] == "gcratio" and fc.run_label(wf) == "normal"
 
 
 def _captured_spec(runs: int, broken: int) -> dict:

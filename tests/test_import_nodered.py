@@ -10,7 +10,7 @@ import pytest
 
 from provcausal.examples.nodered_chain import chain_flow, write_flow, write_trace_log
 from provcausal.ingest import import_paths, read_runs
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 from tests.helpers import SAMPLES, needs_samples, run_cli
 
@@ -43,7 +43,7 @@ def tasks_of(store, run_id):
 
     def when(t):
         return (
-            t["custom_metadata"][PC]["sample"],
+            fc.task_meta(t)["sample"],
             t["started_at"] or t["ended_at"],
             t["ended_at"] is None,
             t["ended_at"] or t["started_at"],
@@ -59,21 +59,21 @@ def test_chain_visits_messages_and_durations(tmp_path, store):
     summary = import_paths(store, "nodered", [log], "chain", flow=str(tmp_path / "flows.json"))
     assert summary.samples == 4 and summary.warnings == []
     tasks = tasks_of(store, summary.runs[0])
-    first = [t for t in tasks if t["custom_metadata"][PC]["sample"] == "line-1"]
+    first = [t for t in tasks if fc.task_meta(t)["sample"] == "line-1"]
     nodes = [t["activity_id"] for t in first]
     step_ids = [n["id"] for n in flow if n.get("name", "").startswith("Step")]
     assert nodes[1:4] == step_ids  # after the (unobserved) initiator
-    assert first[0]["custom_metadata"][PC]["unobserved"] is True
+    assert fc.task_meta(first[0])["unobserved"] is True
     rec = json.loads(log.read_text().splitlines()[0])
     send = {e["node"]["id"]: e["timestamp"] for e in rec["trace"] if e["eventName"] == "onSend"}
     recv = {e["node"]["id"]: e["timestamp"] for e in rec["trace"] if e["eventName"] == "onReceive"}
     for t in first[1:4]:
         n = t["activity_id"]
-        assert t["custom_metadata"][PC]["duration"] == pytest.approx((send[n] - recv[n]) / 1000)
+        assert fc.task_meta(t)["duration"] == pytest.approx((send[n] - recv[n]) / 1000)
     by_id = {t["task_id"]: t for t in first}
     assert [by_id[d]["activity_id"] for d in first[2]["dependencies"]] == [step_ids[0]]
     # the file node's visit has an onReceive only (it writes the line): no end, no duration
-    assert first[-1]["ended_at"] is None and "duration" not in first[-1]["custom_metadata"][PC]
+    assert first[-1]["ended_at"] is None and "duration" not in fc.task_meta(first[-1])
 
 
 def test_loops_keep_every_visit_numbered(tmp_path, store):
@@ -91,8 +91,7 @@ def test_loops_keep_every_visit_numbered(tmp_path, store):
     (tmp_path / "t.log").write_text(line(trace) + "\n")
     summary = import_paths(store, "nodered", [tmp_path / "t.log"], "loop")
     visits = [
-        (t["activity_id"], t["custom_metadata"][PC]["visit"])
-        for t in tasks_of(store, summary.runs[0])
+        (t["activity_id"], fc.task_meta(t)["visit"]) for t in tasks_of(store, summary.runs[0])
     ]
     assert visits == [("init", 0), ("a", 0), ("b", 0), ("a", 1), ("b", 1), ("file", 0)]
 
@@ -129,7 +128,7 @@ def test_fan_out_lines_share_prefix_and_message_id(tmp_path, store):
     assert summary.samples == 6 and summary.warnings == []
     messages = {}
     for t in tasks_of(store, summary.runs[0]):
-        meta = t["custom_metadata"][PC]
+        meta = fc.task_meta(t)
         messages.setdefault(meta["attrs"]["message"], set()).add(meta["sample"])
     assert sorted(len(s) for s in messages.values()) == [2, 2, 2]
 

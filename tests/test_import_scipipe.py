@@ -11,7 +11,7 @@ import pytest
 
 from provcausal.examples.scipipe_gcratio import FORMAT_VERSIONS, write_run
 from provcausal.ingest import import_paths, read_runs
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 from tests.helpers import SAMPLES, needs_samples, run_cli
 
@@ -42,17 +42,17 @@ def test_given_gcratio_run_when_imported_then_values_lineage_and_times(tmp_path,
         "gcratio",
     }
     for node, value in values.items():
-        assert tasks[node]["custom_metadata"][PC]["value"] == pytest.approx(value, rel=1e-12)
+        assert fc.task_meta(tasks[node])["value"] == pytest.approx(value, rel=1e-12)
     names = {t["task_id"]: n for n, t in tasks.items()}
     deps = {n: sorted(names[d] for d in t["dependencies"]) for n, t in tasks.items()}
     assert deps["gcratio"] == ["atsum", "gcsum"]
     assert deps["gcsum"] == ["gccat"]
     assert deps["gccat"] == ["gccount1", "gccount2"]
     assert deps["gccount1"] == ["count1"]
-    assert tasks["gccat"]["custom_metadata"][PC]["unobserved"] is True
-    assert "unobserved" not in tasks["gcsum"]["custom_metadata"][PC]
+    assert fc.task_meta(tasks["gccat"])["unobserved"] is True
+    assert "unobserved" not in fc.task_meta(tasks["gcsum"])
     audit = json.loads((tmp_path / "run1" / "gccounts.txt.sum.audit.json").read_text())
-    meta = tasks["gcsum"]["custom_metadata"][PC]
+    meta = fc.task_meta(tasks["gcsum"])
     assert meta["attrs"]["execTimeNS"] == audit["ExecTimeNS"]
     assert meta["duration"] == audit["ExecTimeNS"] / 1e9
     assert meta["attrs"]["startTime"] == audit["StartTime"]  # nanoseconds kept as text
@@ -91,8 +91,8 @@ def test_every_format_generation_reads_to_the_same_graph(tmp_path, version, stor
     summary = import_paths(store, "scipipe", [tmp_path / version], "gcratio")
     tasks = by_node(store, summary.runs[0])
     assert len(tasks) == 11
-    assert tasks["gcratio"]["custom_metadata"][PC]["value"] == pytest.approx(values["gcratio"])
-    assert tasks["count1"]["custom_metadata"][PC]["duration"] is not None
+    assert fc.task_meta(tasks["gcratio"])["value"] == pytest.approx(values["gcratio"])
+    assert fc.task_meta(tasks["count1"])["duration"] is not None
     first = json.loads((tmp_path / version / "count1.txt.audit.json").read_text())
     assert ("OutFiles" in first) == (version == "0.12")
     assert ("Keys" in first) == (version in ("0.6", "0.2"))
@@ -202,7 +202,7 @@ def test_params_with_mongodb_special_keys_come_back_unchanged(tmp_path, store):
     (folder / "o.txt").write_text("1\n")
     summary = import_paths(store, "scipipe", [folder], "p")
     (task,) = store.find_tasks(summary.runs)
-    attrs = task["custom_metadata"][PC]["attrs"]
+    attrs = fc.task_meta(task)["attrs"]
     assert attrs["params"] == params and attrs["tags"] == {"t.x": "$y"}
     assert task["generated"] == {"o.txt": 1.0}
 
@@ -260,8 +260,8 @@ def test_bad_input_is_exit_2_naming_file_and_where_and_stores_nothing(tmp_path, 
     with open_store(store_uri) as store:
         tasks = by_node(store, report["run_ids"][0])
     # gccount1's audit was skipped; the workflow graph still names it, so it is unobserved.
-    assert tasks["gccount1"]["custom_metadata"][PC]["unobserved"] is True
-    assert tasks["gccount2"]["custom_metadata"][PC].get("unobserved") is None
+    assert fc.task_meta(tasks["gccount1"])["unobserved"] is True
+    assert fc.task_meta(tasks["gccount2"]).get("unobserved") is None
 
 
 def test_path_with_no_records_is_exit_2(tmp_path, store_uri):
@@ -291,6 +291,6 @@ def test_import_auto_detects_scipipe_from_content(tmp_path, store_uri):
 def test_shared_real_sample_imports_with_repaired_lineage(tmp_path, store):
     summary = import_paths(store, "scipipe", [SHARED / "run-normal-1"], "gcratio")
     tasks = by_node(store, summary.runs[0])
-    assert tasks["gcratio"]["custom_metadata"][PC]["value"] == pytest.approx(0.379439252336)
-    assert tasks["count1"]["custom_metadata"][PC]["value"] == 31
+    assert fc.task_meta(tasks["gcratio"])["value"] == pytest.approx(0.379439252336)
+    assert fc.task_meta(tasks["count1"])["value"] == 31
     assert len(tasks) == 11 and summary.warnings == []

@@ -17,7 +17,7 @@ from provcausal.examples.seldon_claims import (
     write_spec,
 )
 from provcausal.ingest import import_paths, read_runs
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 from tests.helpers import SAMPLES, needs_samples, run_cli
 
@@ -84,20 +84,20 @@ def test_values_int64_strings_times_durations_and_trigger_gating(tmp_path, store
         store, "seldon", [path], "claims", pipeline=str(write_spec(tmp_path / "spec.yaml"))
     )
     tasks = list(store.find_tasks(summary.runs))
-    by = {(t["custom_metadata"][PC]["sample"], t["activity_id"]): t for t in tasks}
+    by = {(fc.task_meta(t)["sample"], t["activity_id"]): t for t in tasks}
     for req in requests:
         key = req["key"]
         amount = req["messages"][f"pipeline.{PIPELINE}.inputs"]["value"]["inputs"][0]
-        meta = by[(key, f"{PIPELINE}.inputs")]["custom_metadata"][PC]
+        meta = fc.task_meta(by[(key, f"{PIPELINE}.inputs")])
         assert meta["value"] == pytest.approx(amount["contents"]["fp64Contents"][0])
         started = by[(key, "payout")]["started_at"]
         assert int(started.timestamp()) == xid_time(key)
         service = req["messages"]["model.payout.outputs"]["service"]
-        assert by[(key, "payout")]["custom_metadata"][PC]["duration"] == service / 1000
+        assert fc.task_meta(by[(key, "payout")])["duration"] == service / 1000
         ran = "model.manual-review.outputs" in req["messages"]
         assert ((key, "manual-review") in by) == ran
     (wf,) = store.find_runs()
-    assert wf["custom_metadata"][PC]["gated_nodes"] == ["manual-review"]
+    assert fc.run_meta(wf)["gated_nodes"] == ["manual-review"]
 
 
 def test_rename_maps_a_redeployed_model_to_the_same_node(tmp_path, store):
@@ -114,8 +114,8 @@ def test_headers_with_dots_come_back_unchanged(tmp_path, store):
     path = write_inspect(tmp_path / "out.txt", simulate(2, seed=1), fmt="raw28", verbose=True)
     summary = import_paths(store, "seldon", [path], "claims")
     (task,) = [t for t in store.find_tasks(summary.runs) if t["activity_id"] == "payout"][:1]
-    headers = task["custom_metadata"][PC]["attrs"]["headers"]
-    assert headers["x-request-id"] == [task["custom_metadata"][PC]["sample"]]
+    headers = fc.task_meta(task)["attrs"]["headers"]
+    assert headers["x-request-id"] == [fc.task_meta(task)["sample"]]
 
 
 def test_xid_and_tensor_decoding():

@@ -28,6 +28,7 @@ def test_wheel_contains_and_imports_the_mapped_packages(tmp_path):
         "provcausal/importers/scipipe.py",
         "provcausal/importers/seldon.py",
         "provcausal/queries/lineage.py",
+        "provcausal/model/convert.py",
         "provcausal/analysis/engine.py",
         "provcausal/cli/__init__.py",
         "provcausal/py.typed",

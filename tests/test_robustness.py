@@ -20,7 +20,15 @@ from hypothesis import strategies as st
 from provcausal.errors import ProvcausalError
 from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims
 from provcausal.ingest import import_paths
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
+from provcausal.model.prov import (
+    ATTR_PREFIX,
+    DURATION,
+    NODE,
+    RESERVED_TASK_ATTRS,
+    UNOBSERVED,
+    VISIT,
+)
 from provcausal.stores import open_store
 from tests.helpers import finish, run_cli, start_cli
 
@@ -87,10 +95,10 @@ def _check_outcome(
             assert str(bad_file) in str(exc), str(exc)
             summary = None
         for run in store.find_runs():  # whatever is visible is complete
-            meta = run["custom_metadata"][PC]
+            meta = fc.run_meta(run)
             assert len(list(store.find_tasks([run["workflow_id"]]))) == meta["tasks"]
-        if summary is None:
-            assert store.find_runs() == []
+        visible = sorted(run["workflow_id"] for run in store.find_runs())
+        assert visible == ([] if summary is None else sorted(summary.runs))
 
 
 HOW = st.sampled_from(["truncate", "flip", "json"])
@@ -139,16 +147,78 @@ def test_fuzzed_seldon_inspect_output(tmp_path_factory, how, seed, fmt):
     _check_outcome(f"sqlite://{root / 's.db'}", "seldon", [out], {}, out)
 
 
-@FUZZ
-@given(how=HOW, seed=st.integers(0, 10**6))
-def test_fuzzed_prov_documents(tmp_path_factory, how, seed):
-    root = tmp_path_factory.mktemp("fz")
+@pytest.fixture(scope="module")
+def gcratio_prov_json(tmp_path_factory) -> str:
+    """One GC-ratio run as provcausal exports it (PROV-JSON), built once for every example."""
+    root = tmp_path_factory.mktemp("src")
     scipipe_gcratio.write_run(root / "run", seed=1)
     with open_store(f"sqlite://{root / 'src.db'}") as store:
         (run,) = import_paths(store, "scipipe", [root / "run"], "src").runs
-        doc = root / "doc.json"
-        doc.write_text(store.get_prov_json(run))
-    doc.write_bytes(_mutate(doc.read_bytes(), how, seed))
+        text = store.get_prov_json(run)
+    assert text is not None
+    return text
+
+
+@FUZZ
+@given(how=HOW, seed=st.integers(0, 10**6))
+def test_fuzzed_prov_documents(tmp_path_factory, gcratio_prov_json, how, seed):
+    root = tmp_path_factory.mktemp("fz")
+    doc = root / "doc.json"
+    doc.write_bytes(_mutate(gcratio_prov_json.encode(), how, seed))
+    _check_outcome(f"sqlite://{root / 's.db'}", "prov", [doc], {}, doc)
+
+
+def _with_task_attr(prov_json: str, attr: str, value: object) -> tuple[str, str]:
+    """The document with provcausal:``attr`` of its first activity set to ``value``."""
+    doc = json.loads(prov_json)
+    record = sorted(doc["activity"])[0]
+    doc["activity"][record][f"{ATTR_PREFIX}:{attr}"] = value
+    return json.dumps(doc), record
+
+
+@pytest.mark.parametrize(
+    "attr, value, says",
+    [
+        (VISIT, "x", "must be a whole number >= 0, not 'x'"),  # was exit 1, internal ValueError
+        (VISIT, {"$": "-3", "type": "xsd:int"}, "must be a whole number >= 0, not '-3'"),
+        (UNOBSERVED, "x", "must be true or false"),
+        (DURATION, "soon", "must be a number of seconds"),
+        (NODE, True, "must be text"),
+    ],
+)
+def test_wrong_typed_provcausal_attribute_is_exit_2_naming_file_record_and_key(
+    tmp_path, sqlite_uri, gcratio_prov_json, attr, value, says
+):
+    text, record = _with_task_attr(gcratio_prov_json, attr, value)
+    path = tmp_path / "doc.json"
+    path.write_text(text)
+    result = run_cli("import", "prov", path, "--workflow", "w", store=sqlite_uri)
+    result.error(2, str(path), f"PROV record {record}", f"{ATTR_PREFIX}:{attr} {says}")
+    with open_store(sqlite_uri) as store:
+        assert store.find_runs() == [] and store.count_tasks() == 0
+
+
+JSON_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=5)
+)
+PROV_LITERALS = st.builds(
+    lambda v, t: {"$": str(v), "type": t},
+    JSON_SCALARS,
+    st.sampled_from(["xsd:int", "xsd:double", "xsd:boolean", "xsd:string", "xsd:dateTime"]),
+)
+
+
+@FUZZ
+@given(
+    attr=st.sampled_from(RESERVED_TASK_ATTRS),
+    value=st.one_of(JSON_SCALARS, PROV_LITERALS, st.lists(JSON_SCALARS, max_size=2)),
+)
+def test_any_value_of_a_reserved_attribute_imports_or_is_a_clean_error(
+    tmp_path_factory, gcratio_prov_json, attr, value
+):
+    root = tmp_path_factory.mktemp("fz")
+    doc = root / "doc.json"
+    doc.write_text(_with_task_attr(gcratio_prov_json, attr, value)[0])
     _check_outcome(f"sqlite://{root / 's.db'}", "prov", [doc], {}, doc)
 
 
@@ -211,7 +281,7 @@ def test_hostile_content(tmp_path, sqlite_uri):
     with open_store(sqlite_uri) as store:
         (run,) = import_paths(store, "scipipe", [folder], "h").runs
         (task,) = store.find_tasks([run])
-        assert len(task["custom_metadata"][PC]["attrs"]["command"]) == 1_000_000
+        assert len(fc.task_meta(task)["attrs"]["command"]) == 1_000_000
     sparse = tmp_path / "giant" / "big.audit.json"
     sparse.parent.mkdir()
     with open(sparse, "wb") as handle:

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 from provcausal.stores.base import PROV_CHUNK_BYTES
 from tests.helpers import T0, chain_run
@@ -32,7 +32,7 @@ def test_given_run_when_stored_then_every_read_path_returns_it(store: Store) -> 
     (wf,) = store.find_runs(workflow="wf")
     assert wf["workflow_id"] == run.run_id
     assert wf["name"] == "wf"
-    assert wf["custom_metadata"][PC]["label"] == "normal"
+    assert fc.run_label(wf) == "normal"
     assert isinstance(wf["started_at"], float)
 
     tasks = {t["activity_id"]: t for t in store.find_tasks([run.run_id])}
@@ -40,7 +40,7 @@ def test_given_run_when_stored_then_every_read_path_returns_it(store: Store) -> 
     assert tasks["b"]["dependencies"] == [tasks["a"]["task_id"]]
     assert tasks["a"]["started_at"].tzinfo is not None
     assert tasks["a"]["started_at"] == _ms(T0)
-    assert tasks["c"]["custom_metadata"][PC]["value"] == 2.0
+    assert fc.task_meta(tasks["c"])["value"] == 2.0
 
     only_b = list(store.find_tasks([run.run_id], nodes=["b"]))
     assert [t["activity_id"] for t in only_b] == ["b"]
@@ -49,7 +49,7 @@ def test_given_run_when_stored_then_every_read_path_returns_it(store: Store) -> 
     ]
     downstream = store.tasks_depending_on([tasks["a"]["task_id"]])
     assert [t["activity_id"] for t in downstream] == ["b"]
-    a_out = tasks["a"]["custom_metadata"][PC]["generated_ids"][0]
+    a_out = fc.task_meta(tasks["a"])["generated_ids"][0]
     assert [t["activity_id"] for t in store.tasks_by_entity([a_out], "generated")] == ["a"]
     assert [t["activity_id"] for t in store.tasks_by_entity([a_out], "used")] == ["b"]
     assert store.get_prov_json(run.run_id) == run.prov_json
@@ -106,13 +106,13 @@ def test_given_keys_mongodb_treats_specially_when_stored_then_they_come_back(sto
     run = chain_run("/r1", task_attrs={"params": params})
     store.put_run(run)
     (task,) = [t for t in store.find_tasks([run.run_id]) if t["activity_id"] == "a"]
-    assert task["custom_metadata"][PC]["attrs"]["params"] == params
+    assert fc.task_meta(task)["attrs"]["params"] == params
     assert task["used"] == {} and "a.out" in task["generated"]
 
 
 def test_given_run_in_writing_state_then_it_is_invisible(store: Store) -> None:
     run = chain_run("/r1")
-    run.workflow["custom_metadata"][PC]["state"] = "writing"
+    fc.set_run_state(run.workflow, fc.STATE_WRITING)
     store.put_run(run)
     assert store.find_runs() == []
     assert store.get_run(run.run_id) is None

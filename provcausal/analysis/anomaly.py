@@ -15,7 +15,13 @@ import pandas as pd
 
 from provcausal.analysis.attribution import prepare
 from provcausal.analysis.graph import sinks
-from provcausal.errors import AnalysisError, NotFoundError, UnknownNodeError
+from provcausal.errors import (
+    AnalysisError,
+    InvalidParameterError,
+    NotFoundError,
+    UnknownNodeError,
+)
+from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
 __all__ = ["anomalies", "find_sample"]
@@ -32,8 +38,7 @@ def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
         return sample, sample
     for doc in runs:
         for task in store.find_tasks([str(doc["workflow_id"])]):
-            meta = (task.get("custom_metadata") or {}).get("provcausal") or {}
-            if str(meta.get("sample")) == sample:
+            if not fc.is_captured(task) and fc.task_sample(task) == sample:
                 return str(doc["workflow_id"]), sample
     raise NotFoundError(f"no sample {sample!r} in workflow {workflow!r}")
 
@@ -63,7 +68,9 @@ def anomalies(
             if str(r["workflow_id"]) != run
         ]
         if not others:
-            raise AnalysisError("no other runs to learn the normal behaviour from: give --baseline")
+            raise InvalidParameterError(
+                "no other runs to learn the normal behaviour from: give a baseline", "baseline"
+            )
         baseline = ",".join(others)
     prep = prepare(store, workflow, baseline, run, metric, min_comparison=1)
     key = f"{run}/{local}"
@@ -73,8 +80,9 @@ def anomalies(
     if target is None:
         ends = sinks(graph)
         if len(ends) != 1:
-            raise AnalysisError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one with --target"
+            raise InvalidParameterError(
+                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
+                "target",
             )
         target = ends[0]
     elif target not in graph:

@@ -21,8 +21,8 @@ from provcausal.analysis.graph import contract_nodes, graph_from_tasks, sinks
 from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.tasks import load_task_table
-from provcausal.errors import AnalysisError, UnknownNodeError
-from provcausal.records import PC
+from provcausal.errors import AnalysisError, InvalidParameterError, UnknownNodeError
+from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
 __all__ = ["Attribution", "attribute", "prepare", "Prepared", "DEFAULT_REPEATS"]
@@ -101,16 +101,12 @@ class Attribution:
 def _labels(runs: list[dict[str, Any]]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for run in runs:
-        labels.update(((run.get("custom_metadata") or {}).get(PC) or {}).get("node_labels") or {})
+        labels.update(fc.node_labels(run))
     return labels
 
 
 def _gated(runs: list[dict[str, Any]]) -> set[str]:
-    return {
-        n
-        for r in runs
-        for n in (((r.get("custom_metadata") or {}).get(PC) or {}).get("gated_nodes") or [])
-    }
+    return {n for r in runs for n in fc.gated_nodes(r)}
 
 
 def prepare(
@@ -126,9 +122,11 @@ def prepare(
     comp_runs = select_runs(store, workflow, comparison)
     overlap = {r["workflow_id"] for r in base_runs} & {r["workflow_id"] for r in comp_runs}
     if overlap:
-        raise AnalysisError(
+        raise InvalidParameterError(
             f"the baseline and comparison share {len(overlap)} run(s): "
-            f"{', '.join(sorted(overlap)[:3])}"
+            f"{', '.join(sorted(overlap)[:3])}",
+            "baseline",
+            "comparison",
         )
     runs = base_runs + comp_runs
     tasks = load_task_table(store, [r["workflow_id"] for r in runs])
@@ -210,8 +208,9 @@ def attribute(
     if target is None:
         ends = sinks(prep.graph)
         if len(ends) != 1:
-            raise AnalysisError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one with --target"
+            raise InvalidParameterError(
+                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
+                "target",
             )
         target = ends[0]
     elif target not in prep.graph:

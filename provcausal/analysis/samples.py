@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from provcausal.analysis.graph import last_visits
-from provcausal.errors import AnalysisError
+from provcausal.errors import InvalidParameterError
 
 __all__ = ["METRICS", "metric_frame", "default_metric"]
 
@@ -34,7 +34,9 @@ def metric_frame(tasks: pd.DataFrame, metric: str, gated: Iterable[str] = ()) ->
     """Samples × nodes of ``metric``. A trigger-gated node that did not run for a sample gets
     0 for ``value`` (an absent trigger tensor means false); other gaps stay NaN."""
     if metric not in METRICS:
-        raise AnalysisError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise InvalidParameterError(
+            f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}", "metric"
+        )
     observed = last_visits(tasks[~tasks["unobserved"]])
     if observed.empty:
         return pd.DataFrame()

@@ -5,22 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from provcausal.errors import AnalysisError, NotFoundError
+from provcausal.errors import AnalysisError, InvalidParameterError, NotFoundError
+from provcausal.model.times import parse_time
 from provcausal.stores import Store, run_label
 
 __all__ = ["select_runs", "parse_time_range"]
 
 
 def _time(text: str) -> dt.datetime | None:
-    from provcausal.cli.params import parse_time
-
     text = text.strip()
     if not text:
         return None
     try:
         return parse_time(text)
     except ValueError:
-        raise AnalysisError(f"{text!r} is neither ISO 8601 nor epoch seconds") from None
+        raise InvalidParameterError(f"{text!r} is neither ISO 8601 nor epoch seconds") from None
 
 
 def parse_time_range(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -51,12 +50,12 @@ def select_runs(store: Store, workflow: str, selection: str) -> list[dict[str, A
         labelled = [r for r in runs if run_label(r) == item]
         if not labelled:
             labels = sorted({str(run_label(r)) for r in runs if run_label(r) is not None})
-            raise AnalysisError(
+            raise InvalidParameterError(
                 f"{item!r} is neither a label nor a run id of workflow {workflow!r} "
                 f"(labels: {', '.join(labels) or 'none'})"
             )
         for r in labelled:
             chosen_ids[str(r["workflow_id"])] = r
     if not chosen_ids:
-        raise AnalysisError("empty selection")
+        raise InvalidParameterError("empty selection")
     return list(chosen_ids.values())

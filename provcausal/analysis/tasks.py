@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from provcausal.lineage_rules import flowcept_links
-from provcausal.mapping import task_duration, task_value, to_epoch
-from provcausal.records import PC
+from provcausal.model import flowcept as fc
+from provcausal.model.links import flowcept_links
+from provcausal.model.times import to_epoch
 from provcausal.stores import Store
 
 __all__ = ["load_task_table", "TASK_COLUMNS"]
@@ -35,23 +35,22 @@ TASK_COLUMNS = [
 
 
 def _row(task: dict[str, Any], run_id: str, upstream: dict[str, set[str]] | None) -> dict:
-    meta = (task.get("custom_metadata") or {}).get(PC) or {}
     start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
-    duration = task_duration(task)
+    duration = fc.task_duration(task)
     deps = set(task.get("dependencies") or [])
     if upstream is not None:
         deps |= upstream.get(str(task["task_id"]), set())
     return {
         "task_id": str(task["task_id"]),
         "run_id": run_id,
-        "node": str(task.get("activity_id") or task["task_id"]),
-        "sample": f"{run_id}/{meta.get('sample', run_id)}",
-        "visit": int(meta.get("visit", 0) or 0),
-        "value": task_value(task),
+        "node": fc.task_node(task),
+        "sample": f"{run_id}/{fc.task_sample(task, run_id)}",
+        "visit": fc.task_visit(task),
+        "value": fc.task_value(task),
         "duration": duration,
         "start": start,
         "end": end,
-        "unobserved": bool(meta.get("unobserved", False)),
+        "unobserved": fc.task_unobserved(task),
         "deps": sorted(deps),
     }
 
@@ -61,7 +60,7 @@ def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for run_id in run_ids:
         tasks = list(store.find_tasks([run_id]))
-        captured = [t for t in tasks if PC not in (t.get("custom_metadata") or {})]
+        captured = [t for t in tasks if fc.is_captured(t)]
         upstream = flowcept_links(captured).upstream if captured else None
         rows.extend(_row(t, run_id, upstream) for t in tasks)
     table = pd.DataFrame(rows, columns=TASK_COLUMNS)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from provcausal import __version__
-from provcausal.errors import ProvcausalError
+from provcausal.errors import InvalidParameterError, ProvcausalError
 from provcausal.stores import Store, open_store, resolve_store_uri
 from provcausal.stores.uri import redact_text
 
@@ -53,6 +53,17 @@ def command_error(message: str, exit_code: int) -> click.ClickException:
     return cls(message)
 
 
+#: API parameter → the option that sets it, where it is not ``--<parameter>``.
+FLAGS = {"fmt": "--format", "run": "--run", "workflow": "--workflow"}
+
+
+def flag_hint(exc: InvalidParameterError) -> str:
+    """The library's message about parameters, with the flags that set them:
+    ``… choose one target (--target)``."""
+    flags = [FLAGS.get(p, "--" + p.replace("_", "-")) for p in exc.parameters]
+    return f"{exc} ({', '.join(flags)})" if flags else str(exc)
+
+
 class Group(click.Group):
     """Turns provcausal's exceptions into one-line errors with their exit codes."""
 
@@ -61,6 +72,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except InvalidParameterError as exc:
+            raise self._fail(ctx, flag_hint(exc), exc.exit_code) from None
         except ProvcausalError as exc:
             raise self._fail(ctx, str(exc), exc.exit_code) from None
         except Exception as exc:  # a bug: one redacted line; the traceback with --debug

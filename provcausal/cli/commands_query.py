@@ -14,9 +14,9 @@ from provcausal.queries import (
     lineage_table,
     list_nodes,
     list_tasks,
+    node_labels,
     nodes_dot,
     prov_dot,
-    serialize,
     write_picture,
 )
 
@@ -85,13 +85,7 @@ def lineage_cmd(app, item_id, upstream, depth, as_json):
 @click.pass_obj
 def export_cmd(app, run_id, workflow, labels, fmt, output):
     """Export W3C PROV: a run exactly as imported, or a workflow's runs merged."""
-    from provcausal.errors import AnalysisError
-
-    if (run_id is None) == (workflow is None):
-        raise AnalysisError("give exactly one of --run or --workflow")
-    store = app.store()
-    doc = export_prov(store, run=run_id, workflow=workflow, labels=list(labels) or None)
-    text = serialize(doc, fmt, stored_json=store.get_prov_json(run_id) if run_id else None)
+    text = export_prov(app.store(), run_id, fmt, workflow=workflow, labels=list(labels) or None)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -121,25 +115,19 @@ def export_cmd(app, run_id, workflow, labels, fmt, output):
 def graph_cmd(app, workflow, kind, run_id, output, as_json):
     """Draw a workflow's node-level graph or a run's PROV graph."""
     from provcausal.analysis import causal_graph
-    from provcausal.errors import AnalysisError
+    from provcausal.errors import InvalidParameterError
 
     store = app.store()
     if kind == "prov":
         if not run_id:
-            raise AnalysisError("--kind prov draws one run: give --run")
+            raise InvalidParameterError("kind prov draws one run: give a run", "run")
         dot = prov_dot(store, run_id)
         edges = None
     else:
         if not workflow:
-            raise AnalysisError("--kind nodes draws a workflow: give --workflow")
+            raise InvalidParameterError("kind nodes draws a workflow: give a workflow", "workflow")
         g = causal_graph(store, workflow)
-        labels: dict[str, str] = {}
-        for run in store.find_runs(workflow=workflow):
-            labels.update(
-                ((run.get("custom_metadata") or {}).get("provcausal") or {}).get("node_labels")
-                or {}
-            )
-        dot = nodes_dot(g, workflow, labels)
+        dot = nodes_dot(g, workflow, node_labels(store, workflow))
         edges = [list(e) for e in sorted(g.edges)]
     path = write_picture(dot, output)
     emit({"written": str(path), "kind": kind, "edges": edges}, as_json, text=f"wrote {path}")

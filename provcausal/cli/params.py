@@ -7,18 +7,9 @@ from typing import Any
 
 import click
 
-__all__ = ["TIME", "parse_time"]
+from provcausal.model.times import parse_time
 
-
-def parse_time(text: str) -> dt.datetime:
-    """ISO 8601 (a date, or date and time; UTC when no offset) or epoch seconds."""
-    text = text.strip()
-    try:
-        return dt.datetime.fromtimestamp(float(text), dt.timezone.utc)
-    except ValueError:
-        pass
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+__all__ = ["TIME"]
 
 
 class TimeType(click.ParamType):
@@ -29,8 +20,8 @@ class TimeType(click.ParamType):
             return value
         try:
             return parse_time(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is neither ISO 8601 nor epoch seconds", param, ctx)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 TIME = TimeType()

@@ -2,9 +2,9 @@
 
 A store holds runs (FlowCept ``workflows`` documents), their tasks (FlowCept ``tasks``
 documents) and each run's original PROV-JSON. It knows nothing about SciPipe, Node-RED or
-Seldon. A run is visible only once all of it is written: its workflow document carries
-``custom_metadata.provcausal.state == "writing"`` until then (FlowCept-captured workflows carry
-no state and are always visible).
+Seldon. A run is visible only once all of it is written: its workflow document is in state
+``writing`` until then (:func:`provcausal.model.flowcept.run_state`; FlowCept-captured
+workflows carry no state and are always visible).
 """
 
 from __future__ import annotations
@@ -15,18 +15,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from provcausal.records import PC, RunRecords
+from provcausal.model.flowcept import RunRecords, is_visible, run_label
+from provcausal.model.times import to_epoch
 
-__all__ = ["Store", "is_visible", "compress_prov", "decompress_prov", "PROV_CHUNK_BYTES"]
+__all__ = [
+    "Store",
+    "is_visible",
+    "run_label",
+    "compress_prov",
+    "decompress_prov",
+    "PROV_CHUNK_BYTES",
+]
 
 #: PROV-JSON is stored zlib-compressed in chunks, far below MongoDB's 16 MB document limit.
 PROV_CHUNK_BYTES = 4 * 1024 * 1024
-
-
-def is_visible(workflow: dict[str, Any]) -> bool:
-    """Whether a workflow document describes a completely written run."""
-    meta = (workflow.get("custom_metadata") or {}).get(PC) or {}
-    return meta.get("state") != "writing"
 
 
 def compress_prov(prov_json: str) -> list[bytes]:
@@ -39,8 +41,6 @@ def decompress_prov(chunks: Iterable[bytes]) -> str:
 
 
 def _epoch(value: Any) -> float | None:
-    from provcausal.mapping import to_epoch
-
     return to_epoch(value)
 
 
@@ -141,9 +141,3 @@ class Store(ABC):
     @abstractmethod
     def count_tasks(self) -> int:
         """How many task documents the store holds (all runs, visible or not)."""
-
-
-def run_label(workflow: dict[str, Any]) -> str | None:
-    meta = (workflow.get("custom_metadata") or {}).get(PC) or {}
-    label = meta.get("label")
-    return None if label is None else str(label)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from provcausal.errors import StoreError
-from provcausal.records import PC, RunRecords
-from provcausal.stores.base import Store, compress_prov, decompress_prov, run_label
+from provcausal.model import flowcept as fc
+from provcausal.model.flowcept import RunRecords
+from provcausal.stores.base import Store, compress_prov, decompress_prov
 from provcausal.stores.codec import dumps, loads
 
 __all__ = ["SQLiteStore"]
@@ -125,16 +126,15 @@ class SQLiteStore(Store):
             task_rows.append((tid, run_id, task.get("activity_id"), dumps(task)))
             for dep in task.get("dependencies") or []:
                 dep_rows.append((tid, str(dep), run_id))
-            meta = (task.get("custom_metadata") or {}).get(PC) or {}
             for role in ("used", "generated"):
-                for eid in dict.fromkeys(meta.get(f"{role}_ids") or []):
+                for eid in fc.entity_ids(task, role):
                     entity_rows.append((str(eid), role, tid, run_id))
         wf = run.workflow
         wf_row = (
             run_id,
             wf.get("name"),
-            run_label(wf),
-            ((wf.get("custom_metadata") or {}).get(PC) or {}).get("state"),
+            fc.run_label(wf),
+            fc.run_state(wf),
             wf.get("started_at"),
             dumps(wf),
         )

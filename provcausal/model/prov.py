@@ -1,8 +1,9 @@
-"""Building PROV documents the way every importer needs them.
+"""Building PROV documents the way every importer needs them, and provcausal's PROV names.
 
-One place knows provcausal's namespaces, how values become plain PROV literals (the prov
-package mishandles numpy scalars, dicts, lists and ``None``), and how a task, a data item and
-a node are written. Importers describe what they read; this module writes it as PROV.
+One place knows provcausal's namespaces, the names of its PROV attributes (the constants below,
+which :mod:`provcausal.model.convert` reads back), how values become plain PROV literals (the
+prov package mishandles numpy scalars, dicts, lists and ``None``), and how a task, a data item
+and a node are written. Importers describe what they read; this module writes it as PROV.
 """
 
 from __future__ import annotations
@@ -11,18 +12,36 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import prov.model as pm
 from prov.constants import PROV_LABEL, PROV_TYPE, PROV_VALUE
 
-from provcausal.ids import stable_hash
+from provcausal.errors import MissingDependencyError
+from provcausal.model.ids import stable_hash
 
 __all__ = [
     "NS_ATTR",
     "NS_ID",
     "ATTR_PREFIX",
     "ID_PREFIX",
+    "NODE",
+    "SAMPLE",
+    "VISIT",
+    "STATUS",
+    "UNOBSERVED",
+    "DURATION",
+    "NAME",
+    "NODE_NAME",
+    "REPR",
+    "NODE_TYPE",
+    "RESERVED_TASK_ATTRS",
+    "qualified",
+    "ProvFormat",
+    "FORMATS",
+    "serialize",
+    "deserialize",
     "new_document",
     "plain_value",
     "RunDocumentBuilder",
@@ -32,6 +51,94 @@ NS_ATTR = "https://provcausal.org/ns#"
 NS_ID = "https://provcausal.org/id/"
 ATTR_PREFIX = "provcausal"
 ID_PREFIX = "pcid"
+
+# provcausal's own PROV attributes (local names in the ``provcausal`` namespace). The builder
+# writes them and the converter reads them back; nothing else spells them out.
+#: On a ``provcausal:Node`` agent and on each activity: the workflow node's stable identity.
+NODE = "node"
+#: On an activity: the sample (message, request, run) the task belongs to.
+SAMPLE = "sample"
+#: On an activity: how many times the node ran before in this sample (loops), an integer >= 0.
+VISIT = "visit"
+#: On an activity: FlowCept's task status (``FINISHED``, ``ERROR`` ...).
+STATUS = "status"
+#: On an activity or entity: ``true`` when it was inferred, not observed.
+UNOBSERVED = "unobserved"
+#: On an activity: the node's own processing time in seconds.
+DURATION = "duration"
+#: On an entity: its name (a path, ``msg``, a tensor name).
+NAME = "name"
+#: On a node agent: the node's human-readable name (Node-RED's node name).
+NODE_NAME = "nodeName"
+#: On an entity written from a FlowCept value that is not a number: its JSON text.
+REPR = "repr"
+#: ``prov:type`` of the agents that stand for workflow nodes (``provcausal:Node``).
+NODE_TYPE = "Node"
+
+#: Activity attributes with a FlowCept field or a key of their own; the rest are kept as attrs.
+RESERVED_TASK_ATTRS = (NODE, SAMPLE, VISIT, STATUS, UNOBSERVED, DURATION)
+
+
+def qualified(local: str) -> str:
+    """``provcausal:<local>``, the qualified name of one of provcausal's attributes."""
+    return f"{ATTR_PREFIX}:{local}"
+
+
+@dataclass(frozen=True)
+class ProvFormat:
+    """One PROV serialization: what users call it, its file extension, prov's serializer (and
+    its options), and the provcausal extra that installs what the serializer needs."""
+
+    name: str
+    extension: str
+    serializer: str
+    options: dict[str, str] = field(default_factory=dict)
+    extra: str | None = None
+
+
+#: The PROV formats provcausal reads (``import prov``) and writes (``export``), by name.
+FORMATS: dict[str, ProvFormat] = {
+    f.name: f
+    for f in (
+        ProvFormat("json", ".json", "json"),
+        ProvFormat("provn", ".provn", "provn"),
+        ProvFormat("xml", ".xml", "xml", extra="xml"),
+        ProvFormat("ttl", ".ttl", "rdf", {"rdf_format": "turtle"}, "rdf"),
+        ProvFormat("jsonld", ".jsonld", "rdf", {"rdf_format": "json-ld"}, "rdf"),
+    )
+}
+
+
+def _format(fmt: str) -> ProvFormat:
+    try:
+        return FORMATS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown PROV format {fmt!r}; choose {', '.join(FORMATS)}") from None
+
+
+def serialize(document: pm.ProvDocument, fmt: str) -> str:
+    """``document`` as text in ``fmt`` (a :data:`FORMATS` name); a missing optional
+    dependency raises :class:`MissingDependencyError` naming the extra to install."""
+    spec = _format(fmt)
+    try:
+        text = document.serialize(format=spec.serializer, **spec.options)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{fmt} needs {exc.name}: pip install 'provcausal[{spec.extra}]'"
+        ) from None
+    return text.decode("utf-8") if isinstance(text, bytes) else str(text)
+
+
+def deserialize(text: str, fmt: str) -> pm.ProvDocument:
+    """The document ``text`` holds in ``fmt``; prov's own errors pass through (the importer
+    names the file), a missing optional dependency raises :class:`MissingDependencyError`."""
+    spec = _format(fmt)
+    try:
+        return pm.ProvDocument.deserialize(content=text, format=spec.serializer, **spec.options)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"reading {fmt} needs {exc.name}: pip install 'provcausal[{spec.extra}]'"
+        ) from None
 
 
 def new_document() -> pm.ProvDocument:
@@ -73,14 +180,14 @@ def _attrs(attrs: Mapping[str, Any]) -> dict[Any, Any]:
         v = plain_value(value)
         if v is None:
             continue
-        out[key if ":" in key else f"{ATTR_PREFIX}:{key}"] = v
+        out[key if ":" in key else qualified(key)] = v
     return out
 
 
 class RunDocumentBuilder:
     """Writes one run's tasks, data items and nodes into a fresh PROV document.
 
-    Ids are provcausal's deterministic ids (see :mod:`provcausal.ids`) in the ``pcid``
+    Ids are provcausal's deterministic ids (see :mod:`provcausal.model.ids`) in the ``pcid``
     namespace; source-specific attributes go into the ``provcausal`` namespace.
     """
 
@@ -107,8 +214,8 @@ class RunDocumentBuilder:
                 qn,
                 {
                     PROV_LABEL: node,
-                    f"{ATTR_PREFIX}:node": node,
-                    PROV_TYPE: f"{ATTR_PREFIX}:Node",
+                    qualified(NODE): node,
+                    PROV_TYPE: qualified(NODE_TYPE),
                     **_attrs(attrs or {}),
                 },
             )
@@ -126,19 +233,26 @@ class RunDocumentBuilder:
         visit: int = 0,
         unobserved: bool = False,
         status: str = "FINISHED",
+        duration: float | None = None,
         attrs: Mapping[str, Any] | None = None,
     ) -> str:
-        """Add one execution of ``node`` as a ``prov:Activity`` associated with its node agent."""
+        """Add one execution of ``node`` as a ``prov:Activity`` associated with its node agent.
+
+        ``duration`` is the node's own processing time in seconds when the source records it
+        (else the converter uses end - start); ``attrs`` are kept as source attributes.
+        """
         if task_id in self._activities:
             return task_id
-        extra = {
-            "node": node,
-            "sample": sample,
-            "visit": visit,
-            "status": status,
-            "unobserved": True if unobserved else None,
+        extra: dict[str, Any] = {
+            NODE: node,
+            SAMPLE: sample,
+            VISIT: visit,
+            STATUS: status,
+            UNOBSERVED: True if unobserved else None,
         }
         extra.update(attrs or {})
+        if duration is not None:
+            extra[DURATION] = duration
         activity = self.document.activity(
             self._qn(task_id), plain_value(start), plain_value(end), _attrs(extra)
         )
@@ -157,7 +271,7 @@ class RunDocumentBuilder:
         """Add one data item as a ``prov:Entity`` (with ``prov:value`` when it is numeric)."""
         if entity_id in self._entities:
             return entity_id
-        extra: dict[str, Any] = {"name": name}
+        extra: dict[str, Any] = {NAME: name}
         extra.update(attrs or {})
         pattrs = _attrs(extra)
         v = plain_value(value)

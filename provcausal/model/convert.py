@@ -1,0 +1,480 @@
+"""PROV documents ⇄ FlowCept ``workflows``/``tasks`` documents, in both directions.
+
+FlowCept's layout (``../shared/formats.md`` §4): a task document per ``prov:Activity`` with
+``activity_id`` = the node, ``used``/``generated`` = named values, ``dependencies`` = upstream
+task ids, BSON dates for task times; a workflow document per run with float-epoch times.
+What FlowCept has no field for (sample, visit, entity ids, values) goes into provcausal's
+metadata (:mod:`provcausal.model.flowcept`).
+
+Reading PROV validates what it reads: a provcausal attribute with a value of the wrong kind
+(``provcausal:visit "x"``) raises :class:`~provcausal.errors.BadInputError` naming the PROV
+record and the attribute; the importer adds the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import prov.model as pm
+from prov.constants import PROV_LABEL, PROV_VALUE
+
+from provcausal.errors import BadInputError
+from provcausal.model import flowcept as fc
+from provcausal.model import ids
+from provcausal.model import prov as P
+from provcausal.model.links import flowcept_links
+from provcausal.model.times import UTC, to_datetime
+
+__all__ = ["prov_to_flowcept", "flowcept_to_prov"]
+
+QN = pm.QualifiedName
+
+
+def _local(qn: Any) -> str:
+    return qn.localpart if isinstance(qn, pm.QualifiedName) else str(qn)
+
+
+def _is_ours(qn: QN) -> bool:
+    """Whether provcausal's builder wrote the record (its id is in the ``pcid`` namespace)."""
+    return qn.namespace.uri == P.NS_ID
+
+
+def _attr_map(record: pm.ProvRecord) -> dict[str, Any]:
+    """provcausal-namespace attributes by local name.
+
+    Text is kept as text, except JSON objects on records provcausal's builder wrote: those are
+    its own JSON-encoded attributes (dicts such as SciPipe params, Seldon headers).
+    """
+    decode = record.identifier is not None and _is_ours(record.identifier)
+    out: dict[str, Any] = {}
+    for key, value in record.attributes:
+        if isinstance(key, pm.QualifiedName) and key.namespace.uri == P.NS_ATTR:
+            if isinstance(value, pm.Literal):
+                value = value.value
+            if decode and isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+                with contextlib.suppress(ValueError):
+                    value = json.loads(value)
+            out[key.localpart] = value
+    return out
+
+
+def _first(record: pm.ProvRecord, attr: Any) -> Any:
+    values = record.get_attribute(attr)
+    if not values:
+        return None
+    value = next(iter(values))
+    if isinstance(value, pm.Literal):
+        value = value.value
+    return value
+
+
+# -- validation of what is read ---------------------------------------------------------------
+
+
+def _bad(qn: QN, attr: str, value: Any, expected: str) -> BadInputError:
+    return BadInputError(
+        f"PROV record {qn}: {P.qualified(attr)} must be {expected}, not {str(value)[:80]!r}"
+    )
+
+
+def _whole(qn: QN, attr: str, value: Any) -> int:
+    """A count (``provcausal:visit``): an integer >= 0, possibly written as text or 2.0."""
+    if value is None:
+        return 0
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise _bad(qn, attr, value, "a whole number >= 0") from None
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, (int, float))
+        or not math.isfinite(number)
+        or number != int(number)
+        or number < 0
+    ):
+        raise _bad(qn, attr, value, "a whole number >= 0")
+    return int(number)
+
+
+def _flag(qn: QN, attr: str, value: Any) -> bool:
+    """A boolean (``provcausal:unobserved``): true/false, also as text ("false" is false)."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise _bad(qn, attr, value, "true or false")
+
+
+def _seconds(qn: QN, attr: str, value: Any) -> float | None:
+    """A duration in seconds (``provcausal:duration``): a finite number."""
+    if value is None:
+        return None
+    number = fc.numeric(value)
+    if number is None or isinstance(value, bool) or not math.isfinite(number):
+        raise _bad(qn, attr, value, "a number of seconds")
+    return number
+
+
+def _text(qn: QN, attr: str, value: Any, default: str) -> str:
+    """A name (``provcausal:sample``, ``status``, ``node``): text or a number."""
+    if value is None:
+        return default
+    if isinstance(value, (str, int, float, pm.QualifiedName)) and not isinstance(value, bool):
+        return str(value)
+    raise _bad(qn, attr, value, "text")
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A PROV time as UTC (naive times are taken as UTC); Go's zero time is unknown."""
+    if value is None or value.year <= 1:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+# -- reading a PROV document ------------------------------------------------------------------
+
+
+@dataclass
+class _Entity:
+    name: str
+    value: float | None
+
+
+@dataclass
+class _Index:
+    """The records of one PROV document, by kind and relation."""
+
+    activities: dict[QN, pm.ProvActivity] = field(default_factory=dict)
+    entities: dict[QN, _Entity] = field(default_factory=dict)
+    agents: dict[QN, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    used: dict[QN, list[QN]] = field(default_factory=lambda: defaultdict(list))
+    generated: dict[QN, list[QN]] = field(default_factory=lambda: defaultdict(list))
+    generator: dict[QN, QN] = field(default_factory=dict)
+    informants: dict[QN, list[QN]] = field(default_factory=lambda: defaultdict(list))
+    associated: dict[QN, QN] = field(default_factory=dict)
+
+    def add_element(self, record: pm.ProvRecord) -> None:
+        ident: QN = record.identifier  # type: ignore[assignment]
+        if isinstance(record, pm.ProvActivity):
+            self.activities[ident] = record
+        elif isinstance(record, pm.ProvEntity):
+            attrs = _attr_map(record)
+            name = attrs.get(P.NAME) or _first(record, PROV_LABEL) or _local(ident)
+            value = fc.numeric(_first(record, PROV_VALUE))
+            self.entities[ident] = _Entity(str(name), value)
+        elif isinstance(record, pm.ProvAgent):
+            attrs = _attr_map(record)
+            node = attrs.get(P.NODE) or _first(record, PROV_LABEL) or _local(ident)
+            self.agents[ident] = _text(ident, P.NODE, node, "")
+            if attrs.get(P.NODE_NAME):
+                self.labels[self.agents[ident]] = str(attrs[P.NODE_NAME])
+
+    def add_relation(self, record: pm.ProvRecord) -> None:
+        a, b = record.args[0], record.args[1]
+        if a is None or b is None:
+            return
+        if isinstance(record, pm.ProvUsage):
+            self.used[a].append(b)
+        elif isinstance(record, pm.ProvGeneration):
+            self.generated[b].append(a)
+            self.generator.setdefault(a, b)
+        elif isinstance(record, pm.ProvCommunication):
+            self.informants[a].append(b)
+        elif isinstance(record, pm.ProvAssociation):
+            self.associated.setdefault(a, b)
+
+
+def _index(document: pm.ProvDocument) -> _Index:
+    index = _Index()
+    for record in document.get_records():
+        if isinstance(record, (pm.ProvActivity, pm.ProvEntity, pm.ProvAgent)):
+            if record.identifier is not None:
+                index.add_element(record)
+        elif isinstance(record, pm.ProvRelation):
+            index.add_relation(record)
+    return index
+
+
+@dataclass
+class _Ids:
+    """FlowCept ids of PROV records: provcausal's own are kept (when ``keep``), others derived
+    deterministically from the run."""
+
+    run: str
+    keep: bool
+
+    def ours(self, qn: QN) -> bool:
+        return self.keep and _is_ours(qn)
+
+    def task(self, qn: QN) -> str:
+        return qn.localpart if self.ours(qn) else ids.task_id(self.run, str(qn))
+
+    def entity(self, qn: QN) -> str:
+        return qn.localpart if self.ours(qn) else ids.entity_id(self.run, str(qn))
+
+
+@dataclass
+class _Activity:
+    """What one activity says about its task, validated."""
+
+    node: str
+    sample: str
+    visit: int
+    status: str
+    unobserved: bool
+    duration: float | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    attrs: dict[str, Any]
+
+
+def _read_activity(qn: QN, act: pm.ProvActivity, index: _Index, run_id: str) -> _Activity:
+    attrs = _attr_map(act)
+    node = attrs.pop(P.NODE, None)
+    if node is None:
+        agent = index.associated.get(qn)
+        node = index.agents.get(agent) if agent is not None else None
+    if node is None:
+        node = _first(act, PROV_LABEL) or _local(qn)
+    start, end = _utc(act.get_startTime()), _utc(act.get_endTime())
+    duration = _seconds(qn, P.DURATION, attrs.pop(P.DURATION, None))
+    if duration is None and start is not None and end is not None:
+        duration = (end - start).total_seconds()
+    return _Activity(
+        node=_text(qn, P.NODE, node, ""),
+        sample=_text(qn, P.SAMPLE, attrs.pop(P.SAMPLE, None), run_id),
+        visit=_whole(qn, P.VISIT, attrs.pop(P.VISIT, None)),
+        status=_text(qn, P.STATUS, attrs.pop(P.STATUS, None), "FINISHED"),
+        unobserved=_flag(qn, P.UNOBSERVED, attrs.pop(P.UNOBSERVED, None)),
+        duration=duration,
+        start=start,
+        end=end,
+        attrs=attrs,
+    )
+
+
+@dataclass
+class _Uses:
+    """An activity's entities as FlowCept sees them."""
+
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    used: dict[str, Any] = field(default_factory=dict)
+    generated: dict[str, Any] = field(default_factory=dict)
+    used_ids: list[str] = field(default_factory=list)
+    generated_ids: list[str] = field(default_factory=list)
+
+    def value(self) -> float | None:
+        """The value of the first generated entity that has one."""
+        return next(
+            (self.meta[e]["value"] for e in self.generated_ids if "value" in self.meta[e]), None
+        )
+
+
+def _uses(qn: QN, index: _Index, idmap: _Ids) -> _Uses:
+    out = _Uses()
+    for role, refs, named in (
+        ("used", index.used.get(qn, []), out.used),
+        ("generated", index.generated.get(qn, []), out.generated),
+    ):
+        for ent in refs:
+            info = index.entities.get(ent) or _Entity(_local(ent), None)
+            e = idmap.entity(ent)
+            emeta: dict[str, Any] = {"name": info.name, "role": role}
+            if info.value is not None:
+                emeta["value"] = info.value
+            if not idmap.ours(ent):
+                emeta["prov_id"] = str(ent)
+            out.meta.setdefault(e, emeta)
+            named.setdefault(info.name, info.value if info.value is not None else e)
+    out.generated_ids = [idmap.entity(e) for e in index.generated.get(qn, [])]
+    out.used_ids = [idmap.entity(e) for e in index.used.get(qn, [])]
+    return out
+
+
+def _dependencies(qn: QN, index: _Index, idmap: _Ids) -> list[str]:
+    """Tasks that generated what the activity used, and its ``wasInformedBy`` informants."""
+    deps = {idmap.task(index.generator[e]) for e in index.used.get(qn, []) if e in index.generator}
+    deps.update(idmap.task(i) for i in index.informants.get(qn, []))
+    deps.discard(idmap.task(qn))
+    return sorted(deps)
+
+
+def _task(
+    qn: QN, index: _Index, idmap: _Ids, system: str, imported_at: dt.datetime
+) -> dict[str, Any]:
+    """The FlowCept task document of one activity."""
+    act = _read_activity(qn, index.activities[qn], index, idmap.run)
+    uses = _uses(qn, index, idmap)
+    meta: dict[str, Any] = {
+        "sample": act.sample,
+        "visit": act.visit,
+        "used_ids": uses.used_ids,
+        "generated_ids": uses.generated_ids,
+        "entities": uses.meta,
+    }
+    if act.unobserved:
+        meta["unobserved"] = True
+    value = uses.value()
+    if value is not None:
+        meta["value"] = value
+    if act.duration is not None:
+        meta["duration"] = act.duration
+    if not idmap.ours(qn):
+        meta["prov_id"] = str(qn)
+    if act.attrs:
+        meta["attrs"] = act.attrs
+    fields = {
+        "used": uses.used,
+        "generated": uses.generated,
+        "started_at": act.start,
+        "ended_at": act.end,
+        "registered_at": imported_at,
+        "status": act.status,
+        "dependencies": _dependencies(qn, index, idmap),
+    }
+    return fc.task_document(
+        task=idmap.task(qn), run=idmap.run, node=act.node, system=system, fields=fields, meta=meta
+    )
+
+
+def _run_meta(tasks: list[dict[str, Any]], index: _Index) -> dict[str, Any]:
+    """The counts a workflow document carries about its tasks."""
+    nodes = {fc.task_node(t) for t in tasks}
+    meta: dict[str, Any] = {
+        "tasks": len(tasks),
+        "entities": len(index.entities),
+        "samples": len({fc.task_sample(t) for t in tasks}),
+        "nodes": sorted(nodes),
+        "has_values": any(fc.task_meta(t).get("value") is not None for t in tasks),
+    }
+    return meta
+
+
+def _span(tasks: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+    starts = [t["started_at"].timestamp() for t in tasks if t["started_at"] is not None]
+    ends = [t["ended_at"].timestamp() for t in tasks if t["ended_at"] is not None]
+    return (min(starts) if starts else None, max(ends) if ends else None)
+
+
+def prov_to_flowcept(
+    document: pm.ProvDocument,
+    *,
+    run_id: str,
+    workflow: str,
+    system: str,
+    label: str | None = None,
+    source: str | None = None,
+    imported_at: dt.datetime | None = None,
+    warnings: Iterable[str] = (),
+    run_metadata: Mapping[str, Any] | None = None,
+    keep_ids: bool = True,
+) -> fc.RunRecords:
+    """Turn one run's PROV document into FlowCept documents (and keep the PROV-JSON).
+
+    Activities become tasks, entities become named ``used``/``generated`` values, and a task's
+    ``dependencies`` are the tasks that generated what it used plus its ``wasInformedBy``
+    informants. Foreign PROV ids (not provcausal's), and every id when ``keep_ids`` is false
+    (a document imported as a new run), get deterministic ids derived from the run.
+    Raises :class:`BadInputError` naming the record and attribute of an invalid value.
+    """
+    doc = document.flattened() if document.has_bundles() else document
+    imported_at = imported_at or dt.datetime.now(UTC)
+    index = _index(doc)
+    idmap = _Ids(run_id, keep_ids)
+    tasks = [_task(qn, index, idmap, system, imported_at) for qn in index.activities]
+    warnings = list(warnings)
+    meta: dict[str, Any] = {
+        "label": label,
+        "system": system,
+        "source": source,
+        "state": fc.STATE_COMPLETE,
+        **_run_meta(tasks, index),
+        "warnings": warnings,
+    }
+    labels = {n: index.labels[n] for n in sorted(index.labels) if n in meta["nodes"]}
+    if labels:
+        meta["node_labels"] = labels
+    meta.update(run_metadata or {})
+    started, ended = _span(tasks)
+    workflow_doc = fc.workflow_document(
+        run=run_id,
+        workflow=workflow,
+        system=system,
+        meta=meta,
+        created=imported_at.timestamp(),
+        started=started,
+        ended=ended,
+    )
+    return fc.RunRecords(
+        workflow=workflow_doc,
+        tasks=tasks,
+        prov_json=str(document.serialize(format="json")),
+        warnings=warnings,
+    )
+
+
+# -- writing a PROV document ------------------------------------------------------------------
+
+
+def flowcept_to_prov(
+    workflow: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]]
+) -> pm.ProvDocument:
+    """Write FlowCept task documents (captured by FlowCept itself, or ours) as PROV.
+
+    Each task becomes an activity of its ``activity_id`` node; each named ``used``/``generated``
+    value becomes an entity whose id is shared by a producer and a consumer when FlowCept's own
+    lineage rule links them (see :func:`provcausal.model.links.flowcept_links`); explicit
+    ``dependencies`` become ``wasInformedBy``.
+    """
+    run = str(workflow.get("workflow_id"))
+    builder = P.RunDocumentBuilder(run, str(workflow.get("name") or run), "flowcept")
+    task_list = list(tasks)
+    links = flowcept_links(task_list)
+    for task in task_list:
+        builder.task(
+            str(task["task_id"]),
+            fc.task_node(task),
+            start=to_datetime(task.get("started_at")),
+            end=to_datetime(task.get("ended_at")),
+            sample=fc.task_sample(task, run),
+            visit=fc.task_visit(task),
+            unobserved=fc.task_unobserved(task),
+            status=str(task.get("status") or "UNKNOWN"),
+        )
+    for task in task_list:
+        t = str(task["task_id"])
+        for name, value in (task.get("generated") or {}).items():
+            e = links.generated_entity(t, name)
+            builder.entity(e, name=name, value=fc.numeric(value), attrs={P.REPR: _repr(value)})
+            builder.generated(e, t)
+        for name, value in (task.get("used") or {}).items():
+            e = links.used_entity(t, name)
+            builder.entity(e, name=name, value=fc.numeric(value), attrs={P.REPR: _repr(value)})
+            builder.used(t, e)
+        for dep in task.get("dependencies") or []:
+            if links.has_task(str(dep)):
+                builder.informed(t, str(dep))
+    return builder.document
+
+
+def _repr(value: Any) -> str | None:
+    if value is None or isinstance(value, (int, float)):
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text[:1000]

@@ -1,0 +1,321 @@
+"""FlowCept ``workflows``/``tasks`` documents: the record types and every accessor.
+
+A run is one FlowCept ``workflows`` document plus its ``tasks`` documents (FlowCept's own
+fields: ``task_id``, ``workflow_id``, ``activity_id``, ``used``, ``generated``, ``started_at``
+...). What FlowCept has no field for, provcausal keeps under one key of ``custom_metadata``
+(:data:`PC`). Only this module reads or writes that key: everything else asks the accessors
+below, so a change of layout is a change here. Tasks FlowCept captured itself have no such key
+(:func:`is_captured`); the accessors answer for them too (a captured task's sample is its run).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from provcausal.model.times import TimeValueError, to_epoch
+
+__all__ = [
+    "RunRecords",
+    "PC",
+    "META",
+    "meta_path",
+    "STATE_WRITING",
+    "STATE_COMPLETE",
+    # workflow (run) documents
+    "run_id",
+    "run_meta",
+    "run_label",
+    "run_system",
+    "run_source",
+    "run_state",
+    "is_visible",
+    "run_count",
+    "node_labels",
+    "gated_nodes",
+    "workflow_document",
+    "set_run_state",
+    # task documents
+    "task_meta",
+    "is_captured",
+    "task_node",
+    "task_sample",
+    "task_visit",
+    "task_unobserved",
+    "task_value",
+    "task_duration",
+    "used_ids",
+    "generated_ids",
+    "entity_ids",
+    "entities",
+    "entity_info",
+    "task_attrs",
+    "task_document",
+    "numeric",
+]
+
+#: Key under ``custom_metadata`` where provcausal keeps what FlowCept has no field for.
+PC = "provcausal"
+#: The FlowCept field that holds it.
+META = "custom_metadata"
+
+#: A run whose documents are being written (readers must not see it yet).
+STATE_WRITING = "writing"
+#: A run written completely.
+STATE_COMPLETE = "complete"
+
+
+def meta_path(key: str) -> str:
+    """The dotted MongoDB field path of one of provcausal's metadata keys (indexes, updates).
+
+    >>> meta_path("used_ids")
+    'custom_metadata.provcausal.used_ids'
+    """
+    return f"{META}.{PC}.{key}"
+
+
+@dataclass
+class RunRecords:
+    """One run: its FlowCept ``workflows`` document, its ``tasks`` documents, and PROV-JSON."""
+
+    workflow: dict[str, Any]
+    tasks: list[dict[str, Any]]
+    prov_json: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.workflow["workflow_id"])
+
+
+def _meta(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    custom = doc.get(META)
+    if not isinstance(custom, Mapping):
+        return {}
+    meta = custom.get(PC)
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def numeric(value: Any) -> float | None:
+    """``value`` as a float when it is a number or numeric text, else ``None``."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+# -- workflow (run) documents -----------------------------------------------------------------
+
+
+def run_id(workflow: Mapping[str, Any]) -> str:
+    """The run id (FlowCept's ``workflow_id``)."""
+    return str(workflow["workflow_id"])
+
+
+def run_meta(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of everything provcausal keeps about a run (empty for FlowCept-captured runs)."""
+    return dict(_meta(workflow))
+
+
+def run_label(workflow: Mapping[str, Any]) -> str | None:
+    """The user's label of the run (``--label``), or ``None``."""
+    label = _meta(workflow).get("label")
+    return None if label is None else str(label)
+
+
+def run_system(workflow: Mapping[str, Any]) -> str:
+    """The importer that wrote the run (``scipipe``, ``nodered`` ...); ``flowcept`` when
+    FlowCept captured it."""
+    return str(_meta(workflow).get("system") or "flowcept")
+
+
+def run_source(workflow: Mapping[str, Any]) -> str | None:
+    """The file or folder the run was imported from."""
+    source = _meta(workflow).get("source")
+    return None if source is None else str(source)
+
+
+def run_state(workflow: Mapping[str, Any]) -> str | None:
+    """``writing`` while a store writes the run, ``complete`` after; ``None`` for FlowCept's."""
+    state = _meta(workflow).get("state")
+    return None if state is None else str(state)
+
+
+def is_visible(workflow: Mapping[str, Any]) -> bool:
+    """Whether a workflow document describes a completely written run."""
+    return run_state(workflow) != STATE_WRITING
+
+
+def run_count(workflow: Mapping[str, Any], what: str) -> int | None:
+    """How many ``tasks``, ``entities``, ``samples`` or ``skipped`` files the import counted."""
+    value = _meta(workflow).get(what)
+    return None if value is None else int(value)
+
+
+def node_labels(workflow: Mapping[str, Any]) -> dict[str, str]:
+    """Node id → human-readable name, where the source has one (Node-RED node names)."""
+    labels = _meta(workflow).get("node_labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def gated_nodes(workflow: Mapping[str, Any]) -> list[str]:
+    """Nodes that run only for some samples (Seldon steps behind a trigger)."""
+    return [str(n) for n in _meta(workflow).get("gated_nodes") or []]
+
+
+def workflow_document(
+    *,
+    run: str,
+    workflow: str,
+    system: str,
+    meta: Mapping[str, Any],
+    created: float,
+    started: float | None,
+    ended: float | None,
+) -> dict[str, Any]:
+    """A FlowCept ``workflows`` document for one run, with provcausal's ``meta``."""
+    return {
+        "workflow_id": run,
+        "name": workflow,
+        "type": "workflow",
+        "status": "FINISHED",
+        "adapter_id": f"provcausal.{system}",
+        "utc_timestamp": created,
+        "started_at": started,
+        "ended_at": ended,
+        META: {PC: dict(meta)},
+    }
+
+
+def set_run_state(workflow: dict[str, Any], state: str) -> None:
+    """Mark a workflow document ``writing`` or ``complete`` (in place)."""
+    custom = workflow.setdefault(META, {})
+    custom.setdefault(PC, {})["state"] = state
+
+
+# -- task documents ---------------------------------------------------------------------------
+
+
+def task_meta(task: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of everything provcausal keeps about a task (empty for FlowCept-captured tasks)."""
+    return dict(_meta(task))
+
+
+def is_captured(doc: Mapping[str, Any]) -> bool:
+    """Whether FlowCept captured the task (or run) itself: provcausal's key is absent, so its
+    lineage comes from ``dependencies`` and FlowCept's value rule (:mod:`~.links`)."""
+    custom = doc.get(META)
+    return not (isinstance(custom, Mapping) and PC in custom)
+
+
+def task_node(task: Mapping[str, Any]) -> str:
+    """The workflow node the task ran (FlowCept's ``activity_id``; the task id if absent)."""
+    return str(task.get("activity_id") or task["task_id"])
+
+
+def task_sample(task: Mapping[str, Any], default: str | None = None) -> str:
+    """The sample the task belongs to; FlowCept-captured tasks: ``default``, else the run."""
+    sample = _meta(task).get("sample")
+    if sample is None:
+        return str(default if default is not None else task.get("workflow_id"))
+    return str(sample)
+
+
+def task_visit(task: Mapping[str, Any]) -> int:
+    """How many times the node ran before in the same sample (0 for the first visit)."""
+    return int(_meta(task).get("visit", 0) or 0)
+
+
+def task_unobserved(task: Mapping[str, Any]) -> bool:
+    """Whether the task was inferred rather than observed (e.g. no SciPipe audit file)."""
+    return bool(_meta(task).get("unobserved", False))
+
+
+def task_value(task: Mapping[str, Any]) -> float | None:
+    """The numeric value of a task's (first) output, from either provenance source.
+
+    Tasks provcausal wrote carry it in their metadata; tasks FlowCept captured have named
+    ``generated`` values: the first numeric one is used.
+    """
+    meta = _meta(task)
+    if "value" in meta:
+        return numeric(meta["value"])
+    for value in (task.get("generated") or {}).values():
+        number = numeric(value)
+        if number is not None:
+            return number
+    return None
+
+
+def task_duration(task: Mapping[str, Any]) -> float | None:
+    """A task's own processing time in seconds: the importer's figure (SciPipe's
+    ``ExecTimeNS``, Node-RED's onReceive→onSend, Seldon's service time), else end − start."""
+    duration = numeric(_meta(task).get("duration"))
+    if duration is None:
+        try:
+            start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
+        except TimeValueError:
+            return None
+        if start is not None and end is not None:
+            duration = end - start
+    return duration if duration is None or math.isfinite(duration) else None
+
+
+def used_ids(task: Mapping[str, Any]) -> list[str]:
+    """PROV ids of the entities the task used, in order, without repeats."""
+    return [str(e) for e in dict.fromkeys(_meta(task).get("used_ids") or [])]
+
+
+def generated_ids(task: Mapping[str, Any]) -> list[str]:
+    """PROV ids of the entities the task generated, in order, without repeats."""
+    return [str(e) for e in dict.fromkeys(_meta(task).get("generated_ids") or [])]
+
+
+def entity_ids(task: Mapping[str, Any], role: str) -> list[str]:
+    """:func:`used_ids` (``role="used"``) or :func:`generated_ids` (``"generated"``)."""
+    if role == "used":
+        return used_ids(task)
+    if role == "generated":
+        return generated_ids(task)
+    raise ValueError(f"role is used or generated, not {role!r}")
+
+
+def entities(task: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Entity id → ``{name, role, value}`` for every entity the task used or generated."""
+    return {str(k): dict(v) for k, v in (_meta(task).get("entities") or {}).items()}
+
+
+def entity_info(task: Mapping[str, Any], entity_id: str) -> dict[str, Any]:
+    """``{name, role, value}`` of one entity the task used or generated (empty if unknown)."""
+    return dict((_meta(task).get("entities") or {}).get(entity_id) or {})
+
+
+def task_attrs(task: Mapping[str, Any]) -> dict[str, Any]:
+    """Source-specific attributes (SciPipe command, params; Seldon headers ...)."""
+    return dict(_meta(task).get("attrs") or {})
+
+
+def task_document(
+    *,
+    task: str,
+    run: str,
+    node: str,
+    system: str,
+    fields: Mapping[str, Any],
+    meta: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A FlowCept ``tasks`` document: the ids, FlowCept ``fields`` (``used``, ``generated``,
+    times, ``status``, ``dependencies`` ...) and provcausal's ``meta``."""
+    doc: dict[str, Any] = {"task_id": task, "workflow_id": run, "activity_id": node}
+    doc.update(fields)
+    doc["adapter_id"] = f"provcausal.{system}"
+    doc[META] = {PC: dict(meta)}
+    return doc
