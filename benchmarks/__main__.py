@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["import", "memory", "lineage", "attribution"],
+        choices=["import", "memory", "lineage", "attribution", "accuracy"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="keep corpora here between runs")
@@ -31,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-sizes", type=_sizes, help="run folders, e.g. 1000,100000")
     parser.add_argument("--lineage-tasks", type=int, help="tasks in the lineage store")
     parser.add_argument("--attribution-sizes", type=_sizes, help="nodes, e.g. 5,20,50,100")
+    parser.add_argument(
+        "--shapes", type=lambda t: t.split(","), help="accuracy shapes, e.g. switch,ports"
+    )
+    parser.add_argument("--repeats", type=int, help="accuracy: bootstrap repeats per call")
     args = parser.parse_args(argv)
+    # accuracy runs only when asked for: 20 data sets of 5 shapes take tens of minutes
     wanted = set(args.only or ["import", "memory", "lineage", "attribution"])
 
     def log(message: str) -> None:
@@ -77,6 +82,17 @@ def main(argv: list[str] | None = None) -> int:
                     sizes, ["chain", "diamond"], args.trials or 5, 1, 2000, 0, log
                 )
             report["attribution"] = rows
+        if "accuracy" in wanted:
+            from benchmarks import accuracy
+            from provcausal.examples.shapes import SHAPES
+
+            report["accuracy"] = accuracy.run(
+                args.shapes or list(SHAPES),
+                args.trials or (3 if args.quick else 20),
+                0 if args.repeats is None else args.repeats,
+                log,
+                work / "accuracy",
+            )
     finally:
         if server is not None:
             server.stop()
@@ -122,6 +138,10 @@ def render(report: dict[str, Any]) -> str:
                 else "not run"
             )
         )
+    if "accuracy" in report:
+        from benchmarks import accuracy
+
+        lines += accuracy.render(report["accuracy"])
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ one source into an :class:`ImportedRun`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -32,6 +33,7 @@ __all__ = [
     "ImportOptions",
     "read_bytes",
     "iter_files",
+    "content_digest",
     "walk_files",
     "read_text",
     "parse_json",
@@ -55,7 +57,8 @@ class ImportOptions:
 
 @dataclass
 class RunSource:
-    """One run to read: its files and the key its deterministic id is derived from."""
+    """One run to read: where it is (``key``), its files, and how to show it. Its id comes
+    from its content (:func:`content_digest`), never from where it lies."""
 
     key: str
     paths: list[Path]
@@ -122,7 +125,7 @@ class Importer(ABC):
                 label=options.label,
                 source=source.display,
                 warnings=warnings,
-                run_metadata={**(run_metadata or {}), "skipped": len(skipped)},
+                run_metadata={**(run_metadata or {}), fc.SKIPPED: len(skipped)},
                 keep_ids=self.keeps_ids,
             )
         except BadInputError as exc:  # the mapping names the record; the file is ours to add
@@ -131,13 +134,23 @@ class Importer(ABC):
             raise BadInputError(
                 exc.reason, path=source.display, line=exc.line, key=exc.key
             ) from None
-        tasks = fc.run_count(records.workflow, "tasks") or 0
-        entities = fc.run_count(records.workflow, "entities") or 0
+        tasks = fc.run_count(records.workflow, fc.TASKS) or 0
+        entities = fc.run_count(records.workflow, fc.ENTITIES) or 0
         return ImportedRun(document, records, tasks, entities, samples, warnings, skipped)
 
     def iter_files(self, paths: Sequence[Path]) -> Iterator[Path]:
         """Files named directly, and every file below named folders."""
         return iter_files(paths)
+
+
+def content_digest(*parts: str | bytes) -> str:
+    """A digest of a run's content: its id is derived from it, so the same data moved to
+    another folder, or named another way, gets the same ids (and the same numbers)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part)
+        h.update(b"\x1f")
+    return h.hexdigest()
 
 
 def walk_files(root: Path) -> Iterator[Path]:

@@ -11,11 +11,13 @@ the run folder, or given with ``--graph``, restores the processes that wrote no 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,7 @@ class _AuditReader:
         self.folder = folder
         self.tasks: dict[str, _Task] = {}
         self.stub_paths: set[str] = set()
+        self.digest = hashlib.blake2b(digest_size=16)
 
     def _field(
         self,
@@ -156,7 +159,9 @@ class _AuditReader:
         return parsed, text
 
     def add_file(self, file: Path) -> None:
-        root = parse_json(read_text(file), file)
+        text = read_text(file)
+        root = parse_json(text, file)
+        self.digest.update(f"{file.name}\x1f{text}\x1f".encode("utf-8", "surrogatepass"))
         if not isinstance(root, dict):
             raise BadInputError("expected a JSON object (a SciPipe audit record)", path=str(file))
         own_output = file.name[: -len(_SUFFIX)] if file.name.endswith(_SUFFIX) else None
@@ -259,7 +264,7 @@ class SciPipeImporter(Importer):
                 f"no SciPipe audit files (*{_SUFFIX}) found", path=", ".join(str(p) for p in paths)
             )
         return [
-            RunSource(key=str(folder.resolve()), paths=sorted(files or []), display=str(folder))
+            RunSource(key=str(folder), paths=sorted(files or []), display=str(folder))
             for folder, files in sorted(folders.items())
         ]
 
@@ -281,7 +286,6 @@ class SciPipeImporter(Importer):
 
     def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
         folder = Path(source.key)
-        run = ids.run_id(self.name, options.workflow, source.key)
         reader = _AuditReader(folder)
         warnings: list[str] = []
         skipped: list[str] = []
@@ -298,6 +302,9 @@ class SciPipeImporter(Importer):
                 skipped.append(str(exc))
         if not reader.tasks:
             raise BadInputError("no audited tasks in this run", path=source.display)
+        # The id comes from the content, never from where it lies: the same data in another
+        # folder gives the same ids and numbers.
+        run = ids.run_id(self.name, options.workflow, reader.digest.hexdigest())
         graph = self._graph(folder, options, warnings)
         return self._build(run, source, options, reader, graph, warnings, skipped)
 
@@ -343,6 +350,12 @@ class SciPipeImporter(Importer):
                     "startTime": task.start_text or None,
                     "finishTime": task.finish_text or None,
                     "auditFile": task.audit_file,
+                    # several out-ports: which output is which port (each is a variable)
+                    "outPorts": json.dumps(
+                        {port: _norm(path) for port, path in sorted(task.out_files.items())}
+                    )
+                    if len(task.out_files) > 1
+                    else None,
                 },
             )
         for task in tasks:
@@ -366,7 +379,12 @@ class SciPipeImporter(Importer):
 
         gaps = {inp: t for t in tasks for inp in t.inputs if inp not in producer}
         if graph is not None:
-            self._repair(b, run, graph, tasks, tid, producer, gaps, ent, warnings)
+            unclaimed = _GraphRepair(b, run, graph, tasks, gaps, ent).repair()
+            if unclaimed:
+                warnings.append(
+                    "inputs with no producer even after graph repair (raw inputs): "
+                    + ", ".join(unclaimed)
+                )
         elif gaps and any(t.process for t in gaps.values()):
             missing = ", ".join(f"{t.process} used {p}" for p, t in sorted(gaps.items()))
             warnings.append(
@@ -385,76 +403,95 @@ class SciPipeImporter(Importer):
             run_metadata={"folder": source.display},
         )
 
-    def _repair(
+
+class _GraphRepair:
+    """Adds the workflow graph's processes that wrote no audit file (a Concatenator) as
+    unobserved activities, so that lineage has no gaps."""
+
+    def __init__(
         self,
         b: RunDocumentBuilder,
         run: str,
         graph: ProcessGraph,
         tasks: list[_Task],
-        tid: dict[str, str],
-        producer: dict[str, _Task],
         gaps: dict[str, _Task],
-        ent: Any,
-        warnings: list[str],
+        ent: Callable[..., str],
     ) -> None:
-        """Add the graph's processes that wrote no audit as unobserved activities."""
-        by_process: dict[str, list[_Task]] = defaultdict(list)
+        self.b, self.run, self.graph, self.gaps, self.ent = b, run, graph, gaps, ent
+        self.by_process: dict[str, list[_Task]] = defaultdict(list)
         for task in tasks:
-            by_process[task.process].append(task)
-        unobserved = [p for p in graph.processes if p not in by_process]
-        claimed: set[str] = set()
-        virtual: dict[str, str] = {}
-        for process in unobserved:
-            inputs: list[str] = []
-            ends = []
-            for parent, port in graph.parents(process):
-                if parent in by_process:
-                    for t in by_process[parent]:
-                        outs = [t.out_files[port]] if port in t.out_files else t.outputs
-                        inputs.extend(ent(_norm(o)) for o in outs)
-                        if t.finish:
-                            ends.append(t.finish[0])
-                elif parent in virtual:
-                    inputs.append(virtual[parent])
-            outputs: list[str] = []
-            starts = []
-            for child, _port in graph.children(process):
-                if child in by_process:
-                    for t in by_process[child]:
-                        for inp in t.inputs:
-                            if inp in gaps and inp not in claimed:
-                                claimed.add(inp)
-                                outputs.append(ent(inp))
-                                if t.start:
-                                    starts.append(t.start[0])
-                else:
-                    if process not in virtual:
-                        virtual[process] = ids.entity_id(run, f"virtual:{process}")
-                        b.entity(
-                            virtual[process], name=f"{process} output", attrs={P.UNOBSERVED: True}
-                        )
-                    outputs.append(virtual[process])
-            if not inputs and not outputs:
+            self.by_process[task.process].append(task)
+        self.claimed: set[str] = set()
+        self.virtual: dict[str, str] = {}
+
+    def repair(self) -> list[str]:
+        """Repair every unaudited process; returns the inputs still without a producer."""
+        for process in self.graph.processes:
+            if process not in self.by_process:
+                self._add(process)
+        return sorted(p for p in self.gaps if p not in self.claimed)
+
+    def _inputs(self, process: str) -> tuple[list[str], list[Any]]:
+        """The entities the process read (its parents' outputs on the wired port), and
+        when its parents finished."""
+        inputs: list[str] = []
+        ends = []
+        for parent, port in self.graph.parents(process):
+            if parent in self.by_process:
+                for t in self.by_process[parent]:
+                    outs = [t.out_files[port]] if port in t.out_files else t.outputs
+                    inputs.extend(self.ent(_norm(o)) for o in outs)
+                    if t.finish:
+                        ends.append(t.finish[0])
+            elif parent in self.virtual:
+                inputs.append(self.virtual[parent])
+        return inputs, ends
+
+    def _outputs(self, process: str) -> tuple[list[str], list[Any]]:
+        """The entities the process wrote: its audited children's inputs that nobody
+        produced (or a virtual output for an unaudited child), and when the children started."""
+        outputs: list[str] = []
+        starts = []
+        for child, _port in self.graph.children(process):
+            if child not in self.by_process:
+                outputs.append(self._virtual(process))
                 continue
-            t_id = ids.task_id(run, f"unobserved:{process}")
-            b.task(
-                t_id,
-                process,
-                start=max(ends) if ends else None,
-                end=min(starts) if starts else None,
-                sample=run,
-                unobserved=True,
-                attrs={"repairedFrom": "workflow graph"},
+            for t in self.by_process[child]:
+                for inp in t.inputs:
+                    if inp in self.gaps and inp not in self.claimed:
+                        self.claimed.add(inp)
+                        outputs.append(self.ent(inp))
+                        if t.start:
+                            starts.append(t.start[0])
+        return outputs, starts
+
+    def _virtual(self, process: str) -> str:
+        if process not in self.virtual:
+            self.virtual[process] = ids.entity_id(self.run, f"virtual:{process}")
+            self.b.entity(
+                self.virtual[process], name=f"{process} output", attrs={P.UNOBSERVED: True}
             )
+        return self.virtual[process]
+
+    def _add(self, process: str) -> None:
+        inputs, ends = self._inputs(process)
+        outputs, starts = self._outputs(process)
+        if not inputs and not outputs:
+            return
+        b = self.b
+        t_id = ids.task_id(self.run, f"unobserved:{process}")
+        b.task(
+            t_id,
+            process,
+            start=max(ends) if ends else None,
+            end=min(starts) if starts else None,
+            sample=self.run,
+            unobserved=True,
+            attrs={"repairedFrom": "workflow graph"},
+        )
+        for e in inputs:
+            b.used(t_id, e)
+        for o in outputs:
+            b.generated(o, t_id)
             for e in inputs:
-                b.used(t_id, e)
-            for o in outputs:
-                b.generated(o, t_id)
-                for e in inputs:
-                    b.derived(o, e)
-        unclaimed = sorted(p for p in gaps if p not in claimed)
-        if unclaimed:
-            warnings.append(
-                "inputs with no producer even after graph repair (raw inputs): "
-                + ", ".join(unclaimed)
-            )
+                b.derived(o, e)

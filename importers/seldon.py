@@ -14,7 +14,6 @@ a step's output message gives its duration.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from provcausal.importers.base import (
     Importer,
     ImportOptions,
     RunSource,
+    content_digest,
     read_text,
 )
 from provcausal.importers.seldon_inspect import (
@@ -39,7 +39,8 @@ from provcausal.importers.seldon_inspect import (
 from provcausal.importers.seldon_spec import PipelineSpec, Ref, parse_spec
 
 from provcausal.errors import BadInputError, InvalidParameterError
-from provcausal.model import ids
+from provcausal.model import flowcept as fc
+from provcausal.model import ids, times
 from provcausal.model.prov import RunDocumentBuilder
 
 __all__ = ["SeldonImporter", "parse_renames"]
@@ -137,8 +138,11 @@ class SeldonImporter(Importer):
         files = list(self.iter_files(paths))
         if not files:
             raise BadInputError("no inspect output files found", path=", ".join(map(str, paths)))
-        key = "|".join(sorted(str(f.resolve()) for f in files))
-        return [RunSource(key=key, paths=files, display=", ".join(map(str, files)))]
+        return [
+            RunSource(
+                key="|".join(map(str, files)), paths=files, display=", ".join(map(str, files))
+            )
+        ]
 
     def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
         renames = parse_renames(options.extra.get("rename"))
@@ -147,9 +151,12 @@ class SeldonImporter(Importer):
         warnings: list[str] = []
         skipped: list[str] = []
         requests: dict[str, _Request] = {}
+        texts: list[str] = []
         for path in source.paths:
             try:
-                messages = parse_inspect(read_text(path), path)
+                text = read_text(path)
+                texts.append(text)
+                messages = parse_inspect(text, path)
             except BadInputError as exc:
                 if not options.skip_bad:
                     raise
@@ -157,10 +164,10 @@ class SeldonImporter(Importer):
                 continue
             for msg in messages:
                 topic = msg.topic
-                if topic.kind == "model":
+                if topic.kind in ("model", "pipeline"):  # steps and pipelines alike
                     topic = Topic(
                         topic.raw,
-                        "model",
+                        topic.kind,
                         renames.get(topic.name, topic.name),
                         topic.direction,
                         topic.namespace,
@@ -174,7 +181,7 @@ class SeldonImporter(Importer):
                 )
         if not requests:
             raise BadInputError("no messages", path=source.display)
-        run = ids.run_id(self.name, options.workflow, source.key)
+        run = ids.run_id(self.name, options.workflow, content_digest(*sorted(texts)))
         b = RunDocumentBuilder(run, options.workflow, self.name)
         how: set[str] = set()
         pipelines = sorted(
@@ -208,6 +215,18 @@ class SeldonImporter(Importer):
                 "pipeline spec with --pipeline"
             )
         gated = sorted(spec.gated_steps()) if spec else []
+        outputs = (
+            [f"{spec.name}.outputs"]
+            if spec
+            else sorted(
+                {
+                    f"{n}.outputs"
+                    for r in requests.values()
+                    for (k, n, d) in r.messages
+                    if k == "pipeline" and d == "outputs"
+                }
+            )
+        )
         return self.finish(
             b.document,
             run_id=run,
@@ -216,7 +235,7 @@ class SeldonImporter(Importer):
             samples=len(requests),
             warnings=warnings,
             skipped=skipped,
-            run_metadata={"gated_nodes": gated, "pipelines": pipelines},
+            run_metadata={fc.GATED_NODES: gated, "pipelines": pipelines, fc.OUTPUT_NODES: outputs},
         )
 
     def _entities(
@@ -260,114 +279,42 @@ class SeldonImporter(Importer):
         pipelines: list[str],
         renames: dict[str, str],
     ) -> str:
-        when_s = xid_time(req.key)
-        when = dt.datetime.fromtimestamp(when_s, dt.timezone.utc) if when_s else None
-        sample = req.key
-        steps = [n for (k, n, _) in req.messages if k == "model"]
-        if spec is not None:
-            steps = [s for s in spec.steps if s in steps] + [
-                s for s in steps if s not in spec.steps
-            ]
-        steps = list(dict.fromkeys(steps))
-        outputs = {
-            s: self._entities(b, run, req, req.get("model", s, "outputs"), "outputs") for s in steps
-        }
-        pipe_in: dict[str, dict[str, str]] = {}
-        task_of: dict[str, str] = {}
+        """Add one request (one sample); returns how its edges were found: ``spec``,
+        ``route`` (x-seldon-route headers), ``values`` (matched tensor contents) or ``none``."""
+        return _RequestDocument(self, b, run, req, spec, pipelines, renames).build()
 
-        def task(node: str, message: Message | None, **extra: Any) -> str:
-            t = ids.task_id(run, f"{req.key}:{node}")
-            headers = message.headers if message else {}
-            service = headers.get("x-envoy-upstream-service-time")
-            attrs: dict[str, Any] = {
-                "request": req.key,
-                "headers": headers or None,
-                "traceparent": (headers.get("traceparent") or [None])[0],
-                "route": " ".join(headers.get("x-seldon-route", [])) or None,
-            }
-            if message is not None and isinstance(message.value, dict):
-                model = message.value.get("modelName")
-                attrs["modelName"] = model
-                attrs["modelVersion"] = message.value.get("modelVersion")
-            attrs.update(extra)
-            status = "ERROR" if req.errors and node.endswith(".outputs") else "FINISHED"
-            duration = float(service[0]) / 1000 if service else None
-            b.task(
-                t,
-                node,
-                start=when,
-                end=None,
-                sample=sample,
-                status=status,
-                duration=duration,
-                attrs=attrs,
-            )
-            task_of[node] = t
-            return t
-
-        for pipe in pipelines:
-            msg = req.get("pipeline", pipe, "inputs")
-            if msg is not None:
-                pipe_in[pipe] = self._entities(b, run, req, msg, "inputs")
-                t = task(f"{pipe}.inputs", msg)
-                for e in pipe_in[pipe].values():
-                    b.generated(e, t)
-        for step in steps:
-            t = task(step, req.get("model", step, "outputs") or req.get("model", step, "inputs"))
-            for e in outputs[step].values():
-                b.generated(e, t)
-
-        def resolve(ref: Ref) -> list[str]:
-            if ref.kind == "pipeline":
-                pool = pipe_in.get(ref.source, {})
-            else:
-                pool = outputs.get(ref.source, {})
-            if ref.tensor is not None:
-                return [pool[ref.tensor]] if ref.tensor in pool else []
-            return list(pool.values())
-
-        method = "spec" if spec is not None else "route"
-        consumers = [(s, req.get("model", s, "inputs"), task_of[s]) for s in steps]
-        for pipe in pipelines:
-            out_msg = req.get("pipeline", pipe, "outputs")
-            if out_msg is not None:
-                t = task(
-                    f"{pipe}.outputs", out_msg, error="; ".join(req.errors) if req.errors else None
-                )
-                for e in self._entities(b, run, req, out_msg, "outputs").values():
-                    b.generated(e, t)
-                consumers.append((f"{pipe}.outputs", out_msg, t))
-        for node, in_msg, t in consumers:
-            sources: list[str] = []
-            if spec is not None:
-                if node == f"{spec.name}.outputs":
-                    refs = spec.outputs
-                elif node in spec.steps:
-                    refs = spec.steps[node].inputs + spec.steps[node].triggers
-                else:
-                    refs = []
-                for ref in refs:
-                    sources.extend(resolve(ref))
-            else:
-                route = _route(in_msg, renames)
-                if route is None:
-                    method = "values"
-                sources = self._match(req, node, in_msg, outputs, pipe_in, route, renames)
-            if not sources and in_msg is not None:
-                direction = (
-                    "outputs"
-                    if node.endswith(".outputs") and in_msg.topic.kind == "pipeline"
-                    else "inputs"
-                )
-                own = (
-                    self._entities(b, run, req, in_msg, direction) if direction == "inputs" else {}
-                )
-                sources = list(own.values())
-                if not own and not node.endswith(".inputs"):
-                    method = "none" if method != "values" else method
-            for e in dict.fromkeys(sources):
-                b.used(t, e)
-        return method
+    def _candidates(
+        self,
+        req: _Request,
+        node: str,
+        outputs: dict[str, dict[str, str]],
+        pipe_in: dict[str, dict[str, str]],
+        route: list[str] | None,
+        renames: dict[str, str],
+    ) -> list[tuple[int, str, list[Any]]]:
+        """(depth, entity, values) of every tensor ``node`` may have read: step outputs (on
+        its route, when known) and pipeline inputs (depth -1)."""
+        allowed = set(route) if route is not None else None
+        depth: dict[str, int] = {}
+        for order, step in enumerate(outputs):
+            own = _route(req.get("model", step, "inputs"), renames)
+            depth[step] = len(own) if own is not None else order
+        candidates: list[tuple[int, str, list[Any]]] = []
+        for step, pool in outputs.items():
+            if step == node or (allowed is not None and step not in allowed):
+                continue
+            out_msg = req.get("model", step, "outputs")
+            for t, raw in _tensors(out_msg, "outputs"):
+                if str(t.get("name")) in pool and out_msg is not None:
+                    candidates.append(
+                        (depth[step], pool[str(t.get("name"))], _values(out_msg, t, raw))
+                    )
+        for pool_pipe, pool in pipe_in.items():
+            in_pipe = req.get("pipeline", pool_pipe, "inputs")
+            for t, raw in _tensors(in_pipe, "inputs"):
+                if str(t.get("name")) in pool and in_pipe is not None:
+                    candidates.append((-1, pool[str(t.get("name"))], _values(in_pipe, t, raw)))
+        return candidates
 
     def _match(
         self,
@@ -389,26 +336,7 @@ class SeldonImporter(Importer):
             if in_msg.topic.kind == "pipeline" and in_msg.topic.direction == "outputs"
             else "inputs"
         )
-        allowed = set(route) if route is not None else None
-        depth: dict[str, int] = {}
-        for order, step in enumerate(outputs):
-            own = _route(req.get("model", step, "inputs"), renames)
-            depth[step] = len(own) if own is not None else order
-        candidates: list[tuple[int, str, list[Any]]] = []
-        for step, pool in outputs.items():
-            if step == node or (allowed is not None and step not in allowed):
-                continue
-            out_msg = req.get("model", step, "outputs")
-            for t, raw in _tensors(out_msg, "outputs"):
-                if str(t.get("name")) in pool and out_msg is not None:
-                    candidates.append(
-                        (depth[step], pool[str(t.get("name"))], _values(out_msg, t, raw))
-                    )
-        for pipe, pool in pipe_in.items():
-            in_pipe = req.get("pipeline", pipe, "inputs")
-            for t, raw in _tensors(in_pipe, "inputs"):
-                if str(t.get("name")) in pool and in_pipe is not None:
-                    candidates.append((-1, pool[str(t.get("name"))], _values(in_pipe, t, raw)))
+        candidates = self._candidates(req, node, outputs, pipe_in, route, renames)
         found: list[str] = []
         for t, raw in _tensors(in_msg, direction):
             values = _values(in_msg, t, raw)
@@ -428,3 +356,145 @@ class SeldonImporter(Importer):
                     found.extend(outputs.get(step, {}).values())
                     covered.update(_route(req.get("model", step, "inputs"), renames) or [])
         return found
+
+
+class _RequestDocument:
+    """The activities, entities and edges of one request (``SeldonImporter._request``)."""
+
+    def __init__(
+        self,
+        importer: SeldonImporter,
+        b: RunDocumentBuilder,
+        run: str,
+        req: _Request,
+        spec: PipelineSpec | None,
+        pipelines: list[str],
+        renames: dict[str, str],
+    ) -> None:
+        self.importer, self.b, self.run, self.req = importer, b, run, req
+        self.spec, self.pipelines, self.renames = spec, pipelines, renames
+        when_s = xid_time(req.key)
+        self.when = times.from_epoch(when_s) if when_s else None
+        self.steps = self._steps()
+        self.outputs = {
+            s: self._entities(req.get("model", s, "outputs"), "outputs") for s in self.steps
+        }
+        self.pipe_in: dict[str, dict[str, str]] = {}
+        self.task_of: dict[str, str] = {}
+        self.method = "spec" if spec is not None else "route"
+
+    def _entities(self, message: Message | None, direction: str) -> dict[str, str]:
+        return self.importer._entities(self.b, self.run, self.req, message, direction)
+
+    def _steps(self) -> list[str]:
+        steps = [n for (k, n, _) in self.req.messages if k == "model"]
+        if self.spec is not None:
+            known = self.spec.steps
+            steps = [s for s in known if s in steps] + [s for s in steps if s not in known]
+        return list(dict.fromkeys(steps))
+
+    def task(self, node: str, message: Message | None, **extra: Any) -> str:
+        """The activity of ``node`` for this request, with the message's headers."""
+        req = self.req
+        t = ids.task_id(self.run, f"{req.key}:{node}")
+        headers = message.headers if message else {}
+        service = headers.get("x-envoy-upstream-service-time")
+        attrs: dict[str, Any] = {
+            "request": req.key,
+            "headers": headers or None,
+            "traceparent": (headers.get("traceparent") or [None])[0],
+            "route": " ".join(headers.get("x-seldon-route", [])) or None,
+        }
+        if message is not None and isinstance(message.value, dict):
+            attrs["modelName"] = message.value.get("modelName")
+            attrs["modelVersion"] = message.value.get("modelVersion")
+        attrs.update(extra)
+        status = "ERROR" if req.errors and node.endswith(".outputs") else "FINISHED"
+        self.b.task(
+            t,
+            node,
+            start=self.when,
+            end=None,
+            sample=req.key,
+            status=status,
+            duration=float(service[0]) / 1000 if service else None,
+            attrs=attrs,
+        )
+        self.task_of[node] = t
+        return t
+
+    def _producers(self) -> list[tuple[str, Message | None, str]]:
+        """Pipeline inputs and steps generate their tensors; returns the consumers (steps
+        and pipeline outputs) with their input message and activity."""
+        req, b = self.req, self.b
+        for pipe in self.pipelines:
+            msg = req.get("pipeline", pipe, "inputs")
+            if msg is not None:
+                self.pipe_in[pipe] = self._entities(msg, "inputs")
+                t = self.task(f"{pipe}.inputs", msg)
+                for e in self.pipe_in[pipe].values():
+                    b.generated(e, t)
+        for step in self.steps:
+            t = self.task(
+                step, req.get("model", step, "outputs") or req.get("model", step, "inputs")
+            )
+            for e in self.outputs[step].values():
+                b.generated(e, t)
+        consumers = [(s, req.get("model", s, "inputs"), self.task_of[s]) for s in self.steps]
+        for pipe in self.pipelines:
+            out_msg = req.get("pipeline", pipe, "outputs")
+            if out_msg is not None:
+                error = "; ".join(req.errors) if req.errors else None
+                t = self.task(f"{pipe}.outputs", out_msg, error=error)
+                for e in self._entities(out_msg, "outputs").values():
+                    b.generated(e, t)
+                consumers.append((f"{pipe}.outputs", out_msg, t))
+        return consumers
+
+    def resolve(self, ref: Ref) -> list[str]:
+        """The entities a spec reference names."""
+        pool = (
+            self.pipe_in.get(ref.source, {})
+            if ref.kind == "pipeline"
+            else self.outputs.get(ref.source, {})
+        )
+        if ref.tensor is not None:
+            return [pool[ref.tensor]] if ref.tensor in pool else []
+        return list(pool.values())
+
+    def _spec_sources(self, node: str) -> list[str]:
+        spec = self.spec
+        assert spec is not None
+        if node == f"{spec.name}.outputs":
+            refs = spec.outputs
+        elif node in spec.steps:
+            refs = spec.steps[node].inputs + spec.steps[node].triggers
+        else:
+            refs = []
+        return [e for ref in refs for e in self.resolve(ref)]
+
+    def _sources(self, node: str, in_msg: Message | None) -> list[str]:
+        """What ``node`` used: from the spec, else from routes and tensor contents, else its
+        own input tensors."""
+        if self.spec is not None:
+            sources = self._spec_sources(node)
+        else:
+            route = _route(in_msg, self.renames)
+            if route is None:
+                self.method = "values"
+            sources = self.importer._match(
+                self.req, node, in_msg, self.outputs, self.pipe_in, route, self.renames
+            )
+        if sources or in_msg is None:
+            return sources
+        pipeline_out = node.endswith(".outputs") and in_msg.topic.kind == "pipeline"
+        own = {} if pipeline_out else self._entities(in_msg, "inputs")
+        if not own and not node.endswith(".inputs") and self.method != "values":
+            self.method = "none"
+        return list(own.values())
+
+    def build(self) -> str:
+        for node, in_msg, t in self._producers():
+            for e in dict.fromkeys(self._sources(node, in_msg)):
+                self.b.used(t, e)
+        return self.method

@@ -61,7 +61,8 @@ def parse_ref(text: str, pipeline: str, steps: set[str]) -> Ref:
 
 
 def parse_spec(path: Path, renames: dict[str, str] | None = None) -> PipelineSpec:
-    """Read a ``kind: Pipeline`` YAML; errors name the file and key."""
+    """Read a ``kind: Pipeline`` YAML; errors name the file and key. ``renames`` (OLD → NEW)
+    apply to step and pipeline names alike, so that two versions of a pipeline compare."""
     import yaml
 
     renames = renames or {}
@@ -90,7 +91,7 @@ def parse_spec(path: Path, renames: dict[str, str] | None = None) -> PipelineSpe
         return renames.get(step, step)
 
     names = {rn(str(s.get("name"))) for s in raw_steps if isinstance(s, dict)}
-    spec = PipelineSpec(name)
+    spec = PipelineSpec(rn(name))
     for i, raw in enumerate(raw_steps):
         if not isinstance(raw, dict) or not raw.get("name"):
             raise BadInputError("a step needs a name", path=str(path), key=f"spec.steps[{i}].name")
@@ -107,18 +108,11 @@ def parse_spec(path: Path, renames: dict[str, str] | None = None) -> PipelineSpe
                 out = []
                 for item in items:
                     ref = parse_ref(str(item), name, names)
-                    out.append(
-                        Ref(
-                            rn(ref.source) if ref.kind == "step" else ref.source,
-                            ref.kind,
-                            ref.direction,
-                            ref.tensor,
-                        )
-                    )
+                    out.append(Ref(rn(ref.source), ref.kind, ref.direction, ref.tensor))
                 return out
 
             step.inputs = refs(raw.get("inputs"), "inputs") or [
-                Ref(name, "pipeline", "inputs", None)
+                Ref(rn(name), "pipeline", "inputs", None)
             ]
             step.triggers = refs(raw.get("triggers"), "triggers")
         except ValueError as exc:
@@ -130,10 +124,7 @@ def parse_spec(path: Path, renames: dict[str, str] | None = None) -> PipelineSpe
     out_steps = ((spec_body.get("output") or {}).get("steps")) or []
     try:
         spec.outputs = [parse_ref(str(r), name, names) for r in out_steps]
-        spec.outputs = [
-            Ref(rn(r.source) if r.kind == "step" else r.source, r.kind, r.direction, r.tensor)
-            for r in spec.outputs
-        ]
+        spec.outputs = [Ref(rn(r.source), r.kind, r.direction, r.tensor) for r in spec.outputs]
     except ValueError as exc:
         raise BadInputError(str(exc), path=str(path), key="spec.output.steps") from None
     return spec

@@ -15,7 +15,7 @@ from provcausal.queries.export import (
 from provcausal.queries.lineage import lineage, lineage_table
 from provcausal.queries.listings import delete_run, list_runs, list_workflows
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
-from provcausal.queries.tasks import list_nodes, list_tasks, node_labels
+from provcausal.queries.tasks import TASK_COLUMNS, list_nodes, list_tasks, node_labels
 
 __all__ = [
     "list_workflows",
@@ -31,6 +31,7 @@ __all__ = [
     "run_document",
     "serialize",
     "FORMATS",
+    "TASK_COLUMNS",
     "nodes_dot",
     "prov_dot",
     "write_picture",

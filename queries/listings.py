@@ -58,8 +58,8 @@ def list_workflows(store: Store) -> pd.DataFrame:
         if label is not None:
             row["labels"][label] += 1
         row["systems"].add(_system(doc))
-        row["tasks"] += fc.run_count(doc, "tasks") or 0
-        row["samples"] += fc.run_count(doc, "samples") or 0
+        row["tasks"] += fc.run_count(doc, fc.TASKS) or 0
+        row["samples"] += fc.run_count(doc, fc.SAMPLES) or 0
     rows = [
         {
             "workflow": name,
@@ -93,8 +93,8 @@ def list_runs(
                 "workflow": workflow_name(doc),
                 "label": run_label(doc),
                 "system": fc.run_system(doc),
-                "tasks": fc.run_count(doc, "tasks"),
-                "samples": fc.run_count(doc, "samples"),
+                "tasks": fc.run_count(doc, fc.TASKS),
+                "samples": fc.run_count(doc, fc.SAMPLES),
                 "started_at": _time(doc.get("started_at")),
                 "ended_at": _time(doc.get("ended_at")),
                 "source": fc.run_source(doc),

@@ -14,6 +14,7 @@ from provcausal.stores import Store
 
 __all__ = ["list_tasks", "list_nodes", "node_labels", "TASK_COLUMNS"]
 
+#: The columns of a task listing (``list_tasks``, ``provcausal tasks``): the one TASK_COLUMNS.
 TASK_COLUMNS = [
     "task_id",
     "run_id",

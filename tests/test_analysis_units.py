@@ -14,15 +14,17 @@ from provcausal.analysis.engine import attribute_frames, binned_kl
 from provcausal.analysis.graph import graph_from_tasks
 from provcausal.analysis.samples import metric_frame
 from provcausal.analysis.selection import select_runs
-from provcausal.analysis.tasks import TASK_COLUMNS
+from provcausal.analysis.tasks import TABLE_COLUMNS
 from provcausal.errors import InvalidParameterError
 from provcausal.model import flowcept as fc
 from tests.helpers import T0, chain_run, run_cli
 
 
 def table(rows):
+    """Rows of the first 11 columns; no out-ports and no used names unless given."""
+    full = [tuple(r) + ({}, [])[len(r) - 11 :] for r in rows]
     return pd.DataFrame(
-        [dict(zip(TASK_COLUMNS, r, strict=True)) for r in rows], columns=TASK_COLUMNS
+        [dict(zip(TABLE_COLUMNS, r, strict=True)) for r in full], columns=TABLE_COLUMNS
     )
 
 
@@ -177,17 +179,21 @@ def _fork_run(source: str, label: str, shift: float):
     )
 
 
-def test_several_sinks_need_a_target_and_a_named_target_works(sqlite_uri):
+def test_several_sinks_analyse_the_changed_one_and_a_named_target_works(sqlite_uri):
     from provcausal.stores import open_store
 
     with open_store(sqlite_uri) as store:
-        for i in range(8):
+        for i in range(10):
             store.put_runs([_fork_run(f"/n{i}", "normal", 0.0)])
-            store.put_runs([_fork_run(f"/b{i}", "broken", 3.0)])
-    args = ("attribute", "-w", "fork", "-b", "normal", "-c", "broken", "--repeats", "2")
-    run_cli(*args, store=sqlite_uri).error(
-        2, "the workflow has 2 sinks: b, c; choose one target (--target)"
+            store.put_runs([_fork_run(f"/b{i}", "broken", 6.0)])
+    args = ("attribute", "-w", "fork", "-b", "normal", "-c", "broken", "--repeats", "2", "--json")
+    doc = run_cli(*args, store=sqlite_uri).ok().json()
+    assert doc["target"] == "b" and "also" not in doc, doc["notes"]  # only b changed
+    assert any(
+        "the workflow has 2 sinks (b, c); analysed the 1 whose distribution changed" in n
+        and "unchanged: c" in n
+        for n in doc["notes"]
     )
-    report = run_cli(*args, "--target", "b", "--json", store=sqlite_uri).ok().json()
-    assert report["target"] == "b"
-    assert report["attributions"][0]["node"] == "b"  # b's own mechanism shifted by 3
+    named = run_cli(*args, "--target", "b", store=sqlite_uri).ok().json()
+    assert named["target"] == "b"
+    assert named["attributions"][0]["node"] == "b"  # b's own mechanism shifted by 6

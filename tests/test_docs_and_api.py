@@ -34,6 +34,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert namespace["result"].table.iloc[0]["node"] == "count1"
     assert sorted(namespace["graph"].edges)[0] == ("atcount1", "atsum")
     assert namespace["data"].shape == (24, 9)
+    assert namespace["text"].startswith("document") and namespace["names"] == {}
 
 
 def test_readme_starts_with_the_two_setup_commands():

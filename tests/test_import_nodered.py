@@ -118,19 +118,28 @@ def test_missing_and_duplicate_names_and_several_initiators(tmp_path, store):
     assert nodes == {"i1", "i2", "a", "b", "c", "f"}  # node ids, not (duplicate) names
 
 
-def test_fan_out_lines_share_prefix_and_message_id(tmp_path, store):
+def test_fan_out_lines_of_one_message_are_one_sample(tmp_path, store):
     flow = chain_flow(3, fanout_after=2)
     write_flow(tmp_path / "flows.json", flow)
     log = write_trace_log(tmp_path / "trace.log", flow, 3, seed=1)
     raw = [json.loads(x) for x in log.read_text().splitlines()]
     assert len(raw) == 6 and raw[0]["trace"][:4] == raw[1]["trace"][:4]
     summary = import_paths(store, "nodered", [log], "fan", flow=str(tmp_path / "flows.json"))
-    assert summary.samples == 6 and summary.warnings == []
-    messages = {}
-    for t in tasks_of(store, summary.runs[0]):
-        meta = fc.task_meta(t)
-        messages.setdefault(meta["attrs"]["message"], set()).add(meta["sample"])
-    assert sorted(len(s) for s in messages.values()) == [2, 2, 2]
+    # one sample per message, not per line; the shared prefix is stored once
+    assert summary.samples == 3 and summary.warnings == []
+    tasks = tasks_of(store, summary.runs[0])
+    assert summary.tasks == len(tasks) == 3 * (1 + 2 + 2 * 3)
+    per_sample: dict[str, list] = {}
+    for t in tasks:
+        per_sample.setdefault(fc.task_sample(t), []).append(t)
+    assert sorted(per_sample) == ["line-1", "line-3", "line-5"]
+    writer = next(n["id"] for n in flow if n.get("name") == "Retrieve trace data")
+    for group in per_sample.values():
+        assert len({fc.task_attrs(t)["message"] for t in group}) == 1
+        visits = sorted(
+            (t["ended_at"], fc.task_visit(t)) for t in group if t["activity_id"] == writer
+        )
+        assert [v for _, v in visits] == [0, 1]  # numbered by time: the last branch wins
 
 
 def test_unwired_hop_is_a_warning_not_a_failure(tmp_path, store):
@@ -194,13 +203,20 @@ def test_document_round_trips(tmp_path):
             json.dumps({"trace": [{"eventName": "onFly", "node": {"id": "a"}, "timestamp": 1}]}),
             "'trace[0].eventName'",
         ),
+        (
+            json.dumps(
+                {"trace": [{"eventName": "onSend", "node": {"id": "a"}, "timestamp": 1e20}]}
+            ),
+            "'trace[0].timestamp'",
+        ),
         ("[1, 2]", "line 2"),
     ],
 )
 def test_bad_lines_exit_2_with_line_and_key_and_skip_bad(tmp_path, store_uri, bad, where):
     good = line([ev("onReceive", "a", 1), ev("onSend", "a", 2)])
+    later = line([ev("onReceive", "a", 5), ev("onSend", "a", 7)])
     path = tmp_path / "t.log"
-    path.write_text(good + "\n" + bad + "\n" + good + "\n")
+    path.write_text(good + "\n" + bad + "\n" + later + "\n")
     run_cli("import", "nodered", path, "--workflow", "w", store=store_uri).error(
         2, str(path), where
     )

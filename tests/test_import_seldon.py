@@ -110,6 +110,12 @@ def test_rename_maps_a_redeployed_model_to_the_same_node(tmp_path, store):
     assert ("fraud-score", "payout") in edges(store, summary.runs[0])
 
 
+def test_a_bad_rename_is_a_parameter_error_naming_the_flag(tmp_path, store_uri):
+    path = write_inspect(tmp_path / "out.txt", simulate(2), fmt="raw28")
+    result = run_cli("import", "seldon", path, "-w", "w", "--rename", "x", store=store_uri)
+    result.error(2, "rename takes OLD=NEW, got 'x' (--rename)")
+
+
 def test_headers_with_dots_come_back_unchanged(tmp_path, store):
     path = write_inspect(tmp_path / "out.txt", simulate(2, seed=1), fmt="raw28", verbose=True)
     summary = import_paths(store, "seldon", [path], "claims")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import prov.model as pm
@@ -13,12 +14,18 @@ from provcausal.queries import (
     lineage_table,
     list_nodes,
     list_tasks,
+    node_labels,
 )
 from provcausal.queries.export import FORMATS
 
+from provcausal.errors import InvalidParameterError
 from provcausal.examples.scipipe_gcratio import write_run
 from provcausal.ingest import import_paths
-from tests.helpers import run_cli
+from provcausal.model import ids
+from provcausal.model import prov as P
+from provcausal.model.convert import prov_to_flowcept
+from provcausal.model.prov import RunDocumentBuilder
+from tests.helpers import T0, run_cli
 
 
 @pytest.fixture
@@ -174,3 +181,55 @@ def test_runs_since_until_accept_iso_and_epoch(gc, store_uri):
     assert run_cli("runs", "--until", "1000", "--json", store=store_uri).ok().json() == []
     until = run_cli("runs", "--until", "4102444800", "--json", store=store_uri).ok().json()
     assert len(until) == 2
+
+
+def labelled_run(source: str, names: dict[str, str]):
+    """A two-node run whose node agents carry human-readable names (as Node-RED's do)."""
+    run = ids.run_id("test", "named", source)
+    b = RunDocumentBuilder(run, "named", "test")
+    prev = None
+    for i, (node, name) in enumerate(names.items()):
+        b.node_agent(node, {P.NODE_NAME: name})
+        t = ids.task_id(run, node)
+        b.task(t, node, start=T0 + dt.timedelta(seconds=i), end=None, sample=run)
+        e = ids.entity_id(run, node)
+        b.entity(e, name=node, value=float(i))
+        b.generated(e, t)
+        if prev is not None:
+            b.used(t, prev)
+        prev = e
+    return prov_to_flowcept(b.document, run_id=run, workflow="named", system="test")
+
+
+def test_node_labels_come_from_the_api_and_the_graph_command_draws_them(store, store_uri, tmp_path):
+    store.put_run(labelled_run("one", {"n1": "Read", "n2": "Old name"}))
+    store.put_run(labelled_run("two", {"n2": "Score"}))
+    assert node_labels(store, "named") == {"n1": "Read", "n2": "Score"}  # the later run wins
+    assert node_labels(store, "nothing") == {}
+    run_cli("graph", "-w", "named", "-o", tmp_path / "g.dot", store=store_uri).ok()
+    dot = (tmp_path / "g.dot").read_text()
+    assert "Read" in dot and "Score" in dot and "Old name" not in dot
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export"], "give exactly one of a run or a workflow (--run, --workflow)"),
+        (
+            ["export", "-r", "x", "-w", "y"],
+            "give exactly one of a run or a workflow (--run, --workflow)",
+        ),
+        (["tasks"], "give a run, or a workflow with a node (--run, --workflow, --node)"),
+        (["graph", "--kind", "prov", "-o", "g.dot"], "kind prov draws one run: give a run (--run)"),
+    ],
+)
+def test_parameter_errors_exit_2_and_the_cli_names_the_flags(store_uri, args, message):
+    run_cli(*args, store=store_uri).error(2, message)
+
+
+def test_the_api_raises_invalid_parameter_naming_parameters_not_flags(store):
+    with pytest.raises(InvalidParameterError) as caught:
+        export_document(store)
+    assert caught.value.parameters == ("run", "workflow") and "--" not in str(caught.value)
+    with pytest.raises(InvalidParameterError, match="unknown format 'yaml'"):
+        export_prov(store, "r", "yaml")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from provcausal.analysis.engine import EngineResult, attribute_frames
 from provcausal.analysis.graph import contract_nodes, graph_from_tasks, sinks
+from provcausal.analysis.routing import add_routing
 from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.tasks import load_task_table
@@ -42,6 +43,8 @@ class Prepared:
     comparison: pd.DataFrame
     labels: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    #: Nodes the runs declare as the workflow's output (a Seldon pipeline's outputs).
+    outputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +63,8 @@ class Attribution:
     verdict: str
     notes: list[str]
     seconds: float
+    #: With several changed sinks: the attributions of the other sinks.
+    also: list[Attribution] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document ``provcausal attribute --json`` prints."""
@@ -95,6 +100,7 @@ class Attribution:
             },
             "notes": self.notes,
             "seconds": round(self.seconds, 3),
+            **({"also": [a.to_dict() for a in self.also]} if self.also else {}),
         }
 
 
@@ -103,6 +109,10 @@ def _labels(runs: list[dict[str, Any]]) -> dict[str, str]:
     for run in runs:
         labels.update(fc.node_labels(run))
     return labels
+
+
+def _outputs(runs: list[dict[str, Any]]) -> list[str]:
+    return sorted({n for r in runs for n in fc.output_nodes(r)})
 
 
 def _gated(runs: list[dict[str, Any]]) -> set[str]:
@@ -117,7 +127,11 @@ def prepare(
     metric: str | None = None,
     min_comparison: int = MIN_SAMPLES,
 ) -> Prepared:
-    """Select both sets of runs, derive the graph, and build clean sample frames."""
+    """Select both sets of runs, derive the graph, and build clean sample frames.
+
+    Nothing is dropped silently: every contracted node, gated node, cut edge and dropped
+    sample is reported in ``notes`` with its count and reason.
+    """
     base_runs = select_runs(store, workflow, baseline)
     comp_runs = select_runs(store, workflow, comparison)
     overlap = {r["workflow_id"] for r in base_runs} & {r["workflow_id"] for r in comp_runs}
@@ -140,48 +154,67 @@ def prepare(
         f"cut edge {c['from']} -> {c['to']} ({c['why']}, {c['samples']} samples)"
         for c in graph.graph["cut"]
     ]
-    gated = _gated(runs)
-    frame = metric_frame(tasks, metric, gated)
+    frame = metric_frame(tasks, metric, _gated(runs))
     is_base = frame.index.map(lambda s: s.split("/", 1)[0] in base_ids)
     old, new = frame[is_base], frame[~is_base]
-    # Nodes without data for this metric, or without enough of it, are contracted.
-    drop = []
-    for node in list(graph.nodes):
-        if node not in frame.columns:
-            drop.append((node, f"no {metric} data"))
-            continue
-        missing = max(
-            old[node].isna().mean() if len(old) else 1.0,
-            new[node].isna().mean() if len(new) else 1.0,
-        )
-        if missing > 0.5:
-            drop.append((node, f"{metric} missing in {missing:.0%} of samples"))
-        elif (
-            old[node].nunique(dropna=True) <= 1
-            and new[node].nunique(dropna=True) <= 1
-            and set(old[node].dropna()) == set(new[node].dropna())
-        ):
-            drop.append((node, "constant"))
-    for node, why in drop:
+    for node, why in _without_data(graph, old, new, metric):
         graph = contract_nodes(graph, [node], why)
         notes.append(f"contracted {node} ({why})")
     columns = [n for n in graph.nodes if n in frame.columns]
-    old, new = old[columns], new[columns]
-    for name, part in (("baseline", old), ("comparison", new)):
-        incomplete = part.isna().any(axis=1)
-        if incomplete.any():
-            where = part.columns[part.isna().any()].tolist()
-            notes.append(
-                f"dropped {int(incomplete.sum())} {name} sample(s) missing "
-                f"{', '.join(map(str, where[:5]))}"
-            )
-    old, new = old.dropna(), new.dropna()
-    for name, part, least in (("baseline", old, MIN_SAMPLES), ("comparison", new, min_comparison)):
-        if len(part) < least:
-            raise AnalysisError(
-                f"only {len(part)} complete {name} sample(s); at least {least} are needed"
-            )
-    return Prepared(workflow, metric, graph, old, new, _labels(runs), notes)
+    labels = _labels(runs)
+    routing = add_routing(graph, old[columns], new[columns], labels)
+    graph, old, new = routing.graph, routing.baseline, routing.comparison
+    labels.update(routing.labels)
+    notes += routing.notes
+    old, new = (
+        _complete(old, "baseline", MIN_SAMPLES, notes),
+        _complete(new, "comparison", min_comparison, notes),
+    )
+    return Prepared(workflow, metric, graph, old, new, labels, notes, _outputs(runs))
+
+
+def _without_data(
+    graph: nx.DiGraph, old: pd.DataFrame, new: pd.DataFrame, metric: str
+) -> list[tuple[str, str]]:
+    """Nodes to contract, with the reason: no data for ``metric`` in either set, or the same
+    constant everywhere. Nodes that only some samples reach are kept (they are gated)."""
+    drop = []
+    for node in sorted(graph.nodes):
+        if node not in old.columns:
+            drop.append((node, f"no {metric} data"))
+            continue
+        a, b = old[node].dropna(), new[node].dropna()
+        if a.empty and b.empty:
+            drop.append((node, f"no {metric} data in the selected samples"))
+        elif (
+            not old[node].isna().any()
+            and not new[node].isna().any()
+            and a.nunique() <= 1
+            and b.nunique() <= 1
+            and set(a) == set(b)
+        ):
+            drop.append((node, "constant"))
+    return drop
+
+
+def _complete(part: pd.DataFrame, name: str, least: int, notes: list[str]) -> pd.DataFrame:
+    """``part`` without incomplete rows (reported in ``notes``); an error, with the counts,
+    when fewer than ``least`` rows are left."""
+    incomplete = part.isna().any(axis=1)
+    if incomplete.any():
+        where = part.columns[part.isna().any()].tolist()
+        notes.append(
+            f"dropped {int(incomplete.sum())} of {len(part)} {name} sample(s) missing "
+            f"{', '.join(map(str, where[:5]))}"
+        )
+    kept = part[~incomplete]
+    if len(kept) < least:
+        raise AnalysisError(
+            f"only {len(kept)} complete {name} sample(s) of {len(part)} selected"
+            + (f" ({int(incomplete.sum())} incomplete)" if incomplete.any() else "")
+            + f"; at least {least} are needed"
+        )
+    return kept
 
 
 def attribute(
@@ -201,58 +234,112 @@ def attribute(
     """Attribute the change of ``target``'s distribution between two sets of runs.
 
     ``baseline``/``comparison``: a label, comma-separated labels or run ids, or ``T1..T2``.
-    ``target`` defaults to the workflow's single sink. Deterministic for a given ``seed``.
+    ``target`` defaults to the workflow's declared output (a Seldon pipeline's outputs), else
+    its single sink; with several sinks, each sink whose distribution changed is analysed:
+    the result is the one that changed most, the others are in ``also``. Deterministic for a
+    given ``seed``.
     """
     started = time.perf_counter()
     prep = prepare(store, workflow, baseline, comparison, metric)
-    if target is None:
-        ends = sinks(prep.graph)
-        if len(ends) != 1:
-            raise InvalidParameterError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
-                "target",
-            )
-        target = ends[0]
-    elif target not in prep.graph:
-        by_label = [n for n, lab in prep.labels.items() if lab == target and n in prep.graph]
-        if len(by_label) == 1:
-            target = by_label[0]
-        else:
-            raise UnknownNodeError(
-                f"{target!r} is not a node of {workflow!r} with "
-                f"{prep.metric} data (nodes: {', '.join(sorted(prep.graph))})"
-            )
-    result = attribute_frames(
-        prep.graph,
-        prep.baseline,
-        prep.comparison,
-        target,
-        quality=quality,
-        repeats=DEFAULT_REPEATS[quality] if repeats is None else repeats,
-        seed=seed,
-        n_jobs=n_jobs,
-        labels=prep.labels,
-        progress=progress,
-    )
-    notes = list(prep.notes)
-    if result.forced:
-        notes.append(
-            "no mechanism changed significantly: the three likeliest nodes were "
-            "compared, read the ranking as weak evidence"
+    targets, target_notes = choose_targets(prep, target)
+    results = []
+    for name in targets:
+        engine = attribute_frames(
+            prep.graph,
+            prep.baseline,
+            prep.comparison,
+            name,
+            quality=quality,
+            repeats=DEFAULT_REPEATS[quality] if repeats is None else repeats,
+            seed=seed,
+            n_jobs=n_jobs,
+            labels=prep.labels,
+            progress=progress,
         )
-    return Attribution(
-        workflow=workflow,
-        target=target,
-        metric=prep.metric,
-        quality=quality,
-        seed=seed,
-        baseline_samples=len(prep.baseline),
-        comparison_samples=len(prep.comparison),
-        table=result.table,
-        graph=result.graph,
-        verdict=verdict(result, prep.labels),
-        notes=notes,
-        seconds=time.perf_counter() - started,
+        notes = [*prep.notes, *target_notes]
+        if engine.forced:
+            notes.append(
+                "no mechanism changed significantly: the three likeliest nodes were "
+                "compared, read the ranking as weak evidence"
+            )
+        results.append(
+            Attribution(
+                workflow=workflow,
+                target=name,
+                metric=prep.metric,
+                quality=quality,
+                seed=seed,
+                baseline_samples=len(prep.baseline),
+                comparison_samples=len(prep.comparison),
+                table=engine.table,
+                graph=engine.graph,
+                verdict=verdict(engine, prep.labels),
+                notes=notes,
+                seconds=time.perf_counter() - started,
+            )
+        )
+    first = results[0]
+    first.also = results[1:]
+    first.seconds = time.perf_counter() - started
+    return first
+
+
+#: Level of the two-sample KS test that decides which sinks changed (Bonferroni over sinks).
+SINK_ALPHA = 0.01
+
+
+def changed_sinks(prep: Prepared, candidates: list[str]) -> list[tuple[str, float, float]]:
+    """``(sink, KS statistic, p-value)`` for each candidate, most changed first."""
+    from scipy import stats
+
+    out = []
+    for node in candidates:
+        test = stats.ks_2samp(prep.baseline[node], prep.comparison[node])
+        out.append((node, float(test.statistic), float(test.pvalue)))
+    return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
+def choose_targets(prep: Prepared, target: str | None) -> tuple[list[str], list[str]]:
+    """The node(s) to analyse and the notes that say why (see :func:`attribute`)."""
+    if target is not None:
+        return [_resolve_target(prep, target)], []
+    declared = [n for n in prep.outputs if n in prep.graph]
+    if len(declared) == 1:
+        return declared, [
+            f"target: the declared output {prep.labels.get(declared[0], declared[0])}"
+        ]
+    ends = declared or sinks(prep.graph)
+    if len(ends) == 1:
+        return ends, []
+    if not ends:
+        raise AnalysisError(f"the workflow {prep.workflow!r} has no sink to analyse")
+    ranked = changed_sinks(prep, ends)
+    level = SINK_ALPHA / len(ranked)
+    changed = [n for n, _, p in ranked if p < level]
+    name = [prep.labels.get(n, n) for n in ends]
+    if not changed:
+        return [n for n, _, _ in ranked], [
+            f"the workflow has {len(ends)} sinks ({', '.join(name)}) and no sink's distribution "
+            f"changed significantly (KS p >= {level:.2g}): every sink was analysed"
+        ]
+    stable = [prep.labels.get(n, n) for n, _, p in ranked if p >= level]
+    return changed, [
+        f"the workflow has {len(ends)} sinks ({', '.join(name)}); analysed the "
+        f"{len(changed)} whose distribution changed (KS p < {level:.2g})"
+        + (f"; unchanged: {', '.join(stable)}" if stable else "")
+        + "; choose one with --target"
+    ]
+
+
+def _resolve_target(prep: Prepared, target: str) -> str:
+    if target in prep.graph:
+        return target
+    by_label = [n for n, lab in prep.labels.items() if lab == target and n in prep.graph]
+    if len(by_label) == 1:
+        return by_label[0]
+    raise UnknownNodeError(
+        f"{target!r} is not a node of {prep.workflow!r} with "
+        f"{prep.metric} data (nodes: {', '.join(sorted(prep.graph))})"
     )
 
 

@@ -4,7 +4,7 @@ Samples: a SciPipe run, a Node-RED message (trace line), a Seldon request, a Flo
 Metrics: ``value`` (the numeric value of the node's output), ``duration`` (the node's own
 processing time), ``latency`` (from the start of the sample to the end of the node, so that
 delays accumulate along the path, as an end-to-end timing target does). Loops keep the last
-visit of each node per sample.
+visit of each node per sample. Rows are in a canonical order (:func:`canonical_order`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 from provcausal.analysis.graph import last_visits
 from provcausal.errors import InvalidParameterError
 
-__all__ = ["METRICS", "metric_frame", "default_metric"]
+__all__ = ["METRICS", "metric_frame", "default_metric", "canonical_order"]
 
 METRICS = ("value", "duration", "latency")
 
@@ -56,4 +56,18 @@ def metric_frame(tasks: pd.DataFrame, metric: str, gated: Iterable[str] = ()) ->
         for node in gated:
             if node in frame.columns:
                 frame[node] = frame[node].fillna(0.0)
-    return frame.sort_index()
+    return frame.loc[canonical_order(tasks, frame.index)]
+
+
+def canonical_order(tasks: pd.DataFrame, samples: Iterable[str]) -> list[str]:
+    """Samples ordered by start time, then by their own id, then by run id: an order that
+    depends on the content only, not on where the files lay or the order of the imports."""
+    times = tasks["start"].fillna(tasks["end"])
+    start = times.groupby(tasks["sample"]).min()
+
+    def key(sample: str) -> tuple[float, str, str]:
+        run, _, own = sample.partition("/")
+        when = start.get(sample)
+        return (float("inf") if when is None or pd.isna(when) else float(when), own, run)
+
+    return sorted(samples, key=key)

@@ -2,11 +2,13 @@
 
 Loaded once per analysis through the store's indexed ``find_tasks`` (by run), whatever system
 wrote the tasks: provcausal's importers, or FlowCept itself (whose lineage comes from
-``dependencies`` and from FlowCept's used/generated value rule).
+``dependencies`` and from FlowCept's used/generated value rule). A process whose out-ports
+hold different values is split into one variable per port (``process.port``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +19,12 @@ from provcausal.model.links import flowcept_links
 from provcausal.model.times import to_epoch
 from provcausal.stores import Store
 
-__all__ = ["load_task_table", "TASK_COLUMNS"]
+__all__ = ["load_task_table", "TABLE_COLUMNS"]
 
-TASK_COLUMNS = [
+#: The analysis table's columns. Not the task listing's (``queries.TASK_COLUMNS``): times are
+#: epoch floats, ``sample`` is run-qualified (``RUN/SAMPLE``), and ``deps`` holds the lineage
+#: FlowCept's rules add; what each field means is read once, by :mod:`provcausal.model.flowcept`.
+TABLE_COLUMNS = [
     "task_id",
     "run_id",
     "node",
@@ -31,6 +36,8 @@ TASK_COLUMNS = [
     "end",
     "unobserved",
     "deps",
+    "ports",
+    "used_names",
 ]
 
 
@@ -52,18 +59,82 @@ def _row(task: dict[str, Any], run_id: str, upstream: dict[str, set[str]] | None
         "end": end,
         "unobserved": fc.task_unobserved(task),
         "deps": sorted(deps),
+        "ports": _ports(task),
+        "used_names": sorted(map(str, task.get("used") or {})),
     }
 
 
+def _ports(task: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
+    """Out-port → (output name, value) for a task with several out-ports, else ``{}``."""
+    raw = fc.task_attrs(task).get("outPorts")
+    if not raw:
+        return {}
+    try:
+        ports = raw if isinstance(raw, dict) else json.loads(raw)
+    except (TypeError, ValueError):
+        return {}
+    generated = task.get("generated") or {}
+    out = {}
+    for port, name in ports.items():
+        value = generated.get(name)
+        number = (
+            fc.numeric(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else None
+        )
+        out[str(port)] = (str(name), number)
+    return out
+
+
+def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
+    """A process whose out-ports hold different values becomes one variable per port
+    (``process.port``, one row per port); its consumers depend on the port they used. Where
+    every task's ports hold the same value, the process stays one variable."""
+    has_ports = table["ports"].map(bool)
+    if not has_ports.any():
+        return table
+    split_nodes = set()
+    for node, group in table[has_ports].groupby("node"):
+        if any(len({v for _, v in ports.values()}) > 1 for ports in group["ports"]):
+            split_nodes.add(node)
+    if not split_nodes:
+        return table
+    expand = has_ports & table["node"].isin(split_nodes)
+    port_of: dict[tuple[str, str], str] = {}  # (task id, output name) -> port task id
+    rows = []
+    for row in table[expand].to_dict("records"):
+        for port, (name, value) in sorted(row["ports"].items()):
+            port_task = f"{row['task_id']}#{port}"
+            port_of[(row["task_id"], name)] = port_task
+            rows.append(
+                {**row, "task_id": port_task, "node": f"{row['node']}.{port}", "value": value}
+            )
+    split_ids = set(table.loc[expand, "task_id"])
+
+    def deps(row: pd.Series) -> list[str]:
+        out = []
+        for dep in row["deps"]:
+            if dep not in split_ids:
+                out.append(dep)
+                continue
+            used = [port_of[(dep, n)] for n in row["used_names"] if (dep, n) in port_of]
+            out.extend(used or [t for (d, _), t in port_of.items() if d == dep])
+        return sorted(set(out))
+
+    kept = table[~expand].copy()
+    kept["deps"] = kept.apply(deps, axis=1) if len(kept) else kept["deps"]
+    return pd.concat([kept, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
+
+
 def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
-    """All tasks of ``run_ids`` as rows (see ``TASK_COLUMNS``); ``sample`` is run-qualified."""
+    """All tasks of ``run_ids`` as rows (see ``TABLE_COLUMNS``); ``sample`` is run-qualified."""
     rows: list[dict[str, Any]] = []
     for run_id in run_ids:
         tasks = list(store.find_tasks([run_id]))
         captured = [t for t in tasks if fc.is_captured(t)]
         upstream = flowcept_links(captured).upstream if captured else None
         rows.extend(_row(t, run_id, upstream) for t in tasks)
-    table = pd.DataFrame(rows, columns=TASK_COLUMNS)
+    table = _split_ports(pd.DataFrame(rows, columns=TABLE_COLUMNS))
     return table.astype(
         {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}
     )

@@ -29,6 +29,8 @@ def _attribution_text(result, show_graph: bool) -> str:
     if show_graph:
         lines.append("graph used (cause -> effect):")
         lines += [f"  {a} -> {b}" for a, b in sorted(result.graph.edges)]
+    for other in result.also:
+        lines += ["", _attribution_text(other, False)]
     return "\n".join(lines)
 
 
@@ -74,7 +76,13 @@ def _plot(result, path: str) -> None:
     metavar="SEL",
     help="Comparison runs, selected like --baseline.",
 )
-@click.option("--target", "-t", metavar="NODE", help="Default: the workflow's single sink.")
+@click.option(
+    "--target",
+    "-t",
+    metavar="NODE",
+    help="Default: the declared output (a Seldon pipeline's outputs), else the single sink; "
+    "with several sinks, each sink whose distribution changed.",
+)
 @click.option(
     "--metric",
     "-m",

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import click
 import pandas as pd
 
+from provcausal.model.times import format_iso
+
 __all__ = ["json_option", "emit", "to_jsonable", "progress", "warn", "info"]
 
 T = TypeVar("T")
@@ -40,9 +42,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        return format_iso(value, zulu=True)
     if value is pd.NaT:
         return None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):

@@ -18,6 +18,7 @@ import functools
 import json
 import math
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "simulate",
     "write_inspect",
     "make_xid",
+    "renamed",
 ]
 
 FORMATS = ("raw28", "raw29", "json28", "json29")
@@ -86,11 +88,41 @@ def make_xid(seconds: int, counter: int) -> str:
     return "".join(_XID[(bits >> (5 * (19 - i))) & 31] for i in range(20))
 
 
-def write_spec(path: str | Path) -> Path:
+def _rename_text(text: str, pipeline: str, steps: dict[str, str]) -> str:
+    for old, new in sorted(steps.items(), key=lambda kv: -len(kv[0])):
+        text = re.sub(rf"(?<![\w-]){re.escape(old)}(?![\w-])", new, text)
+    return re.sub(rf"(?<![\w-]){re.escape(PIPELINE)}(?![\w-])", pipeline, text)
+
+
+def write_spec(
+    path: str | Path, pipeline: str = PIPELINE, steps: dict[str, str] | None = None
+) -> Path:
+    """The pipeline spec; ``pipeline``/``steps`` (OLD → NEW) deploy it as a renamed version."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(SPEC_YAML)
+    path.write_text(_rename_text(SPEC_YAML, pipeline, steps or {}))
     return path
+
+
+def renamed(
+    requests: list[dict[str, Any]], pipeline: str, steps: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """``requests`` as a renamed deployment of the pipeline writes them: a fixed version is
+    often deployed under another pipeline name, and its steps under other model names."""
+    steps = steps or {}
+    return [
+        {
+            "key": req["key"],
+            "messages": {
+                _rename_text(topic, pipeline, steps): {
+                    **json.loads(_rename_text(json.dumps(msg), pipeline, steps)),
+                    "pipeline": pipeline,
+                }
+                for topic, msg in req["messages"].items()
+            },
+        }
+        for req in requests
+    ]
 
 
 def _num(value: float) -> float | int:
@@ -222,7 +254,7 @@ def simulate(
 
 def _headers(key: str, msg: dict[str, Any], rng: random.Random) -> dict[str, list[str]]:
     headers = {
-        "pipeline": [PIPELINE],
+        "pipeline": [msg.get("pipeline", PIPELINE)],
         "x-request-id": [key],
         "traceparent": [f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01"],
         "x-forwarded-proto": ["http"],

@@ -49,16 +49,19 @@ def _is_ours(qn: QN) -> bool:
 def _attr_map(record: pm.ProvRecord) -> dict[str, Any]:
     """provcausal-namespace attributes by local name.
 
-    Text is kept as text, except JSON objects on records provcausal's builder wrote: those are
-    its own JSON-encoded attributes (dicts such as SciPipe params, Seldon headers).
+    Text is kept as text, except the attributes provcausal itself writes as JSON objects
+    (:data:`provcausal.model.prov.JSON_ATTRS`), which are decoded back. Values a store cannot
+    hold as they are (qualified names, literals of foreign datatypes) become their text.
     """
-    decode = record.identifier is not None and _is_ours(record.identifier)
     out: dict[str, Any] = {}
     for key, value in record.attributes:
         if isinstance(key, pm.QualifiedName) and key.namespace.uri == P.NS_ATTR:
             if isinstance(value, pm.Literal):
                 value = value.value
-            if decode and isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+            if not isinstance(value, (str, bool, int, float, dt.datetime)):
+                value = str(value)
+            decode = key.localpart in P.JSON_ATTRS and isinstance(value, str)
+            if decode and value.startswith("{") and value.endswith("}"):
                 with contextlib.suppress(ValueError):
                     value = json.loads(value)
             out[key.localpart] = value
@@ -137,13 +140,18 @@ def _text(qn: QN, attr: str, value: Any, default: str) -> str:
     raise _bad(qn, attr, value, "text")
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def _utc(qn: QN, attr: str, value: dt.datetime | None) -> dt.datetime | None:
     """A PROV time as UTC (naive times are taken as UTC); Go's zero time is unknown."""
     if value is None or value.year <= 1:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise BadInputError(
+            f"PROV record {qn}: {attr} {value.isoformat()} is out of range in UTC"
+        ) from None
 
 
 # -- reading a PROV document ------------------------------------------------------------------
@@ -252,7 +260,8 @@ def _read_activity(qn: QN, act: pm.ProvActivity, index: _Index, run_id: str) -> 
         node = index.agents.get(agent) if agent is not None else None
     if node is None:
         node = _first(act, PROV_LABEL) or _local(qn)
-    start, end = _utc(act.get_startTime()), _utc(act.get_endTime())
+    start = _utc(qn, "prov:startTime", act.get_startTime())
+    end = _utc(qn, "prov:endTime", act.get_endTime())
     duration = _seconds(qn, P.DURATION, attrs.pop(P.DURATION, None))
     if duration is None and start is not None and end is not None:
         duration = (end - start).total_seconds()
@@ -282,7 +291,7 @@ class _Uses:
     def value(self) -> float | None:
         """The value of the first generated entity that has one."""
         return next(
-            (self.meta[e]["value"] for e in self.generated_ids if "value" in self.meta[e]), None
+            (self.meta[e][fc.VALUE] for e in self.generated_ids if fc.VALUE in self.meta[e]), None
         )
 
 
@@ -297,9 +306,9 @@ def _uses(qn: QN, index: _Index, idmap: _Ids) -> _Uses:
             e = idmap.entity(ent)
             emeta: dict[str, Any] = {"name": info.name, "role": role}
             if info.value is not None:
-                emeta["value"] = info.value
+                emeta[fc.VALUE] = info.value
             if not idmap.ours(ent):
-                emeta["prov_id"] = str(ent)
+                emeta[fc.PROV_ID] = str(ent)
             out.meta.setdefault(e, emeta)
             named.setdefault(info.name, info.value if info.value is not None else e)
     out.generated_ids = [idmap.entity(e) for e in index.generated.get(qn, [])]
@@ -322,23 +331,23 @@ def _task(
     act = _read_activity(qn, index.activities[qn], index, idmap.run)
     uses = _uses(qn, index, idmap)
     meta: dict[str, Any] = {
-        "sample": act.sample,
-        "visit": act.visit,
-        "used_ids": uses.used_ids,
-        "generated_ids": uses.generated_ids,
-        "entities": uses.meta,
+        fc.SAMPLE: act.sample,
+        fc.VISIT: act.visit,
+        fc.USED_IDS: uses.used_ids,
+        fc.GENERATED_IDS: uses.generated_ids,
+        fc.ENTITIES: uses.meta,
     }
     if act.unobserved:
-        meta["unobserved"] = True
+        meta[fc.UNOBSERVED] = True
     value = uses.value()
     if value is not None:
-        meta["value"] = value
+        meta[fc.VALUE] = value
     if act.duration is not None:
-        meta["duration"] = act.duration
+        meta[fc.DURATION] = act.duration
     if not idmap.ours(qn):
-        meta["prov_id"] = str(qn)
+        meta[fc.PROV_ID] = str(qn)
     if act.attrs:
-        meta["attrs"] = act.attrs
+        meta[fc.ATTRS] = act.attrs
     fields = {
         "used": uses.used,
         "generated": uses.generated,
@@ -357,11 +366,11 @@ def _run_meta(tasks: list[dict[str, Any]], index: _Index) -> dict[str, Any]:
     """The counts a workflow document carries about its tasks."""
     nodes = {fc.task_node(t) for t in tasks}
     meta: dict[str, Any] = {
-        "tasks": len(tasks),
-        "entities": len(index.entities),
-        "samples": len({fc.task_sample(t) for t in tasks}),
-        "nodes": sorted(nodes),
-        "has_values": any(fc.task_meta(t).get("value") is not None for t in tasks),
+        fc.TASKS: len(tasks),
+        fc.ENTITIES: len(index.entities),
+        fc.SAMPLES: len({fc.task_sample(t) for t in tasks}),
+        fc.NODES: sorted(nodes),
+        fc.HAS_VALUES: any(fc.task_meta(t).get(fc.VALUE) is not None for t in tasks),
     }
     return meta
 
@@ -400,16 +409,16 @@ def prov_to_flowcept(
     tasks = [_task(qn, index, idmap, system, imported_at) for qn in index.activities]
     warnings = list(warnings)
     meta: dict[str, Any] = {
-        "label": label,
-        "system": system,
-        "source": source,
-        "state": fc.STATE_COMPLETE,
+        fc.LABEL: label,
+        fc.SYSTEM: system,
+        fc.SOURCE: source,
+        fc.STATE: fc.STATE_COMPLETE,
         **_run_meta(tasks, index),
-        "warnings": warnings,
+        fc.WARNINGS: warnings,
     }
-    labels = {n: index.labels[n] for n in sorted(index.labels) if n in meta["nodes"]}
+    labels = {n: index.labels[n] for n in sorted(index.labels) if n in meta[fc.NODES]}
     if labels:
-        meta["node_labels"] = labels
+        meta[fc.NODE_LABELS] = labels
     meta.update(run_metadata or {})
     started, ended = _span(tasks)
     workflow_doc = fc.workflow_document(

@@ -24,6 +24,29 @@ __all__ = [
     "meta_path",
     "STATE_WRITING",
     "STATE_COMPLETE",
+    "SAMPLE",
+    "VISIT",
+    "USED_IDS",
+    "GENERATED_IDS",
+    "ENTITIES",
+    "VALUE",
+    "DURATION",
+    "UNOBSERVED",
+    "ATTRS",
+    "PROV_ID",
+    "LABEL",
+    "SYSTEM",
+    "SOURCE",
+    "STATE",
+    "TASKS",
+    "SAMPLES",
+    "NODES",
+    "HAS_VALUES",
+    "WARNINGS",
+    "NODE_LABELS",
+    "GATED_NODES",
+    "OUTPUT_NODES",
+    "SKIPPED",
     # workflow (run) documents
     "run_id",
     "run_meta",
@@ -35,6 +58,7 @@ __all__ = [
     "run_count",
     "node_labels",
     "gated_nodes",
+    "output_nodes",
     "workflow_document",
     "set_run_state",
     # task documents
@@ -60,6 +84,32 @@ __all__ = [
 PC = "provcausal"
 #: The FlowCept field that holds it.
 META = "custom_metadata"
+
+# provcausal's metadata keys. On tasks:
+SAMPLE = "sample"  #: the sample the task belongs to
+VISIT = "visit"  #: how many times the node ran before in the sample
+USED_IDS = "used_ids"  #: PROV ids of the entities used (indexed)
+GENERATED_IDS = "generated_ids"  #: PROV ids of the entities generated (indexed)
+ENTITIES = "entities"  #: entity id -> {name, role, value}; on runs: how many entities
+VALUE = "value"  #: the numeric value of the first valued output
+DURATION = "duration"  #: the node's own processing time, seconds
+UNOBSERVED = "unobserved"  #: inferred, not observed
+ATTRS = "attrs"  #: source-specific attributes
+PROV_ID = "prov_id"  #: the PROV id of a record whose id was re-derived
+# On runs:
+LABEL = "label"  #: the user's label
+SYSTEM = "system"  #: the importer
+SOURCE = "source"  #: the file or folder imported
+STATE = "state"  #: writing / complete
+TASKS = "tasks"  #: how many tasks
+SAMPLES = "samples"  #: how many samples
+NODES = "nodes"  #: the node ids
+HAS_VALUES = "has_values"  #: whether any task has a value
+WARNINGS = "warnings"  #: the import's warnings
+NODE_LABELS = "node_labels"  #: node id -> human-readable name
+GATED_NODES = "gated_nodes"  #: nodes that run only for some samples
+OUTPUT_NODES = "output_nodes"  #: nodes the run declares as the workflow's output
+SKIPPED = "skipped"  #: how many bad inputs were skipped
 
 #: A run whose documents are being written (readers must not see it yet).
 STATE_WRITING = "writing"
@@ -127,25 +177,25 @@ def run_meta(workflow: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_label(workflow: Mapping[str, Any]) -> str | None:
     """The user's label of the run (``--label``), or ``None``."""
-    label = _meta(workflow).get("label")
+    label = _meta(workflow).get(LABEL)
     return None if label is None else str(label)
 
 
 def run_system(workflow: Mapping[str, Any]) -> str:
     """The importer that wrote the run (``scipipe``, ``nodered`` ...); ``flowcept`` when
     FlowCept captured it."""
-    return str(_meta(workflow).get("system") or "flowcept")
+    return str(_meta(workflow).get(SYSTEM) or "flowcept")
 
 
 def run_source(workflow: Mapping[str, Any]) -> str | None:
     """The file or folder the run was imported from."""
-    source = _meta(workflow).get("source")
+    source = _meta(workflow).get(SOURCE)
     return None if source is None else str(source)
 
 
 def run_state(workflow: Mapping[str, Any]) -> str | None:
     """``writing`` while a store writes the run, ``complete`` after; ``None`` for FlowCept's."""
-    state = _meta(workflow).get("state")
+    state = _meta(workflow).get(STATE)
     return None if state is None else str(state)
 
 
@@ -162,13 +212,18 @@ def run_count(workflow: Mapping[str, Any], what: str) -> int | None:
 
 def node_labels(workflow: Mapping[str, Any]) -> dict[str, str]:
     """Node id → human-readable name, where the source has one (Node-RED node names)."""
-    labels = _meta(workflow).get("node_labels") or {}
+    labels = _meta(workflow).get(NODE_LABELS) or {}
     return {str(k): str(v) for k, v in labels.items()}
 
 
 def gated_nodes(workflow: Mapping[str, Any]) -> list[str]:
     """Nodes that run only for some samples (Seldon steps behind a trigger)."""
-    return [str(n) for n in _meta(workflow).get("gated_nodes") or []]
+    return [str(n) for n in _meta(workflow).get(GATED_NODES) or []]
+
+
+def output_nodes(workflow: Mapping[str, Any]) -> list[str]:
+    """Nodes the run declares as the workflow's output (a Seldon pipeline's outputs)."""
+    return [str(n) for n in _meta(workflow).get(OUTPUT_NODES) or []]
 
 
 def workflow_document(
@@ -198,7 +253,7 @@ def workflow_document(
 def set_run_state(workflow: dict[str, Any], state: str) -> None:
     """Mark a workflow document ``writing`` or ``complete`` (in place)."""
     custom = workflow.setdefault(META, {})
-    custom.setdefault(PC, {})["state"] = state
+    custom.setdefault(PC, {})[STATE] = state
 
 
 # -- task documents ---------------------------------------------------------------------------
@@ -223,7 +278,7 @@ def task_node(task: Mapping[str, Any]) -> str:
 
 def task_sample(task: Mapping[str, Any], default: str | None = None) -> str:
     """The sample the task belongs to; FlowCept-captured tasks: ``default``, else the run."""
-    sample = _meta(task).get("sample")
+    sample = _meta(task).get(SAMPLE)
     if sample is None:
         return str(default if default is not None else task.get("workflow_id"))
     return str(sample)
@@ -231,12 +286,12 @@ def task_sample(task: Mapping[str, Any], default: str | None = None) -> str:
 
 def task_visit(task: Mapping[str, Any]) -> int:
     """How many times the node ran before in the same sample (0 for the first visit)."""
-    return int(_meta(task).get("visit", 0) or 0)
+    return int(_meta(task).get(VISIT, 0) or 0)
 
 
 def task_unobserved(task: Mapping[str, Any]) -> bool:
     """Whether the task was inferred rather than observed (e.g. no SciPipe audit file)."""
-    return bool(_meta(task).get("unobserved", False))
+    return bool(_meta(task).get(UNOBSERVED, False))
 
 
 def task_value(task: Mapping[str, Any]) -> float | None:
@@ -246,8 +301,8 @@ def task_value(task: Mapping[str, Any]) -> float | None:
     ``generated`` values: the first numeric one is used.
     """
     meta = _meta(task)
-    if "value" in meta:
-        return numeric(meta["value"])
+    if VALUE in meta:
+        return numeric(meta[VALUE])
     for value in (task.get("generated") or {}).values():
         number = numeric(value)
         if number is not None:
@@ -258,7 +313,7 @@ def task_value(task: Mapping[str, Any]) -> float | None:
 def task_duration(task: Mapping[str, Any]) -> float | None:
     """A task's own processing time in seconds: the importer's figure (SciPipe's
     ``ExecTimeNS``, Node-RED's onReceive→onSend, Seldon's service time), else end − start."""
-    duration = numeric(_meta(task).get("duration"))
+    duration = numeric(_meta(task).get(DURATION))
     if duration is None:
         try:
             start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
@@ -271,12 +326,12 @@ def task_duration(task: Mapping[str, Any]) -> float | None:
 
 def used_ids(task: Mapping[str, Any]) -> list[str]:
     """PROV ids of the entities the task used, in order, without repeats."""
-    return [str(e) for e in dict.fromkeys(_meta(task).get("used_ids") or [])]
+    return [str(e) for e in dict.fromkeys(_meta(task).get(USED_IDS) or [])]
 
 
 def generated_ids(task: Mapping[str, Any]) -> list[str]:
     """PROV ids of the entities the task generated, in order, without repeats."""
-    return [str(e) for e in dict.fromkeys(_meta(task).get("generated_ids") or [])]
+    return [str(e) for e in dict.fromkeys(_meta(task).get(GENERATED_IDS) or [])]
 
 
 def entity_ids(task: Mapping[str, Any], role: str) -> list[str]:
@@ -290,17 +345,17 @@ def entity_ids(task: Mapping[str, Any], role: str) -> list[str]:
 
 def entities(task: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Entity id → ``{name, role, value}`` for every entity the task used or generated."""
-    return {str(k): dict(v) for k, v in (_meta(task).get("entities") or {}).items()}
+    return {str(k): dict(v) for k, v in (_meta(task).get(ENTITIES) or {}).items()}
 
 
 def entity_info(task: Mapping[str, Any], entity_id: str) -> dict[str, Any]:
     """``{name, role, value}`` of one entity the task used or generated (empty if unknown)."""
-    return dict((_meta(task).get("entities") or {}).get(entity_id) or {})
+    return dict((_meta(task).get(ENTITIES) or {}).get(entity_id) or {})
 
 
 def task_attrs(task: Mapping[str, Any]) -> dict[str, Any]:
     """Source-specific attributes (SciPipe command, params; Seldon headers ...)."""
-    return dict(_meta(task).get("attrs") or {})
+    return dict(_meta(task).get(ATTRS) or {})
 
 
 def task_document(

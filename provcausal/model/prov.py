@@ -36,7 +36,7 @@ __all__ = [
     "NODE_NAME",
     "REPR",
     "NODE_TYPE",
-    "RESERVED_TASK_ATTRS",
+    "JSON_ATTRS",
     "qualified",
     "ProvFormat",
     "FORMATS",
@@ -75,8 +75,10 @@ REPR = "repr"
 #: ``prov:type`` of the agents that stand for workflow nodes (``provcausal:Node``).
 NODE_TYPE = "Node"
 
-#: Activity attributes with a FlowCept field or a key of their own; the rest are kept as attrs.
-RESERVED_TASK_ATTRS = (NODE, SAMPLE, VISIT, STATUS, UNOBSERVED, DURATION)
+#: Source attributes whose values are objects, which the builder writes as JSON text (PROV
+#: literals are scalars) and the converter decodes: SciPipe's ``params`` and ``tags``,
+#: Seldon's ``headers``. Any other text stays text, however much it looks like JSON.
+JSON_ATTRS = frozenset({"params", "tags", "headers"})
 
 
 def qualified(local: str) -> str:

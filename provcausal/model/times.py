@@ -181,14 +181,18 @@ def parse_rfc3339(text: str) -> tuple[dt.datetime, int] | None:
     return _from_rfc3339(m, text)
 
 
-def format_iso(value: dt.datetime | None) -> str | None:
-    """ISO 8601 text of an aware UTC datetime (naive ones are taken as UTC); ``None`` stays.
+def format_iso(value: dt.datetime | None, *, zulu: bool = False) -> str | None:
+    """ISO 8601 text of a datetime in UTC (naive ones are taken as UTC); ``None`` stays.
+    ``zulu`` writes the offset as ``Z``, as the CLI's JSON does.
 
     >>> format_iso(from_epoch(0))
     '1970-01-01T00:00:00+00:00'
+    >>> format_iso(from_epoch(0), zulu=True)
+    '1970-01-01T00:00:00Z'
     """
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
+    text = value.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z") if zulu else text

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+from provcausal.model.times import from_epoch
+
 __all__ = ["escape_keys", "unescape_keys", "dumps", "loads", "escape_key", "unescape_key"]
 
 _UNESCAPE = re.compile(r"%(25|2E|24|00)")
@@ -69,7 +71,7 @@ def _default(value: Any) -> Any:
 
 def _hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1 and "$date" in obj:
-        return dt.datetime.fromtimestamp(obj["$date"], _UTC)
+        return from_epoch(obj["$date"])
     return {unescape_key(k): v for k, v in obj.items()}
 
 

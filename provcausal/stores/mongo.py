@@ -19,7 +19,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from provcausal.errors import StoreError, StoreUnreachableError
-from provcausal.model.flowcept import STATE_WRITING, RunRecords, meta_path
+from provcausal.model.flowcept import (
+    GENERATED_IDS,
+    STATE,
+    STATE_WRITING,
+    USED_IDS,
+    RunRecords,
+    meta_path,
+)
 from provcausal.stores.base import Store, compress_prov, decompress_prov
 from provcausal.stores.codec import escape_keys, unescape_keys
 from provcausal.stores.uri import redact_text
@@ -120,8 +127,8 @@ class MongoStore(Store):
         self._tasks.create_index("parent_task_id")
         self._tasks.create_index("campaign_id")
         self._tasks.create_index("dependencies")
-        self._tasks.create_index(meta_path("used_ids"))
-        self._tasks.create_index(meta_path("generated_ids"))
+        self._tasks.create_index(meta_path(USED_IDS))
+        self._tasks.create_index(meta_path(GENERATED_IDS))
         self._tasks.create_index(
             [("workflow_id", pymongo.ASCENDING), ("activity_id", pymongo.ASCENDING)]
         )
@@ -160,7 +167,7 @@ class MongoStore(Store):
             return
         ids = [run.run_id for run in runs]
         with self._guard(f"writing {len(ids)} run(s) ({ids[0]}…)"):
-            writing = {meta_path("state"): STATE_WRITING}
+            writing = {meta_path(STATE): STATE_WRITING}
             self._wfs.bulk_write(
                 [
                     UpdateOne(
@@ -222,9 +229,7 @@ class MongoStore(Store):
             )
             if found is None:
                 return False
-            self._wfs.update_one(
-                {"_id": found["_id"]}, {"$set": {meta_path("state"): STATE_WRITING}}
-            )
+            self._wfs.update_one({"_id": found["_id"]}, {"$set": {meta_path(STATE): STATE_WRITING}})
             self._tasks.delete_many({"workflow_id": run_id})
             self._prov.delete_many({"run_id": run_id})
             self._wfs.delete_one({"_id": found["_id"]})
@@ -276,7 +281,7 @@ class MongoStore(Store):
 
     def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
         ids = list(dict.fromkeys(entity_ids))
-        field = meta_path(f"{role}_ids")
+        field = meta_path({"used": USED_IDS, "generated": GENERATED_IDS}[role])
         out: list[dict[str, Any]] = []
         for i in range(0, len(ids), _BATCH):
             out.extend(self._find({field: {"$in": ids[i : i + _BATCH]}}))
