@@ -98,16 +98,24 @@ class CliResult:
         assert self.code == 0, f"exit {self.code}: {self.err or self.out}"
         return self
 
-    def error(self, code: int, *fragments: str, traceback: bool = False) -> str:
+    def error(
+        self, code: int, *fragments: str, traceback: bool = False, usage: bool = False
+    ) -> str:
         """Assert the documented failure: exit ``code``, nothing on stdout, and stderr one
-        ``Error: ...`` line containing every fragment (with ``traceback=True``, as under
-        ``--debug``, that line ends stderr). Returns the line."""
+        ``Error: ...`` line containing every fragment. With ``traceback=True`` (``--debug``)
+        a traceback comes first; with ``usage=True`` click's usage lines do (click rejected a
+        parameter). Returns the ``Error:`` line."""
         assert self.code == code, f"exit {self.code}, wanted {code}: {self.err or self.out}"
         assert self.out == "", self.out
         lines = self.err.strip().splitlines()
         assert lines, "nothing on stderr"
-        assert traceback or len(lines) == 1, self.err
-        last = lines[-1]
+        *before, last = lines
+        if traceback:
+            assert before and before[0].startswith("Traceback"), self.err
+        elif usage:
+            assert before and before[0].startswith("Usage: "), self.err
+        else:
+            assert before == [], self.err
         assert last.startswith("Error: "), self.err
         for fragment in fragments:
             assert fragment in last, f"{fragment!r} not in {last!r}"

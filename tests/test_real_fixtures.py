@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
+from tests.helpers import run_cli
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 NODERED = REAL / "nodered"
@@ -65,11 +64,9 @@ NODERED_FAULT = {
 }
 
 
-def run_cli(*args: str) -> Any:
+def cli_json(*args: str) -> Any:
     """Run the provcausal CLI; fail with its output unless it exits 0; return its JSON."""
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return run_cli(*args).ok().json()
 
 
 def trace_lines(shape: str, variant: str) -> list[dict[str, Any]]:
@@ -109,7 +106,7 @@ def source_count(shape: str) -> int:
 def test_nodered_fixture_imports_through_cli(shape: str, sqlite_uri: str) -> None:
     n_normal, n_faulty, t_normal, t_faulty, names = NODERED_COUNTS[shape]
     for variant, lines, tasks in (("normal", n_normal, t_normal), ("faulty", n_faulty, t_faulty)):
-        summary = run_cli(
+        summary = cli_json(
             "--store",
             sqlite_uri,
             "import",
@@ -127,7 +124,7 @@ def test_nodered_fixture_imports_through_cli(shape: str, sqlite_uri: str) -> Non
         assert (summary["runs"], summary["samples"]) == (1, messages)
         assert summary["tasks"] == tasks
         assert summary["warnings"] == []
-    nodes = run_cli("--store", sqlite_uri, "nodes", "--workflow", shape, "--json")
+    nodes = cli_json("--store", sqlite_uri, "nodes", "--workflow", shape, "--json")
     file_ids = {n["id"] for n in flow_nodes(shape, "normal") if n["type"] == "file"}
     assert {n["label"] for n in nodes} == names | file_ids  # the unnamed file node: its id
     assert all(n["runs"] == 2 for n in nodes)
@@ -302,7 +299,7 @@ def number(run: Path, name: str) -> float:
 
 @pytest.mark.parametrize("variant", ["normal", "faulty"])
 def test_scipipe_fixture_imports_through_cli(variant: str, sqlite_uri: str) -> None:
-    summary = run_cli(
+    summary = cli_json(
         "--store",
         sqlite_uri,
         "import",
@@ -319,7 +316,9 @@ def test_scipipe_fixture_imports_through_cli(variant: str, sqlite_uri: str) -> N
     assert (summary["runs"], summary["samples"]) == (20, 20)
     assert (summary["tasks"], summary["entities"]) == (180, 300)
     assert summary["warnings"] == []
-    nodes = {n["node"]: n for n in run_cli("--store", sqlite_uri, "nodes", "-w", "stats", "--json")}
+    nodes = {
+        n["node"]: n for n in cli_json("--store", sqlite_uri, "nodes", "-w", "stats", "--json")
+    }
     assert set(nodes) == SCIPIPE_NODES  # the ParamSource is no task
     assert [k for k, n in nodes.items() if n["unobserved"]] == ["sumcat"]
     assert all(n["runs"] == 20 for n in nodes.values())
@@ -400,7 +399,7 @@ def test_scipipe_fault_moves_only_the_max_port_of_stats2() -> None:
 
 @pytest.mark.parametrize("variant", ["normal", "faulty"])
 def test_scipipe_two_sinks_imports_through_cli(variant: str, sqlite_uri: str) -> None:
-    summary = run_cli(
+    summary = cli_json(
         "--store",
         sqlite_uri,
         "import",
@@ -416,7 +415,7 @@ def test_scipipe_two_sinks_imports_through_cli(variant: str, sqlite_uri: str) ->
     assert (summary["runs"], summary["samples"]) == (10, 10)
     assert (summary["tasks"], summary["entities"]) == (80, 140)
     assert summary["warnings"] == []
-    nodes = run_cli("--store", sqlite_uri, "nodes", "-w", "stats2sinks", "--json")
+    nodes = cli_json("--store", sqlite_uri, "nodes", "-w", "stats2sinks", "--json")
     assert {n["node"] for n in nodes} == SCIPIPE_NODES - {"score"}
 
 

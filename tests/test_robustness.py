@@ -21,14 +21,7 @@ from provcausal.errors import ProvcausalError
 from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims
 from provcausal.ingest import import_paths
 from provcausal.model import flowcept as fc
-from provcausal.model.prov import (
-    ATTR_PREFIX,
-    DURATION,
-    NODE,
-    RESERVED_TASK_ATTRS,
-    UNOBSERVED,
-    VISIT,
-)
+from provcausal.model.prov import ATTR_PREFIX, DURATION, NODE, SAMPLE, STATUS, UNOBSERVED, VISIT
 from provcausal.stores import open_store
 from tests.helpers import finish, run_cli, start_cli
 
@@ -198,6 +191,8 @@ def test_wrong_typed_provcausal_attribute_is_exit_2_naming_file_record_and_key(
         assert store.find_runs() == [] and store.count_tasks() == 0
 
 
+# The provcausal attributes a task's PROV activity carries and import prov reads back.
+TASK_ATTRS = (NODE, SAMPLE, VISIT, STATUS, UNOBSERVED, DURATION)
 JSON_SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=5)
 )
@@ -210,7 +205,7 @@ PROV_LITERALS = st.builds(
 
 @FUZZ
 @given(
-    attr=st.sampled_from(RESERVED_TASK_ATTRS),
+    attr=st.sampled_from(TASK_ATTRS),
     value=st.one_of(JSON_SCALARS, PROV_LITERALS, st.lists(JSON_SCALARS, max_size=2)),
 )
 def test_any_value_of_a_reserved_attribute_imports_or_is_a_clean_error(
