@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from provcausal.errors import ProvcausalError
 from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims
-from provcausal.ingest import import_paths
+from provcausal.ingest import BATCH_RUNS, import_paths
 from provcausal.model import flowcept as fc
 from provcausal.model.prov import ATTR_PREFIX, DURATION, NODE, SAMPLE, STATUS, UNOBSERVED, VISIT
 from provcausal.stores import open_store
@@ -235,9 +235,10 @@ def test_four_processes_import_overlapping_inputs(tmp_path, store_uri):
         assert sum(len(list(store.find_tasks([r["workflow_id"]]))) for r in runs) == 132
 
 
-@pytest.mark.slow  # 600 runs imported one and a half times
+@pytest.mark.slow  # 2 batches of runs imported, killed, imported again
 def test_killed_import_leaves_no_half_visible_run_and_rerun_completes(tmp_path, store_uri):
-    scipipe_gcratio.write_runs(tmp_path / "corpus", 600, seed=9)
+    runs = 2 * BATCH_RUNS  # the kill lands while the second batch is read and written
+    scipipe_gcratio.write_runs(tmp_path / "corpus", runs, seed=9)
     args = ("-q", "import", "scipipe", tmp_path / "corpus", "--workflow", "gc")
     proc = start_cli(*args, store=store_uri)
     deadline = time.monotonic() + 120
@@ -248,13 +249,13 @@ def test_killed_import_leaves_no_half_visible_run_and_rerun_completes(tmp_path, 
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         visible = store.find_runs()
-        assert 0 < len(visible) < 600, len(visible)  # killed mid-way, after some runs landed
+        assert 0 < len(visible) < runs, len(visible)  # killed mid-way, after some runs landed
         for run in visible:
             assert len(list(store.find_tasks([run["workflow_id"]]))) == 11
     finish(start_cli(*args, store=store_uri), timeout=600).ok()
     with open_store(store_uri) as store:
-        assert len(store.find_runs()) == 600
-        assert store.count_tasks() == 6600
+        assert len(store.find_runs()) == runs
+        assert store.count_tasks() == runs * 11
 
 
 def test_hostile_content(tmp_path, sqlite_uri):
