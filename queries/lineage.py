@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from provcausal.errors import NotFoundError
+from provcausal.errors import InvalidParameterError, NotFoundError
 from provcausal.model import flowcept as fc
 from provcausal.model.links import flowcept_links
 from provcausal.stores import Store
@@ -55,7 +55,7 @@ def lineage(
     (task generations away), ``run``, ``value``.
     """
     if direction not in ("upstream", "downstream"):
-        raise ValueError("direction is upstream or downstream")
+        raise InvalidParameterError("direction is upstream or downstream", "direction")
     walker = _Walker(store)
     g = nx.DiGraph()
     limit = depth if depth is not None else 10**9
@@ -129,73 +129,125 @@ def _add_entity(
 def _step(
     g: nx.DiGraph, walker: _Walker, frontier: list[dict[str, Any]], direction: str, level: int
 ) -> list[dict[str, Any]]:
-    store = walker.store
-    nxt: dict[str, dict[str, Any]] = {}
-    if direction == "upstream":
-        wanted: dict[str, list[str]] = {}
-        explained: dict[str, set[str]] = {}
-        for task in frontier:
-            for eid in fc.used_ids(task):
-                _add_entity(g, eid, fc.entity_info(task, eid), task, level)
-                g.add_edge(eid, task["task_id"])
-                wanted.setdefault(eid, []).append(task["task_id"])
-        producers = walker.keep(store.tasks_by_entity(list(wanted), "generated")) if wanted else []
-        for producer in producers:
-            for eid in fc.generated_ids(producer):
-                if eid in wanted:
-                    _add_task(g, producer, level)
-                    g.add_edge(producer["task_id"], eid)
-                    nxt[producer["task_id"]] = producer
-                    for user_id in wanted[eid]:
-                        explained.setdefault(user_id, set()).add(producer["task_id"])
-        extra: dict[str, set[str]] = {}
-        for task in frontier:
-            deps = set(task.get("dependencies") or [])
-            if fc.is_captured(task):
-                deps |= walker.links(str(task.get("workflow_id"))).upstream.get(
-                    str(task["task_id"]), set()
-                )
-            for dep in deps - explained.get(task["task_id"], set()):
-                extra.setdefault(dep, set()).add(task["task_id"])
-        for dep_task in walker.keep(store.tasks_by_id(list(extra))) if extra else []:
-            _add_task(g, dep_task, level)
-            for user_id in extra[dep_task["task_id"]]:
-                g.add_edge(dep_task["task_id"], user_id)
-            nxt[dep_task["task_id"]] = dep_task
-    else:
-        produced: dict[str, str] = {}
-        for task in frontier:
-            for eid in fc.generated_ids(task):
-                _add_entity(g, eid, fc.entity_info(task, eid), task, level)
-                g.add_edge(task["task_id"], eid)
-                produced[eid] = task["task_id"]
-        consumers = walker.keep(store.tasks_by_entity(list(produced), "used")) if produced else []
-        for consumer in consumers:
-            for eid in fc.used_ids(consumer):
-                if eid in produced:
-                    _add_task(g, consumer, level)
-                    g.add_edge(eid, consumer["task_id"])
-                    nxt[consumer["task_id"]] = consumer
-        ids = [t["task_id"] for t in frontier]
-        for dependent in walker.keep(store.tasks_depending_on(ids)):
-            if dependent["task_id"] in nxt:
-                continue
-            _add_task(g, dependent, level)
-            for dep in dependent.get("dependencies") or []:
-                if dep in ids:
-                    g.add_edge(dep, dependent["task_id"])
-            nxt[dependent["task_id"]] = dependent
-        for task in frontier:  # FlowCept-captured tasks: the value rule, within the run
-            if not fc.is_captured(task):
-                continue
-            links = walker.links(str(task.get("workflow_id")))
-            later = [t for t, ups in links.upstream.items() if task["task_id"] in ups]
-            for dependent in walker.keep(store.tasks_by_id(later)) if later else []:
-                if dependent["task_id"] not in nxt:
-                    _add_task(g, dependent, level)
-                    g.add_edge(task["task_id"], dependent["task_id"])
-                    nxt[dependent["task_id"]] = dependent
+    """One level of the walk: the tasks next to ``frontier`` in ``direction``, added to ``g``."""
+    step = _step_upstream if direction == "upstream" else _step_downstream
+    nxt = step(g, walker, frontier, level)
     return [t for tid, t in nxt.items() if g.nodes[tid]["depth"] == level]
+
+
+def _step_upstream(
+    g: nx.DiGraph, walker: _Walker, frontier: list[dict[str, Any]], level: int
+) -> dict[str, dict[str, Any]]:
+    """Producers of what ``frontier`` used, then the dependencies no entity explains."""
+    nxt: dict[str, dict[str, Any]] = {}
+    explained = _producers(g, walker, frontier, level, nxt)
+    extra: dict[str, set[str]] = {}
+    for task in frontier:
+        deps = set(task.get("dependencies") or [])
+        if fc.is_captured(task):
+            deps |= walker.links(str(task.get("workflow_id"))).upstream.get(
+                str(task["task_id"]), set()
+            )
+        for dep in deps - explained.get(task["task_id"], set()):
+            extra.setdefault(dep, set()).add(task["task_id"])
+    for dep_task in walker.keep(walker.store.tasks_by_id(list(extra))) if extra else []:
+        _add_task(g, dep_task, level)
+        for user_id in extra[dep_task["task_id"]]:
+            g.add_edge(dep_task["task_id"], user_id)
+        nxt[dep_task["task_id"]] = dep_task
+    return nxt
+
+
+def _producers(
+    g: nx.DiGraph,
+    walker: _Walker,
+    frontier: list[dict[str, Any]],
+    level: int,
+    nxt: dict[str, dict[str, Any]],
+) -> dict[str, set[str]]:
+    """Add the entities ``frontier`` used and the tasks that generated them; returns, per
+    task of the frontier, the producers found through entities."""
+    wanted: dict[str, list[str]] = {}
+    explained: dict[str, set[str]] = {}
+    for task in frontier:
+        for eid in fc.used_ids(task):
+            _add_entity(g, eid, fc.entity_info(task, eid), task, level)
+            g.add_edge(eid, task["task_id"])
+            wanted.setdefault(eid, []).append(task["task_id"])
+    if not wanted:
+        return explained
+    for producer in walker.keep(walker.store.tasks_by_entity(list(wanted), "generated")):
+        for eid in fc.generated_ids(producer):
+            if eid in wanted:
+                _add_task(g, producer, level)
+                g.add_edge(producer["task_id"], eid)
+                nxt[producer["task_id"]] = producer
+                for user_id in wanted[eid]:
+                    explained.setdefault(user_id, set()).add(producer["task_id"])
+    return explained
+
+
+def _step_downstream(
+    g: nx.DiGraph, walker: _Walker, frontier: list[dict[str, Any]], level: int
+) -> dict[str, dict[str, Any]]:
+    """Consumers of what ``frontier`` generated, tasks naming it in ``dependencies``, and
+    (for FlowCept-captured tasks) later tasks linked by FlowCept's value rule."""
+    nxt: dict[str, dict[str, Any]] = {}
+    _consumers(g, walker, frontier, level, nxt)
+    ids = [t["task_id"] for t in frontier]
+    for dependent in walker.keep(walker.store.tasks_depending_on(ids)):
+        if dependent["task_id"] in nxt:
+            continue
+        _add_task(g, dependent, level)
+        for dep in dependent.get("dependencies") or []:
+            if dep in ids:
+                g.add_edge(dep, dependent["task_id"])
+        nxt[dependent["task_id"]] = dependent
+    for task in frontier:
+        if fc.is_captured(task):
+            _value_rule_dependents(g, walker, task, level, nxt)
+    return nxt
+
+
+def _consumers(
+    g: nx.DiGraph,
+    walker: _Walker,
+    frontier: list[dict[str, Any]],
+    level: int,
+    nxt: dict[str, dict[str, Any]],
+) -> None:
+    """Add the entities ``frontier`` generated and the tasks that used them."""
+    produced: dict[str, str] = {}
+    for task in frontier:
+        for eid in fc.generated_ids(task):
+            _add_entity(g, eid, fc.entity_info(task, eid), task, level)
+            g.add_edge(task["task_id"], eid)
+            produced[eid] = task["task_id"]
+    if not produced:
+        return
+    for consumer in walker.keep(walker.store.tasks_by_entity(list(produced), "used")):
+        for eid in fc.used_ids(consumer):
+            if eid in produced:
+                _add_task(g, consumer, level)
+                g.add_edge(eid, consumer["task_id"])
+                nxt[consumer["task_id"]] = consumer
+
+
+def _value_rule_dependents(
+    g: nx.DiGraph,
+    walker: _Walker,
+    task: dict[str, Any],
+    level: int,
+    nxt: dict[str, dict[str, Any]],
+) -> None:
+    """Later tasks of the same run that FlowCept's value rule links to ``task``."""
+    links = walker.links(str(task.get("workflow_id")))
+    later = [t for t, ups in links.upstream.items() if task["task_id"] in ups]
+    for dependent in walker.keep(walker.store.tasks_by_id(later)) if later else []:
+        if dependent["task_id"] not in nxt:
+            _add_task(g, dependent, level)
+            g.add_edge(task["task_id"], dependent["task_id"])
+            nxt[dependent["task_id"]] = dependent
 
 
 def lineage_table(graph: nx.DiGraph) -> pd.DataFrame:

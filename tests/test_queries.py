@@ -233,3 +233,5 @@ def test_the_api_raises_invalid_parameter_naming_parameters_not_flags(store):
     assert caught.value.parameters == ("run", "workflow") and "--" not in str(caught.value)
     with pytest.raises(InvalidParameterError, match="unknown format 'yaml'"):
         export_prov(store, "r", "yaml")
+    with pytest.raises(InvalidParameterError, match="direction is upstream or downstream"):
+        lineage(store, "t-1", "sideways")
