@@ -46,7 +46,7 @@ def test_given_a_shape_when_a_node_breaks_then_it_ranks_first(tmp_path, sqlite_u
     report = example(sqlite_uri, shape, tmp_path, "--fault", fault)
     doc = attribute(sqlite_uri, report["workflow"])
     assert doc["attributions"][0]["label"] == fault, doc["attributions"][:3]
-    assert doc["attributions"][0]["changed"]
+    assert doc["attributions"][0]["changed"] is True
 
 
 @pytest.mark.slow
