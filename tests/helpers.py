@@ -122,7 +122,7 @@ class CliResult:
         return last
 
 
-def _argv(args: tuple[str, ...], store: str | None) -> list[str]:
+def _argv(args: tuple[Any, ...], store: str | None) -> list[str]:
     return [*(["--store", store] if store is not None else []), *map(str, args)]
 
 
