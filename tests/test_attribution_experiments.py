@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from provcausal.analysis.attribution import prepare
 from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims
+from provcausal.stores import open_store
 from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
@@ -46,15 +49,40 @@ def gcratio_runs(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(
     "broken, culprit", [("break-count1", "count1"), ("break-count2", "count2")]
 )
-def test_scipipe_gcratio_narrowed_count_ranks_first(gcratio_runs, store_uri, broken, culprit):
+def test_scipipe_gcratio_narrowed_count_ranks_first(gcratio_runs, sqlite_uri, broken, culprit):
     for label in ("normal", broken):
-        import_labelled(store_uri, "scipipe", str(gcratio_runs / label), "gcratio", label)
-    report = attribute(store_uri, "gcratio", broken)
+        import_labelled(sqlite_uri, "scipipe", str(gcratio_runs / label), "gcratio", label)
+    report = attribute(sqlite_uri, "gcratio", broken)
     assert report["target"] == "gcratio" and report["metric"] == "value"
     assert report["baseline"] == {"samples": 30} and report["comparison"] == {"samples": 30}
     assert_first(report, culprit)
     assert "contracted gccat (unobserved)" in report["notes"]
     assert ["gcsum", "gcratio"] in report["graph"]["edges"]
+
+
+def test_mongodb_gives_the_attribution_exactly_the_inputs_sqlite_gives(
+    gcratio_runs, sqlite_uri, mongo_uri
+):
+    """The attribution is a deterministic function of what ``prepare`` reads (seeded), so
+    equal inputs from both stores stand in for running dowhy twice on the same data."""
+    prepared = []
+    for uri in (sqlite_uri, mongo_uri):
+        for label in ("normal", "break-count1"):
+            import_labelled(uri, "scipipe", gcratio_runs / label, "gcratio", label)
+        with open_store(uri) as store:
+            prepared.append(prepare(store, "gcratio", "normal", "break-count1"))
+    lite, mongo = prepared
+    assert sorted(mongo.graph.edges) == sorted(lite.graph.edges)
+    assert mongo.graph.graph == lite.graph.graph
+    assert (mongo.metric, mongo.labels, mongo.notes, mongo.outputs) == (
+        lite.metric,
+        lite.labels,
+        lite.notes,
+        lite.outputs,
+    )
+    assert lite.baseline.shape == (30, 9) and lite.comparison.shape == (30, 9)
+    pd.testing.assert_frame_equal(mongo.baseline, lite.baseline)
+    pd.testing.assert_frame_equal(mongo.comparison, lite.comparison)
 
 
 @pytest.fixture(scope="module")
