@@ -8,11 +8,13 @@ associated agent's label, else the activity's ``prov:label``, else its local nam
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import prov.model as pm
 from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
+from provcausal.importers.jsonld import inline_contexts, looks_like_jsonld
 
 from provcausal.errors import BadInputError, MissingDependencyError
 from provcausal.model import ids
@@ -29,7 +31,7 @@ def detect_prov_format(text: str) -> str | None:
     if head.startswith("<") and "prov" in head and "document" in head:
         return "xml"
     if head.startswith(("{", "[")):
-        if '"@context"' in head or '"@graph"' in head:
+        if looks_like_jsonld(head):
             return "jsonld"
         keys = (
             '"prefix"',
@@ -53,8 +55,12 @@ def read_prov(text: str, path: Path) -> pm.ProvDocument:
         raise BadInputError(
             "not a PROV document (PROV-JSON, PROV-N, PROV-XML or PROV-O)", path=str(path)
         )
+    if fmt == "jsonld":
+        text = inline_contexts(text, str(path))  # never fetch a context, never read a file
     try:
-        return deserialize(text, fmt)
+        with warnings.catch_warnings():  # prov warns about minted prefixes: not the user's problem
+            warnings.simplefilter("ignore")
+            return deserialize(text, fmt)
     except MissingDependencyError:
         raise
     except Exception as exc:  # prov raises many kinds; all mean the same to the user

@@ -17,6 +17,8 @@ __all__ = [
     "AnalysisError",
     "InvalidParameterError",
     "MissingDependencyError",
+    "StoreUriError",
+    "Interrupted",
 ]
 
 
@@ -62,6 +64,12 @@ class StoreUnreachableError(StoreError):
     exit_code = 3
 
 
+class StoreUriError(StoreError):
+    """The store URI is malformed or names an unknown kind of store (a usage error)."""
+
+    exit_code = 2
+
+
 class NotADAGError(ProvcausalError):
     """A graph that must be acyclic has a cycle that could not be resolved."""
 
@@ -104,3 +112,9 @@ class MissingDependencyError(ProvcausalError):
     """An optional dependency is missing; the message says which extra to install."""
 
     exit_code = 2
+
+
+class Interrupted(ProvcausalError):
+    """The user interrupted a command (Ctrl-C); the message says what was kept."""
+
+    exit_code = 130

@@ -1,10 +1,12 @@
 """Importing into a store: read runs with an importer, write them as they are read.
 
-This is where importers (pure) meet a store. Runs are streamed and written in bounded batches
-(each run still all-or-nothing for readers), so memory stays flat however many runs a corpus
-holds. Without ``skip_bad`` the first bad input stops the import with a
-:class:`BadInputError` naming the file and line or key, before the batch it belongs to is
-written: nothing of a bad run is stored, and runs written earlier are complete.
+This is where importers (pure) meet a store. Runs are streamed and written in bounded batches,
+so memory stays flat however many runs a corpus holds, and one import is all-or-nothing: on
+a store with transactions (SQLite) every batch is written inside one transaction; on one
+without (MongoDB) the runs written so far are deleted again when the import fails. So a bad
+input without ``skip_bad`` (a :class:`BadInputError` naming the file and line or key) or a
+Ctrl-C (:class:`Interrupted`) leaves none of the command's runs visible, and the message says
+so. A run already stored under another label is only relabelled with ``relabel=True``.
 """
 
 from __future__ import annotations
@@ -14,16 +16,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provcausal.errors import BadInputError
+from provcausal.errors import BadInputError, Interrupted, ProvcausalError
 from provcausal.importers import ImportedRun, ImportOptions, detect_system, get_importer
-from provcausal.stores import Store
+from provcausal.model.flowcept import RunRecords
+from provcausal.stores import Store, run_label
 
-__all__ = ["ImportSummary", "import_paths", "read_runs", "BATCH_RUNS"]
+__all__ = [
+    "ImportSummary",
+    "import_paths",
+    "read_runs",
+    "set_campaign",
+    "BATCH_RUNS",
+    "RelabelError",
+]
 
 #: Runs are written in batches (one transaction / bulk write each) of at most this many runs
 #: or tasks: throughput of a bulk insert, memory bounded by the batch.
 BATCH_RUNS = 200
 BATCH_TASKS = 20_000
+
+
+class RelabelError(BadInputError):
+    """Runs being imported are already stored under another label."""
 
 
 @dataclass
@@ -100,6 +114,43 @@ def read_runs(
     return name, runs()
 
 
+def _check_labels(store: Store, batch: Sequence[ImportedRun], label: str | None) -> None:
+    """Refuse to move already stored runs to another label silently (a typo would)."""
+    stored = store.find_runs(run_ids=[run.run_id for run in batch])
+    moved = [(str(doc["workflow_id"]), run_label(doc)) for doc in stored if run_label(doc) != label]
+    if moved:
+        shown = ", ".join(f"{rid} (label {old!r})" for rid, old in moved[:5])
+        more = f" and {len(moved) - 5} more" if len(moved) > 5 else ""
+        raise RelabelError(
+            f"{len(moved)} run(s) of this input are already stored with another label: "
+            f"{shown}{more}; give --relabel to change their label to {label!r}"
+        )
+
+
+def _undo(store: Store, written: list[str], transactional: bool) -> str:
+    """Remove what a failed import wrote; the sentence that says what is left."""
+    if transactional:
+        return "nothing of this import was stored"
+    removed = 0
+    try:
+        for run_id in written:
+            store.delete_run(run_id)
+            removed += 1
+    except BaseException:
+        return (
+            f"{len(written) - removed} of the {len(written)} run(s) written so far may remain: "
+            "run the same import again to complete it"
+        )
+    return f"removed the {removed} run(s) written so far: nothing of this import is stored"
+
+
+def set_campaign(records: RunRecords, campaign: str) -> None:
+    """Put FlowCept's ``campaign_id`` on a run's workflow document and its tasks."""
+    records.workflow["campaign_id"] = campaign
+    for task in records.tasks:
+        task["campaign_id"] = campaign
+
+
 def import_paths(
     store: Store,
     system: str,
@@ -107,22 +158,61 @@ def import_paths(
     workflow: str,
     *,
     label: str | None = None,
+    campaign: str | None = None,
     skip_bad: bool = False,
+    relabel: bool = False,
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
     **options: Any,
 ) -> ImportSummary:
-    """Import ``paths`` with the importer ``system`` (or ``"auto"``) into ``store``.
+    """Import ``paths`` with the importer ``system`` (or ``"auto"``) into ``store``, all or
+    nothing (see the module docstring).
 
     Importer options: ``graph`` (scipipe), ``flow`` (nodered), ``pipeline`` and ``rename``
-    (seldon). Returns a summary; re-importing the same files replaces the same runs.
+    (seldon). ``campaign`` becomes FlowCept's ``campaign_id`` on the runs and their tasks
+    (default: the workflow name, so FlowCept's campaign view lists every imported run).
+    Returns a summary; re-importing the same files replaces the same runs.
     """
     name, runs = read_runs(
         system, paths, workflow, label=label, skip_bad=skip_bad, progress=progress, **options
     )
     summary = ImportSummary(system=name, workflow=workflow, label=label, detected=system == "auto")
+    written: list[str] = []
+    transactional = False
+    try:
+        with store.transaction() as transactional:
+            _write_all(store, runs, summary, written, label, relabel, campaign or workflow)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted after reading {len(written)} run(s); "
+            + _undo(store, written, transactional)
+        ) from None
+    except ProvcausalError as exc:
+        if written:  # say what became of the runs already written
+            exc.args = (f"{exc}; {_undo(store, written, transactional)}",)
+        raise
+    if not summary.runs and not summary.skipped:
+        raise BadInputError("no runs found", path=", ".join(str(p) for p in paths))
+    return summary
+
+
+def _write_all(
+    store: Store,
+    runs: Iterator[ImportedRun | str],
+    summary: ImportSummary,
+    written: list[str],
+    label: str | None,
+    relabel: bool,
+    campaign: str,
+) -> None:
+    """Write the runs in batches, recording every run id as soon as it is written."""
     batch: list[ImportedRun] = []
 
     def flush() -> None:
+        for run in batch:
+            set_campaign(run.records, campaign)
+        if not relabel:
+            _check_labels(store, batch, label)
+        written.extend(run.run_id for run in batch)
         store.put_runs([run.records for run in batch])
         for run in batch:
             summary.runs.append(run.run_id)
@@ -142,6 +232,3 @@ def import_paths(
             flush()
     if batch:
         flush()
-    if not summary.runs and not summary.skipped:
-        raise BadInputError("no runs found", path=", ".join(str(p) for p in paths))
-    return summary

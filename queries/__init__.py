@@ -9,11 +9,19 @@ from provcausal.queries.export import (
     FORMATS,
     export_document,
     export_prov,
+    format_for_path,
     run_document,
     serialize,
 )
 from provcausal.queries.lineage import lineage, lineage_table
-from provcausal.queries.listings import delete_run, list_runs, list_workflows
+from provcausal.queries.listings import (
+    delete_run,
+    delete_runs,
+    label_runs,
+    list_runs,
+    list_workflows,
+    match_runs,
+)
 from provcausal.queries.pictures import nodes_dot, prov_dot, write_picture
 from provcausal.queries.tasks import TASK_COLUMNS, list_nodes, list_tasks, node_labels
 
@@ -21,6 +29,9 @@ __all__ = [
     "list_workflows",
     "list_runs",
     "delete_run",
+    "delete_runs",
+    "match_runs",
+    "label_runs",
     "list_tasks",
     "list_nodes",
     "node_labels",
@@ -31,6 +42,7 @@ __all__ = [
     "run_document",
     "serialize",
     "FORMATS",
+    "format_for_path",
     "TASK_COLUMNS",
     "nodes_dot",
     "prov_dot",

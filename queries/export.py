@@ -3,24 +3,53 @@
 Runs FlowCept captured itself have no stored PROV document: it is written from their task
 documents (:func:`provcausal.model.convert.flowcept_to_prov`). Formats are prov's serializers
 (:data:`provcausal.model.prov.FORMATS`, the table ``import prov`` reads with too): PROV-JSON,
-PROV-N, PROV-XML (lxml, extra ``xml``), Turtle and JSON-LD (rdflib, extra ``rdf``).
+PROV-N, PROV-XML (lxml), Turtle and JSON-LD (rdflib); lxml and rdflib are core dependencies
+(``prov[rdf,xml]``) so that every advertised format works after ``pip install .``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import prov.model as pm
 
-from provcausal.errors import InvalidParameterError, NotFoundError
+from provcausal.errors import BadInputError, InvalidParameterError, NotFoundError
 from provcausal.model import prov as P
 from provcausal.model.convert import flowcept_to_prov
 from provcausal.stores import Store
 
-__all__ = ["FORMATS", "run_document", "export_document", "export_prov", "serialize"]
+__all__ = [
+    "FORMATS",
+    "EXTENSIONS",
+    "format_for_path",
+    "run_document",
+    "export_document",
+    "export_prov",
+    "serialize",
+]
 
 #: Format name → :class:`provcausal.model.prov.ProvFormat` (one table for export and import).
 FORMATS = P.FORMATS
+
+#: File extension → format, for ``export -o FILE`` without ``--format`` (from :data:`FORMATS`,
+#: plus ``.provx``, PROV-XML's registered extension).
+EXTENSIONS = {
+    **{f".{spec.extension.lstrip('.')}": name for name, spec in FORMATS.items()},
+    ".provx": "xml",
+}
+
+
+def format_for_path(path: str) -> str:
+    """The export format a file name asks for; an unknown extension is a usage error."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise BadInputError(
+            f"cannot tell the format from the extension {suffix or '(none)'!r}: use "
+            f"{', '.join(EXTENSIONS)} or give --format",
+            path=path,
+        )
+    return EXTENSIONS[suffix]
 
 
 def run_document(store: Store, run_id: str) -> pm.ProvDocument:

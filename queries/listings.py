@@ -9,12 +9,22 @@ from typing import Any
 
 import pandas as pd
 
-from provcausal.errors import NotFoundError
+from provcausal.errors import InvalidParameterError, NotFoundError
 from provcausal.model import flowcept as fc
 from provcausal.model.times import to_datetime
 from provcausal.stores import Store, run_label
+from provcausal.stores.where import Condition, parse_where
 
-__all__ = ["list_workflows", "list_runs", "delete_run", "workflow_name", "RUN_COLUMNS"]
+__all__ = [
+    "list_workflows",
+    "list_runs",
+    "delete_run",
+    "delete_runs",
+    "match_runs",
+    "label_runs",
+    "workflow_name",
+    "RUN_COLUMNS",
+]
 
 RUN_COLUMNS = [
     "run_id",
@@ -46,20 +56,44 @@ def _system(doc: dict[str, Any]) -> str:
     return fc.run_system(doc)
 
 
+def captured_counts(store: Store, docs: Sequence[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Tasks and samples of the runs FlowCept captured (provcausal's imports carry their
+    counts): the runs' tasks are read and split into samples as the analysis splits them."""
+    from provcausal.captured import captured_samples
+
+    out = {}
+    for doc in docs:
+        if not fc.is_captured(doc):
+            continue
+        run_id = str(doc["workflow_id"])
+        tasks = list(store.find_tasks([run_id]))
+        out[run_id] = (len(tasks), captured_samples(tasks, run_id).count if tasks else 0)
+    return out
+
+
+def _counts(doc: dict[str, Any], captured: dict[str, tuple[int, int]]) -> tuple[Any, Any]:
+    if str(doc["workflow_id"]) in captured:
+        return captured[str(doc["workflow_id"])]
+    return fc.run_count(doc, fc.TASKS), fc.run_count(doc, fc.SAMPLES)
+
+
 def list_workflows(store: Store) -> pd.DataFrame:
     """One row per workflow: how many runs, which labels and systems, tasks and samples."""
     acc: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"runs": 0, "labels": Counter(), "systems": set(), "tasks": 0, "samples": 0}
     )
-    for doc in store.find_runs():
+    docs = store.find_runs()
+    captured = captured_counts(store, docs)
+    for doc in docs:
         row = acc[workflow_name(doc)]
         row["runs"] += 1
         label = run_label(doc)
         if label is not None:
             row["labels"][label] += 1
         row["systems"].add(_system(doc))
-        row["tasks"] += fc.run_count(doc, fc.TASKS) or 0
-        row["samples"] += fc.run_count(doc, fc.SAMPLES) or 0
+        tasks, samples = _counts(doc, captured)
+        row["tasks"] += int(tasks or 0)
+        row["samples"] += int(samples or 0)
     rows = [
         {
             "workflow": name,
@@ -81,20 +115,30 @@ def list_runs(
     since: dt.datetime | float | None = None,
     until: dt.datetime | float | None = None,
     run_ids: Sequence[str] | None = None,
+    where: str | Sequence[Condition] = (),
 ) -> pd.DataFrame:
-    """One row per visible run, oldest first."""
+    """One row per visible run, oldest first; ``where``: ``FIELD=VALUE[&…]`` conditions."""
     rows = []
-    for doc in store.find_runs(
-        workflow=workflow, labels=labels, since=since, until=until, run_ids=run_ids
-    ):
+    conditions = (parse_where(where) if where else []) if isinstance(where, str) else list(where)
+    docs = store.find_runs(
+        workflow=workflow,
+        labels=labels,
+        since=since,
+        until=until,
+        run_ids=run_ids,
+        where=conditions,
+    )
+    captured = captured_counts(store, docs)
+    for doc in docs:
+        tasks, samples = _counts(doc, captured)
         rows.append(
             {
                 "run_id": doc["workflow_id"],
                 "workflow": workflow_name(doc),
                 "label": run_label(doc),
                 "system": fc.run_system(doc),
-                "tasks": fc.run_count(doc, fc.TASKS),
-                "samples": fc.run_count(doc, fc.SAMPLES),
+                "tasks": tasks,
+                "samples": samples,
                 "started_at": _time(doc.get("started_at")),
                 "ended_at": _time(doc.get("ended_at")),
                 "source": fc.run_source(doc),
@@ -107,3 +151,60 @@ def delete_run(store: Store, run_id: str) -> None:
     """Delete one run with its tasks and PROV document."""
     if not store.delete_run(run_id):
         raise NotFoundError(f"no run {run_id!r} in {store.uri}")
+
+
+def match_runs(
+    store: Store,
+    run_ids: Sequence[str] = (),
+    workflow: str | None = None,
+    labels: Sequence[str] | None = None,
+    where: str | Sequence[Condition] = (),
+) -> pd.DataFrame:
+    """The runs (as :func:`list_runs` rows) that every given condition selects.
+
+    ``where`` holds ``FIELD=VALUE[&…]`` conditions on the workflow document, as for
+    :func:`list_runs`. Named run ids that do not exist are a :class:`NotFoundError`; no
+    condition at all is refused (nothing is selected by accident).
+    """
+    if not (run_ids or workflow or labels or where):
+        raise InvalidParameterError(
+            "name the runs: run ids, a workflow, labels or conditions",
+            "run_ids",
+            "workflow",
+            "labels",
+            "where",
+        )
+    frame = list_runs(store, workflow, labels or None, run_ids=list(run_ids) or None, where=where)
+    if run_ids:
+        named = list_runs(store, run_ids=list(run_ids))
+        missing = sorted(set(run_ids) - set(named["run_id"]))
+        if missing:
+            raise NotFoundError(f"no run {', '.join(map(repr, missing))} in {store.uri}")
+    return frame.reset_index(drop=True)
+
+
+def delete_runs(store: Store, run_ids: Sequence[str]) -> int:
+    """Delete runs with their tasks and PROV documents, together where the store can."""
+    with store.transaction():
+        return sum(bool(store.delete_run(run_id)) for run_id in run_ids)
+
+
+def label_runs(
+    store: Store, workflow: str, where: str | Sequence[Condition], label: str
+) -> list[str]:
+    """Label the runs of ``workflow`` that ``where`` selects; returns their ids.
+
+    The label is kept in provcausal's own metadata (a table or collection of its own), so
+    runs FlowCept captured get a label without any change to FlowCept's documents.
+    """
+    conditions = parse_where(where) if isinstance(where, str) else list(where)
+    runs = store.find_runs(workflow=workflow, where=conditions)
+    if not runs:
+        raise NotFoundError(
+            f"no runs of workflow {workflow!r} where "
+            + "&".join(f"{f}={v}" for f, v in conditions)
+            + f" in {store.uri}"
+        )
+    ids = [str(r["workflow_id"]) for r in runs]
+    store.set_label(ids, label)
+    return ids

@@ -1,8 +1,8 @@
 """Pictures of graphs: the node-level dataflow graph of a workflow, or one run's PROV graph.
 
-DOT is written here (nodes graph) or by ``prov.dot`` (PROV graph, needs pydot). SVG and PNG
-need Graphviz's ``dot`` program; when it is missing the ``.dot`` file is still written and the
-error says how to install Graphviz.
+DOT is written here for both. SVG and PNG need Graphviz's ``dot`` program, which reads the DOT
+on stdin (nothing but the named file is written); when it is missing the error says how to
+install Graphviz or how to get the DOT source instead.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import networkx as nx
+import prov.model as pm
 from provcausal.queries.export import run_document
 
 from provcausal.errors import BadInputError, MissingDependencyError
@@ -38,7 +39,10 @@ def nodes_dot(graph: nx.DiGraph, name: str, labels: dict[str, str] | None = None
     for a, b, data in sorted(graph.edges(data=True)):
         attrs = f" [label={_quote(data['samples'])}]" if data.get("samples") else ""
         lines.append(f"  {_quote(a)} -> {_quote(b)}{attrs};")
-    notes = [f"contracted {n} ({why})" for n, why in graph.graph.get("contracted", {}).items()]
+    notes = []
+    if any(data.get("samples") for _, _, data in graph.edges(data=True)):
+        notes.append("edge labels: samples in which data flowed along the edge")
+    notes += [f"contracted {n} ({why})" for n, why in graph.graph.get("contracted", {}).items()]
     notes += [f"cut {c['from']} -> {c['to']} ({c['why']})" for c in graph.graph.get("cut", [])]
     if notes:
         lines.append(f"  label={_quote('; '.join(notes))}; labelloc=b; fontsize=9;")
@@ -46,40 +50,109 @@ def nodes_dot(graph: nx.DiGraph, name: str, labels: dict[str, str] | None = None
     return "\n".join(lines) + "\n"
 
 
-def prov_dot(store: Store, run_id: str) -> str:
-    """DOT of one run's full PROV graph (prov.dot's rendering)."""
+def _attr(record: pm.ProvRecord, *names: str) -> str | None:
+    """The first attribute whose local name is one of ``names`` (any namespace)."""
+    for key, value in record.attributes:
+        local = getattr(key, "localpart", str(key))
+        if local in names:
+            return str(value)
+    return None
+
+
+def _short(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _local(record: pm.ProvRecord) -> str:
+    ident = record.identifier
+    return str(ident.localpart) if ident is not None else "?"
+
+
+def _prov_label(record: pm.ProvRecord) -> str:
+    """What a person recognises: the node or file name (and value), never a hash."""
+    if isinstance(record, pm.ProvActivity):
+        return _short(_attr(record, "node", "label") or _local(record))
+    name = _attr(record, "name", "label", "path") or _local(record)
+    value = _attr(record, "value")
+    if value is None:
+        return _short(name)
     try:
-        from prov.dot import prov_to_dot
-    except ImportError:
-        raise MissingDependencyError(
-            "PROV pictures need pydot: pip install 'provcausal[dot]'"
-        ) from None
-    return str(prov_to_dot(run_document(store, run_id)).to_string())
+        value = f"{float(value):.6g}"
+    except ValueError:
+        value = _short(value, 16)
+    return f"{_short(name)}\n= {value}"
+
+
+def prov_dot(store: Store, run_id: str) -> str:
+    """DOT of one run's PROV graph, drawn to be read: activities (boxes, named by their node)
+    and entities (ellipses, named by file or message and value), arrows in the direction the
+    data flowed (entity -> activity that used it -> entity it generated), agents left out
+    (each activity is labelled with its node), and a legend."""
+    doc = run_document(store, run_id)
+    flat = doc.flattened() if doc.has_bundles() else doc
+    names: dict[str, str] = {}
+    lines = [
+        f"digraph {_quote(run_id)} {{",
+        '  rankdir=LR; size="16,10"; ranksep=0.3; nodesep=0.15;',
+        '  node [fontname="Helvetica", fontsize=10];',
+        '  edge [fontname="Helvetica", fontsize=8, color="#667788"];',
+    ]
+    edges: list[str] = []
+    for record in flat.get_records():
+        if isinstance(record, (pm.ProvActivity, pm.ProvEntity)):
+            key = str(record.identifier)
+            names[key] = f"n{len(names)}"
+            shape = (
+                'shape=box, style="rounded,filled", fillcolor="#DCE6F2"'
+                if isinstance(record, pm.ProvActivity)
+                else 'shape=ellipse, style=filled, fillcolor="#FFF3C4"'
+            )
+            lines.append(f"  {names[key]} [label={_quote(_prov_label(record))}, {shape}];")
+    for record in flat.get_records(pm.ProvRelation):
+        a, b = (str(v) if v is not None else "" for _, v in record.formal_attributes[:2])
+        if a not in names or b not in names:
+            continue
+        # used(activity a, entity b): b -> a; wasGeneratedBy(entity a, activity b): b -> a
+        if isinstance(record, (pm.ProvUsage, pm.ProvGeneration)):
+            edges.append(f"  {names[b]} -> {names[a]};")
+        elif isinstance(record, pm.ProvCommunication):  # a informed by b
+            edges.append(f"  {names[b]} -> {names[a]} [style=dashed];")
+    lines += sorted(set(edges))
+    lines.append(
+        "  label="
+        + _quote(
+            f"run {run_id}: boxes are tasks (named by node), ellipses data (name = value); "
+            "arrows follow the data (used, generated), dashed: informed by"
+        )
+        + "; labelloc=b; fontsize=10;"
+    )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def write_picture(dot: str, path: str | Path) -> Path:
-    """Write ``dot`` to ``path`` (.dot, .svg or .png); SVG/PNG go through Graphviz's ``dot``.
-    The ``.dot`` source is always written next to an SVG/PNG."""
+    """Write ``dot`` to ``path``: the DOT text itself for .dot/.gv, else the SVG/PNG Graphviz's
+    ``dot`` renders from it (fed on stdin: no stray .dot file is left next to the picture)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".dot", ".gv", ".svg", ".png"):
         raise BadInputError("the picture must end in .dot, .svg or .png", path=str(path))
-    source = path if suffix in (".dot", ".gv") else path.with_suffix(".dot")
-    source.write_text(dot, encoding="utf-8")
-    if source == path:
+    if suffix in (".dot", ".gv"):
+        path.write_text(dot, encoding="utf-8")
         return path
     exe = shutil.which("dot")
     if exe is None:
         raise MissingDependencyError(
             f"{suffix[1:].upper()} needs Graphviz's dot program (apt-get install graphviz); "
-            f"wrote {source}"
+            f"or write the DOT source with -o {path.with_suffix('.dot')}"
         )
     done = subprocess.run(
-        [exe, f"-T{suffix[1:]}", str(source), "-o", str(path)],
+        [exe, f"-T{suffix[1:]}", "-o", str(path)],
+        input=dot,
         capture_output=True,
         text=True,
         timeout=300,
     )
     if done.returncode != 0:
-        raise BadInputError(f"dot failed: {done.stderr.strip()[:300]}", path=str(source))
+        raise BadInputError(f"dot failed: {done.stderr.strip()[:300]}", path=str(path))
     return path

@@ -30,13 +30,27 @@ TASK_COLUMNS = [
 ]
 
 
-def _task_row(task: dict[str, Any]) -> dict[str, Any]:
+def _captured_samples(store: Store, tasks: list[dict[str, Any]]) -> dict[str, tuple[str, int]]:
+    """Sample and visit of each task FlowCept captured, formed over its whole run as the
+    analysis forms them (:mod:`provcausal.captured`)."""
+    from provcausal.captured import captured_samples
+
+    out: dict[str, tuple[str, int]] = {}
+    for run_id in dict.fromkeys(str(t.get("workflow_id")) for t in tasks if fc.is_captured(t)):
+        whole = [t for t in store.find_tasks([run_id]) if fc.is_captured(t)]
+        formed = captured_samples(whole, run_id)
+        out.update({tid: (formed.sample[tid], formed.visit[tid]) for tid in formed.sample})
+    return out
+
+
+def _task_row(task: dict[str, Any], formed: dict[str, tuple[str, int]]) -> dict[str, Any]:
+    sample, visit = formed.get(str(task["task_id"]), (fc.task_sample(task), fc.task_visit(task)))
     return {
         "task_id": task["task_id"],
         "run_id": task.get("workflow_id"),
         "node": task.get("activity_id"),
-        "sample": fc.task_sample(task),
-        "visit": fc.task_visit(task),
+        "sample": sample,
+        "visit": visit,
         "started_at": to_datetime(task.get("started_at")),
         "ended_at": to_datetime(task.get("ended_at")),
         "duration": fc.task_duration(task),
@@ -62,7 +76,9 @@ def list_tasks(
         raise InvalidParameterError(
             "give a run, or a workflow with a node", "run", "workflow", "node"
         )
-    rows = [_task_row(t) for t in store.find_tasks(run_ids, nodes=[node] if node else None)]
+    tasks = list(store.find_tasks(run_ids, nodes=[node] if node else None))
+    formed = _captured_samples(store, tasks)
+    rows = [_task_row(t, formed) for t in tasks]
     frame = pd.DataFrame(rows, columns=TASK_COLUMNS)
     if frame.empty:
         return frame
@@ -90,12 +106,15 @@ def list_nodes(store: Store, workflow: str) -> pd.DataFrame:
     for run in runs:
         run_id = str(run["workflow_id"])
         labels = fc.node_labels(run)
-        for task in store.find_tasks([run_id]):
+        tasks = list(store.find_tasks([run_id]))
+        formed = _captured_samples(store, tasks)
+        for task in tasks:
             node = str(task.get("activity_id"))
             row = acc[node]
             row["label"] = labels.get(node, node)
             row["runs"].add(run_id)
-            row["samples"].add((run_id, fc.task_sample(task, run_id)))
+            sample = formed.get(str(task["task_id"]), (fc.task_sample(task, run_id), 0))[0]
+            row["samples"].add((run_id, sample))
             row["tasks"] += 1
             row["with_value"] += fc.task_value(task) is not None
             row["unobserved"] &= fc.task_unobserved(task)

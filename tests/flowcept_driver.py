@@ -1,8 +1,9 @@
 """Drives the real ``flowcept`` package in a subprocess (it reads its settings at import).
 
 Usage: ``python flowcept_driver.py query RUN_ID`` prints what FlowCept's own API returns for a
-run; ``python flowcept_driver.py capture SPEC.json`` writes workflows and tasks with FlowCept's
-own code. ``FLOWCEPT_SETTINGS_PATH`` names the settings file.
+run; ``dataflow RUN_ID`` prints FlowCept's dataflow view of it; ``capture SPEC.json`` writes
+workflows and tasks with FlowCept's own code. ``FLOWCEPT_SETTINGS_PATH`` names the settings
+file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ def query(run_id: str) -> None:
     tasks = Flowcept.db.query(filter={"workflow_id": run_id})
     workflows = Flowcept.db.workflow_query(filter={"workflow_id": run_id})
     print(json.dumps({"tasks": tasks, "workflows": workflows}, default=str))
+
+
+def dataflow(run_id: str) -> None:
+    """FlowCept's own dataflow view of a run (``webservice/services/dataflow.py``)."""
+    from flowcept import Flowcept
+    from flowcept.webservice.services.dataflow import build_dataflow
+
+    graph = build_dataflow(Flowcept.db, run_id) or {"nodes": [], "edges": []}
+    print(json.dumps(graph, default=str))
 
 
 def capture(spec_path: str) -> None:
@@ -56,4 +66,4 @@ def capture(spec_path: str) -> None:
 
 
 if __name__ == "__main__":
-    {"query": query, "capture": capture}[sys.argv[1]](sys.argv[2])
+    {"query": query, "capture": capture, "dataflow": dataflow}[sys.argv[1]](sys.argv[2])

@@ -54,7 +54,8 @@ def test_scipipe_gcratio_narrowed_count_ranks_first(gcratio_runs, sqlite_uri, br
         import_labelled(sqlite_uri, "scipipe", str(gcratio_runs / label), "gcratio", label)
     report = attribute(sqlite_uri, "gcratio", broken)
     assert report["target"] == "gcratio" and report["metric"] == "value"
-    assert report["baseline"] == {"samples": 30} and report["comparison"] == {"samples": 30}
+    assert report["baseline"] == {"samples": 30, "selection": "normal"}
+    assert report["comparison"] == {"samples": 30, "selection": broken}
     assert_first(report, culprit)
     assert "contracted gccat (unobserved)" in report["notes"]
     assert ["gcsum", "gcratio"] in report["graph"]["edges"]

@@ -8,6 +8,7 @@ from tests.helpers import chain_run, run_cli
 
 
 def test_given_empty_store_when_workflows_json_then_empty_array(store_uri: str) -> None:
+    open_store(store_uri).close()  # created, empty: read commands never create one
     assert run_cli("workflows", "--json", store=store_uri).ok().json() == []
     assert run_cli("runs", "--json", store=store_uri).ok().json() == []
 
@@ -44,7 +45,7 @@ def test_runs_delete_removes_one_run_and_unknown_run_is_exit_2(store_uri: str) -
     with open_store(store_uri) as store:
         store.put_run(run)
     result = run_cli("runs", "delete", run.run_id, "--json", store=store_uri)
-    assert result.ok().json() == {"deleted": run.run_id}
+    assert result.ok().json() == {"deleted": [run.run_id]}
     with open_store(store_uri) as store:
         assert store.find_runs() == [] and store.count_tasks() == 0
     run_cli("runs", "delete", run.run_id, store=store_uri).error(2, f"no run {run.run_id!r}")
@@ -62,8 +63,10 @@ def test_unreachable_mongodb_is_one_line_exit_3_without_password() -> None:
 
 def test_store_from_environment_variable(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PROVCAUSAL_STORE", f"sqlite://{tmp_path / 'env.db'}")
-    assert run_cli("workflows", "--json").ok().json() == []
-    assert (tmp_path / "env.db").exists()
+    with open_store(f"sqlite://{tmp_path / 'env.db'}") as store:
+        store.put_run(chain_run("/r1", workflow="from-env"))
+    workflows = run_cli("workflows", "--json").ok().json()
+    assert [w["workflow"] for w in workflows] == ["from-env"]
 
 
 def test_every_command_has_help() -> None:

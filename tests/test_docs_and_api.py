@@ -66,7 +66,13 @@ EXAMPLES = _modules_with_examples()
 
 
 def test_examples_are_found():
-    assert {"provcausal", "provcausal.stores.uri", "provcausal.importers"} <= set(EXAMPLES)
+    assert {
+        "provcausal",
+        "provcausal.model.times",
+        "provcausal.stores.uri",
+        "provcausal.stores.codec",
+        "provcausal.importers",
+    } <= set(EXAMPLES)
 
 
 @pytest.mark.parametrize("module", EXAMPLES)

@@ -55,12 +55,24 @@ def test_flowcept_api_sees_imported_runs(tmp_path, mongo_uri):
     tasks = {t["activity_id"]: t for t in seen["tasks"]}
     assert len(tasks) == 11
     assert tasks["gcsum"]["status"] == "FINISHED"
-    assert tasks["gcsum"]["used"] == {
-        "gccounts%2Etxt": tasks["gccat"]["generated"]["gccounts%2Etxt"]
-    }
-    assert list(tasks["gcsum"]["generated"]) == ["gccounts%2Etxt%2Esum"]
+    # Names read naturally in FlowCept's API and UI; a file's value is its path, equal on
+    # both sides as FlowCept's value rule expects, never a provcausal entity id.
+    assert tasks["gcsum"]["used"] == {"gccounts.txt": tasks["gccat"]["generated"]["gccounts.txt"]}
+    assert tasks["gcsum"]["used"]["gccounts.txt"].endswith("gccounts.txt")
+    assert list(tasks["gcsum"]["generated"]) == ["gccounts.txt.sum"]
+    assert not any(str(v).startswith("e-") for t in tasks.values() for v in t["used"].values())
+    assert {t["campaign_id"] for t in tasks.values()} == {"gcratio"}
     assert tasks["gcsum"]["dependencies"] == [tasks["gccat"]["task_id"]]
     assert str(tasks["count1"]["started_at"]).startswith("2023-03-13")
+    # FlowCept's dataflow view links gccat's output to gcsum's input by its value rule: one
+    # shared chunk (identical content) or a derived chunk-to-chunk edge.
+    view = flowcept("dataflow", run_id, mongo_uri, tmp_path)
+    edges = {(e["source"], e["target"], e["relation"]) for e in view["edges"]}
+    producer, consumer = (f"task:{tasks[n]['task_id']}" for n in ("gccat", "gcsum"))
+    out = {t for s_, t, r in edges if s_ == producer and r == "generated"}
+    into = {s_ for s_, t, r in edges if t == consumer and r == "used"}
+    assert out & into or any((a, b, "derived") in edges for a in out for b in into), view
+    assert len([e for e in edges if e[2] == "derived"]) >= 3  # the other links, by value
     (wf,) = seen["workflows"]
     assert wf["name"] == "gcratio" and fc.run_label(wf) == "normal"
 

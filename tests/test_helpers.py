@@ -8,6 +8,7 @@ import os
 import pytest
 from hypothesis import settings
 
+from provcausal.stores import open_store
 from tests.helpers import CliResult, finish, run_cli, start_cli
 
 ONE_LINE = CliResult(2, "", "Error: no run 'x' in sqlite:///s.db\n")
@@ -42,6 +43,7 @@ def test_ok_rejects_a_failure_and_shows_its_stderr():
 
 
 def test_in_process_and_subprocess_runs_agree(sqlite_uri):
+    open_store(sqlite_uri).close()  # an existing, empty store: read commands never create one
     here = run_cli("runs", "delete", "nope", store=sqlite_uri)
     there = finish(start_cli("runs", "delete", "nope", store=sqlite_uri), timeout=120)
     assert here.error(2, "no run 'nope'") == there.error(2, "no run 'nope'")

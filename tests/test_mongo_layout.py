@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pymongo
 
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 from tests.helpers import chain_run
 
@@ -33,4 +34,5 @@ def test_flowcept_collections_and_indexes(mongo_uri: str) -> None:
         assert doc["started_at"].year == 2023  # a BSON date, as FlowCept writes it
         wf = db.workflows.find_one({"workflow_id": run.run_id})
         assert isinstance(wf["started_at"], float) and wf["type"] == "workflow"
-        assert doc["used"] == {"a%2Eout": 0.0}  # '.' escaped for MongoDB
+        assert doc["used"] == {"a.out": 0.0}  # readable in FlowCept's UI (MongoDB >= 5)
+        assert fc.entities(doc)  # provcausal's own keys

@@ -25,6 +25,7 @@ from provcausal.model import ids
 from provcausal.model import prov as P
 from provcausal.model.convert import prov_to_flowcept
 from provcausal.model.prov import RunDocumentBuilder
+from provcausal.stores import open_store
 from tests.helpers import T0, run_cli
 
 
@@ -224,6 +225,7 @@ def test_node_labels_come_from_the_api_and_the_graph_command_draws_them(store, s
     ],
 )
 def test_parameter_errors_exit_2_and_the_cli_names_the_flags(store_uri, args, message):
+    open_store(store_uri).close()  # an existing store: read commands never create one
     run_cli(*args, store=store_uri).error(2, message)
 
 

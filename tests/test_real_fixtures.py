@@ -125,8 +125,9 @@ def test_nodered_fixture_imports_through_cli(shape: str, sqlite_uri: str) -> Non
         assert summary["tasks"] == tasks
         assert summary["warnings"] == []
     nodes = cli_json("--store", sqlite_uri, "nodes", "--workflow", shape, "--json")
-    file_ids = {n["id"] for n in flow_nodes(shape, "normal") if n["type"] == "file"}
-    assert {n["label"] for n in nodes} == names | file_ids  # the unnamed file node: its id
+    unnamed = {n["type"] for n in flow_nodes(shape, "normal") if n["type"] == "file"}
+    # The unnamed file node shows its type, as Node-RED's editor does (issue 12, item 14).
+    assert {n["label"] for n in nodes} == names | unnamed
     assert all(n["runs"] == 2 for n in nodes)
 
 

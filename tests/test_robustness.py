@@ -235,21 +235,33 @@ def test_four_processes_import_overlapping_inputs(tmp_path, store_uri):
         assert sum(len(list(store.find_tasks([r["workflow_id"]]))) for r in runs) == 132
 
 
-@pytest.mark.slow  # 2 batches of runs imported, killed, imported again
+@pytest.mark.slow  # 600 runs imported, killed, imported again
 def test_killed_import_leaves_no_half_visible_run_and_rerun_completes(tmp_path, store_uri):
-    runs = 2 * BATCH_RUNS  # the kill lands while the second batch is read and written
+    runs = 3 * BATCH_RUNS  # SQLite: enough to fill 2 MB of WAL before the commit
     scipipe_gcratio.write_runs(tmp_path / "corpus", runs, seed=9)
     args = ("-q", "import", "scipipe", tmp_path / "corpus", "--workflow", "gc")
     proc = start_cli(*args, store=store_uri)
     deadline = time.monotonic() + 120
+    wal = tmp_path / "store.db-wal"
     with open_store(store_uri) as store:
-        # Kill once the first batch is visible, while later batches are being written.
-        while time.monotonic() < deadline and not store.find_runs() and proc.poll() is None:
-            time.sleep(0.05)
+        if store_uri.startswith("sqlite"):
+            # One transaction per import: readers see nothing until it commits, so wait for
+            # the uncommitted pages to reach the write-ahead log instead.
+            while time.monotonic() < deadline and (not wal.exists() or wal.stat().st_size < 2e6):
+                time.sleep(0.05)
+        else:
+            # MongoDB has no transaction: wait for the first batch to become visible.
+            while time.monotonic() < deadline and not store.find_runs():
+                time.sleep(0.05)
+        assert proc.poll() is None, "the import ended before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         visible = store.find_runs()
-        assert 0 < len(visible) < runs, len(visible)  # killed mid-way, after some runs landed
+        if store_uri.startswith("sqlite"):
+            assert visible == []  # all or nothing: the transaction never committed
+        else:
+            # A SIGKILL (no chance to undo) leaves the batches written so far, each complete.
+            assert 0 < len(visible) < runs, len(visible)
         for run in visible:
             assert len(list(store.find_tasks([run["workflow_id"]]))) == 11
     finish(start_cli(*args, store=store_uri), timeout=600).ok()
@@ -305,6 +317,7 @@ def test_password_never_printed_even_with_debug(mongo_base_uri):
     # its own error, which names the store: in the message and in the --debug traceback.
     host = mongo_base_uri.split("//", 1)[1].split("/", 1)[0]
     uri = f"mongodb://alice:S3cretPw@{host}/pc_secret_test?authMechanism=PLAIN"
+    open_store(uri).close()  # an existing, empty store: read commands never create one
     for args, message in (
         (["runs", "delete", "nope"], "no run 'nope'"),
         (["attribute", "-w", "x", "-b", "a", "-c", "b"], "no runs of workflow 'x'"),

@@ -41,7 +41,7 @@ def test_flowcept_store_reaches_the_configured_server(mongo_uri, tmp_path, monke
     host, port = host_port.split(":")
     settings = tmp_path / "settings.yaml"
     settings.write_text(
-        f"databases:\n  mongodb:\n    host: {host}\n    port: {port}\n"
+        f"databases:\n  mongodb:\n    enabled: true\n    host: {host}\n    port: {port}\n"
         f"    db: {mongo_uri.rsplit('/', 1)[1]}\n"
     )
     monkeypatch.setenv("FLOWCEPT_SETTINGS_PATH", str(settings))

@@ -65,6 +65,30 @@ class Attribution:
     seconds: float
     #: With several changed sinks: the attributions of the other sinks.
     also: list[Attribution] = field(default_factory=list)
+    #: What was asked (selections) and the per-sample data the answer rests on: the report
+    #: page and the CLI's medians use them.
+    baseline_selection: str = ""
+    comparison_selection: str = ""
+    baseline_data: pd.DataFrame | None = None
+    comparison_data: pd.DataFrame | None = None
+    #: Node id → the name people know it by, for every node of the workflow (contracted too).
+    node_labels: dict[str, str] = field(default_factory=dict)
+
+    def medians(self) -> pd.DataFrame:
+        """Each node's baseline and comparison median (NaN where it has no data)."""
+        rows = []
+        for node in self.table["node"]:
+            row = {"node": node}
+            for name, data in (
+                ("baseline", self.baseline_data),
+                ("comparison", self.comparison_data),
+            ):
+                has = data is not None and node in data.columns
+                row[f"{name}_median"] = (
+                    float(data[node].median()) if data is not None and has else float("nan")
+                )
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["node", "baseline_median", "comparison_median"])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document ``provcausal attribute --json`` prints."""
@@ -72,14 +96,19 @@ class Attribution:
         def num(x: Any) -> float | None:
             return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
+        medians = self.medians().set_index("node").to_dict(orient="index")
+
         return {
             "workflow": self.workflow,
             "target": self.target,
             "metric": self.metric,
             "quality": self.quality,
             "seed": self.seed,
-            "baseline": {"samples": self.baseline_samples},
-            "comparison": {"samples": self.comparison_samples},
+            "baseline": {"samples": self.baseline_samples, "selection": self.baseline_selection},
+            "comparison": {
+                "samples": self.comparison_samples,
+                "selection": self.comparison_selection,
+            },
             "attributions": [
                 {
                     "node": r.node,
@@ -90,6 +119,8 @@ class Attribution:
                     "top_frequency": num(r.top_frequency),
                     "changed": bool(r.changed),
                     "p_value": num(r.p_value),
+                    "baseline_median": num(medians.get(r.node, {}).get("baseline_median")),
+                    "comparison_median": num(medians.get(r.node, {}).get("comparison_median")),
                 }
                 for r in self.table.itertuples(index=False)
             ],
@@ -117,6 +148,50 @@ def _outputs(runs: list[dict[str, Any]]) -> list[str]:
 
 def _gated(runs: list[dict[str, Any]]) -> set[str]:
     return {n for r in runs for n in fc.gated_nodes(r)}
+
+
+_FORMED = {
+    "iterations": "split into FlowceptLoop iterations (each with its child tasks)",
+    "components": "split into the connected components of their task lineage",
+    "iteration-windows": "split into FlowceptLoop iterations by start time (no lineage)",
+    "run": "taken whole (one sample each)",
+}
+
+
+def _formed_notes(tasks: pd.DataFrame) -> list[str]:
+    """How the samples of runs FlowCept captured were formed (see provcausal.captured)."""
+    formed = tasks.attrs.get("samples_formed") or {}
+    return [
+        f"samples: {n} FlowCept-captured run(s) {_FORMED.get(how, how)}"
+        for how, n in sorted(formed.items())
+    ]
+
+
+def _check_edges(graph: nx.DiGraph, workflow: str) -> None:
+    """Refuse to name a cause when the lineage links no two nodes."""
+    if graph.number_of_edges() == 0:
+        raise AnalysisError(
+            f"the lineage of {workflow!r} links none of its {graph.number_of_nodes()} nodes "
+            "(no dependencies, no used value matching a generated one), so there is no "
+            "causal graph and no node can be named as the cause"
+        )
+
+
+def _with_causes(
+    graph: nx.DiGraph, workflow: str, targets: list[str], notes: list[str]
+) -> list[str]:
+    """The targets that have an upstream node: a target alone would be named its own cause."""
+    kept = [t for t in targets if nx.ancestors(graph, t)]
+    alone = [t for t in targets if t not in kept]
+    if not kept:
+        raise AnalysisError(
+            f"{', '.join(map(repr, alone))} has no upstream node in the lineage of "
+            f"{workflow!r}: nothing but the target itself could be named; choose a --target "
+            "downstream of other nodes"
+        )
+    if alone:
+        notes.append(f"not analysed (no upstream node): {', '.join(alone)}")
+    return kept
 
 
 def prepare(
@@ -154,6 +229,7 @@ def prepare(
         f"cut edge {c['from']} -> {c['to']} ({c['why']}, {c['samples']} samples)"
         for c in graph.graph["cut"]
     ]
+    notes += _formed_notes(tasks)
     frame = metric_frame(tasks, metric, _gated(runs))
     is_base = frame.index.map(lambda s: s.split("/", 1)[0] in base_ids)
     old, new = frame[is_base], frame[~is_base]
@@ -241,7 +317,9 @@ def attribute(
     """
     started = time.perf_counter()
     prep = prepare(store, workflow, baseline, comparison, metric)
+    _check_edges(prep.graph, workflow)
     targets, target_notes = choose_targets(prep, target)
+    targets = _with_causes(prep.graph, workflow, targets, target_notes)
     results = []
     for name in targets:
         engine = attribute_frames(
@@ -276,6 +354,11 @@ def attribute(
                 verdict=verdict(engine, prep.labels),
                 notes=notes,
                 seconds=time.perf_counter() - started,
+                baseline_selection=baseline,
+                comparison_selection=comparison,
+                baseline_data=prep.baseline,
+                comparison_data=prep.comparison,
+                node_labels=dict(prep.labels),
             )
         )
     first = results[0]

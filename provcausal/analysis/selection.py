@@ -1,4 +1,5 @@
-"""Selecting runs: a label, a comma-separated list of labels or run ids, or a time range."""
+"""Selecting runs: a label, a comma-separated list of labels or run ids, a time range, or
+conditions on workflow-document fields (``campaign_id=c1&used.mode=faulty``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from provcausal.errors import AnalysisError, InvalidParameterError, NotFoundError
 from provcausal.model.times import parse_time
 from provcausal.stores import Store, run_label
+from provcausal.stores.where import looks_like_where, parse_where
 
 __all__ = ["select_runs", "parse_time_range"]
 
@@ -29,7 +31,18 @@ def parse_time_range(text: str) -> tuple[dt.datetime | None, dt.datetime | None]
 
 
 def select_runs(store: Store, workflow: str, selection: str) -> list[dict[str, Any]]:
-    """The runs of ``workflow`` that ``selection`` names (oldest first)."""
+    """The runs of ``workflow`` that ``selection`` names (oldest first).
+
+    ``FIELD=VALUE[&FIELD=VALUE…]`` is pushed into the store's query (see
+    :mod:`provcausal.stores.where`); the other forms select among the workflow's runs.
+    """
+    if looks_like_where(selection):
+        chosen = store.find_runs(workflow=workflow, where=parse_where(selection))
+        if chosen:
+            return chosen
+        if not store.find_runs(workflow=workflow):
+            raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
+        raise AnalysisError(f"no runs of {workflow!r} where {selection}")
     runs = store.find_runs(workflow=workflow)
     if not runs:
         raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from provcausal import __version__
+from provcausal.cli.output import command_error
 from provcausal.errors import InvalidParameterError, ProvcausalError
 from provcausal.stores import Store, open_store, resolve_store_uri
 from provcausal.stores.uri import redact_text
@@ -26,13 +27,20 @@ class App:
 
     def __init__(self, store_uri: str | None, quiet: bool, debug: bool) -> None:
         self.store_uri = resolve_store_uri(store_uri)
+        self.store_uri_given = store_uri is not None
         self.quiet = quiet
         self.debug = debug
         self._store: Store | None = None
 
-    def store(self) -> Store:
+    def set_store_uri(self, uri: str) -> None:
+        """``--store`` given after the subcommand (before the store is first opened)."""
+        self.store_uri = resolve_store_uri(uri)
+        self.store_uri_given = True
+
+    def store(self, create: bool = False) -> Store:
+        """The store; only commands that write (imports) may create an embedded one."""
         if self._store is None:
-            self._store = open_store(self.store_uri)
+            self._store = open_store(self.store_uri, create=create)
         return self._store
 
     def close(self) -> None:
@@ -45,12 +53,6 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
-
-
-def command_error(message: str, exit_code: int) -> click.ClickException:
-    """A click error that prints ``Error: message`` and exits with ``exit_code``."""
-    cls = type("CommandError", (click.ClickException,), {"exit_code": exit_code})
-    return cls(message)
 
 
 #: API parameter → the option that sets it, where it is not ``--<parameter>``.
@@ -72,6 +74,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:
+            raise self._fail(ctx, "interrupted", 130) from None
         except InvalidParameterError as exc:
             raise self._fail(ctx, flag_hint(exc), exc.exit_code) from None
         except ProvcausalError as exc:
@@ -95,8 +99,9 @@ class Group(click.Group):
     "store_uri",
     envvar="PROVCAUSAL_STORE",
     metavar="URI",
-    help="sqlite:///path.db, mongodb://host:port/db, mongodb+srv://…, or flowcept "
-    "(FlowCept's own MongoDB settings). Default: sqlite:.provcausal/store.db. "
+    help="sqlite:///path.db, mongodb://host:port/db, mongodb+srv://…, lmdb:///folder "
+    "(FlowCept's LMDB, read-only), or flowcept (the database FlowCept's own settings "
+    "enable). Default: sqlite:.provcausal/store.db. "
     "Env: PROVCAUSAL_STORE.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars, no warnings on stderr.")
@@ -114,8 +119,62 @@ def cli(ctx: click.Context, store_uri: str | None, quiet: bool, debug: bool) -> 
       provcausal attribute --workflow gcratio --baseline normal --comparison broken
     """
     app = App(store_uri, quiet, debug)
+    if quiet:
+        _silence_warnings()
     ctx.obj = app
     ctx.call_on_close(app.close)
+
+
+def _set_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    app = ctx.find_object(App)
+    if value and app is not None:
+        app.set_store_uri(value)
+
+
+def _silence_warnings() -> None:
+    """--quiet: Python warnings (scikit-learn's, rdflib's …) stay off stderr too."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+
+def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    app = ctx.find_object(App)
+    if value and app is not None and param.name:
+        setattr(app, param.name, True)
+        if param.name == "quiet":
+            _silence_warnings()
+
+
+def _shared_options() -> list[click.Parameter]:
+    """``--store``, ``--quiet`` and ``--debug`` accepted after the subcommand as well."""
+    return [
+        click.Option(
+            ["--store"],
+            metavar="URI",
+            expose_value=False,
+            callback=_set_store,
+            help="As before the subcommand: the store to use.",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_flag,
+            help="No progress bars, no warnings on stderr.",
+        ),
+        click.Option(
+            ["--debug"], is_flag=True, expose_value=False, callback=_set_flag, help="Tracebacks."
+        ),
+    ]
+
+
+def _add_shared_options(command: click.Command) -> None:
+    names = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    command.params.extend(p for p in _shared_options() if not set(p.opts) & names)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_shared_options(sub)
 
 
 def _register() -> None:
@@ -132,6 +191,8 @@ def _register() -> None:
     commands_query.register(cli)
     commands_analysis.register(cli)
     commands_example.register(cli)
+    for command in cli.commands.values():
+        _add_shared_options(command)
 
 
 _register()

@@ -2,35 +2,59 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
-from provcausal.cli.output import emit, json_option, table_text
+from provcausal.cli.output import Bar, emit, json_option, table_text
+from provcausal.errors import BadInputError
 
 QUALITY = click.Choice(["fast", "good", "better"])
 METRIC = click.Choice(["value", "duration", "latency"])
 
 
-def _attribution_text(result, show_graph: bool) -> str:
+LEGEND = (
+    "score: the node's share of the change of {target} (0 = none); ci_low..ci_high: its 95% "
+    "range over resamples; changed: the node's output given its inputs differs between the sets"
+)
+
+
+def _attribution_table(result):
+    table = result.table.merge(result.medians(), on="node", how="left")
+    return table[
+        ["label", "score", "ci_low", "ci_high", "baseline_median", "comparison_median", "changed"]
+    ].rename(
+        columns={
+            "label": "node",
+            "baseline_median": "median_before",
+            "comparison_median": "median_after",
+        }
+    )
+
+
+def _attribution_text(result, show_graph: bool, written: list[str]) -> str:
+    target = result.table.set_index("node")["label"].get(result.target, result.target)
     lines = [
-        f"workflow {result.workflow!r}: which node explains the change of {result.target!r} "
+        f"workflow {result.workflow!r}: which node explains the change of {target!r} "
         f"({result.metric})?",
-        f"baseline {result.baseline_samples} samples, comparison {result.comparison_samples} "
-        f"samples; {len(result.graph)} nodes, quality {result.quality}, seed {result.seed}",
+        f"baseline ({result.baseline_selection}) {result.baseline_samples} samples, comparison "
+        f"({result.comparison_selection}) {result.comparison_samples} samples; "
+        f"{len(result.graph)} nodes, quality {result.quality}, seed {result.seed}",
         "",
-        table_text(
-            result.table[
-                ["label", "score", "ci_low", "ci_high", "top_frequency", "changed"]
-            ].rename(columns={"label": "node"})
-        ),
+        table_text(_attribution_table(result)),
+        LEGEND.format(target=target),
         "",
-        result.verdict,
+        f"verdict: {result.verdict}",
     ]
-    lines += [f"note: {n}" for n in result.notes]
+    from provcausal.analysis.report import readable_note
+
+    lines += [f"note: {readable_note(n, result.node_labels)}" for n in result.notes]
+    lines += [f"wrote {path}" for path in written]
     if show_graph:
         lines.append("graph used (cause -> effect):")
         lines += [f"  {a} -> {b}" for a, b in sorted(result.graph.edges)]
     for other in result.also:
-        lines += ["", _attribution_text(other, False)]
+        lines += ["", _attribution_text(other, False, [])]
     return "\n".join(lines)
 
 
@@ -56,54 +80,114 @@ def _plot(result, path: str) -> None:
 
     ax.set_title("\n".join(textwrap.wrap(f"{result.workflow}: {result.verdict}", 90)), fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=120)
+    except ValueError as exc:  # an extension matplotlib cannot write
+        raise BadInputError(str(exc), path=path) from None
+    finally:
+        plt.close(fig)
+
+
+def _attribute_options(func):
+    """The options ``attribute`` and ``report`` share."""
+    options = [
+        click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow."),
+        click.option(
+            "--baseline",
+            "-b",
+            required=True,
+            metavar="SEL",
+            help="Baseline runs: a label, comma-separated labels or run ids, T1..T2, or "
+            "FIELD=VALUE[&FIELD=VALUE…] on the workflow document (campaign_id=c1, "
+            "used.mode=faulty).",
+        ),
+        click.option(
+            "--comparison",
+            "-c",
+            required=True,
+            metavar="SEL",
+            help="Comparison runs, selected like --baseline.",
+        ),
+        click.option(
+            "--target",
+            "-t",
+            metavar="NODE",
+            help="Default: the declared output (a Seldon pipeline's outputs), else the single "
+            "sink; with several sinks, each sink whose distribution changed.",
+        ),
+        click.option(
+            "--metric",
+            "-m",
+            type=METRIC,
+            help="value (node outputs), duration (own time) or latency (from sample start). "
+            "Default: value when nodes have values, else latency.",
+        ),
+        click.option(
+            "--quality",
+            type=QUALITY,
+            default="fast",
+            show_default=True,
+            help="Mechanism model selection: fast, or gcm.auto's good / better.",
+        ),
+        click.option(
+            "--repeats",
+            type=click.IntRange(0, 1000),
+            help="Bootstrap resamples of both sets (default 20 for fast).",
+        ),
+        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--jobs", type=click.IntRange(1, 64), help="Processes (default: up to 2)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_attribution(app, args: dict):
+    from provcausal.analysis import attribute
+
+    with Bar("attributing", app.quiet) as bar:
+        return attribute(
+            app.store(),
+            args["workflow"],
+            args["baseline"],
+            args["comparison"],
+            target=args["target"],
+            metric=args["metric"],
+            quality=args["quality"],
+            repeats=args["repeats"],
+            seed=args["seed"],
+            n_jobs=args["jobs"],
+            progress=bar,
+        )
+
+
+def reproduce_command(app, args: dict, report: str) -> str:
+    """The ``provcausal report`` command line that writes the same page again."""
+    words = ["provcausal"]
+    if app.store_uri_given:
+        words += ["--store", app.redact(app.store_uri)]
+    words += ["report"]
+    for key in ("workflow", "baseline", "comparison", "target", "metric"):
+        if args.get(key):
+            words += [f"--{key}", str(args[key])]
+    words += ["--quality", args["quality"], "--seed", str(args["seed"])]
+    if args.get("repeats") is not None:
+        words += ["--repeats", str(args["repeats"])]
+    return shlex.join([*words, "-o", report])
+
+
+def _write_report(app, result, args: dict, path: str) -> str:
+    from provcausal.analysis.report import write_report
+
+    try:
+        write_report(result, path, reproduce_command(app, args, path))
+    except OSError as exc:
+        raise BadInputError(f"cannot write the report: {exc.strerror}", path=path) from None
+    return path
 
 
 @click.command("attribute")
-@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
-@click.option(
-    "--baseline",
-    "-b",
-    required=True,
-    metavar="SEL",
-    help="Baseline runs: a label, comma-separated labels or run ids, or T1..T2.",
-)
-@click.option(
-    "--comparison",
-    "-c",
-    required=True,
-    metavar="SEL",
-    help="Comparison runs, selected like --baseline.",
-)
-@click.option(
-    "--target",
-    "-t",
-    metavar="NODE",
-    help="Default: the declared output (a Seldon pipeline's outputs), else the single sink; "
-    "with several sinks, each sink whose distribution changed.",
-)
-@click.option(
-    "--metric",
-    "-m",
-    type=METRIC,
-    help="value (node outputs), duration (own time) or latency (from sample start). "
-    "Default: value when nodes have values, else latency.",
-)
-@click.option(
-    "--quality",
-    type=QUALITY,
-    default="fast",
-    show_default=True,
-    help="Mechanism model selection: fast, or gcm.auto's good / better.",
-)
-@click.option(
-    "--repeats",
-    type=click.IntRange(0, 1000),
-    help="Bootstrap resamples of both sets (default 20 for fast).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--jobs", type=click.IntRange(1, 64), help="Processes (default: up to 2).")
+@_attribute_options
 @click.option("--show-graph", is_flag=True, help="Also print the graph's edges.")
 @click.option(
     "--plot",
@@ -111,51 +195,60 @@ def _plot(result, path: str) -> None:
     metavar="FILE.png",
     help="Write a bar chart of scores with their intervals.",
 )
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.html",
+    help="Also write the report page (as `provcausal report` does).",
+)
 @json_option
 @click.pass_obj
-def attribute_cmd(
-    app,
-    workflow,
-    baseline,
-    comparison,
-    target,
-    metric,
-    quality,
-    repeats,
-    seed,
-    jobs,
-    show_graph,
-    plot,
-    as_json,
-):
+def attribute_cmd(app, show_graph, plot, report, as_json, **args):
     """Rank the nodes by how much of the change of the target's distribution between the
     baseline and comparison runs they account for (Paleyes et al., EuroMLSys 2023)."""
-    import sys
-
-    from provcausal.analysis import attribute
-
-    bar = None
-    if not app.quiet and sys.stderr.isatty():
-
-        def bar(done, total):
-            click.echo(f"\rattributing: {done}/{total} repeats", err=True, nl=done == total)
-
-    result = attribute(
-        app.store(),
-        workflow,
-        baseline,
-        comparison,
-        target=target,
-        metric=metric,
-        quality=quality,
-        repeats=repeats,
-        seed=seed,
-        n_jobs=jobs,
-        progress=bar,
-    )
+    result = _run_attribution(app, args)
+    written = []
     if plot:
         _plot(result, plot)
-    emit(result.to_dict(), as_json, text=_attribution_text(result, show_graph))
+        written.append(plot)
+    if report:
+        written.append(_write_report(app, result, args, report))
+    emit(
+        {**result.to_dict(), "written": written},
+        as_json,
+        text=_attribution_text(result, show_graph, written),
+    )
+
+
+@click.command("report")
+@_attribute_options
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE.html",
+    help="The page to write.",
+)
+@json_option
+@click.pass_obj
+def report_cmd(app, output, as_json, **args):
+    """Write one self-contained HTML page (no network needed to view it) that explains the
+    attribution: verdict, graph coloured by score, scores with intervals, before/after
+    distributions, what was left out, and the command that reproduces it."""
+    result = _run_attribution(app, args)
+    _write_report(app, result, args, output)
+    emit(
+        {"written": [output], "verdict": result.verdict},
+        as_json,
+        text=f"verdict: {result.verdict}\nwrote {output}",
+    )
+
+
+ANOMALY_LEGEND = (
+    "score: the node's share of how unusual the sample's {target} is; negative: the node made "
+    "it look more normal; the row of {target} itself: the part its own inputs do not explain"
+)
 
 
 @click.command("anomalies")
@@ -168,7 +261,11 @@ def attribute_cmd(
     help="The bad sample: RUN/SAMPLE, a run id, a Seldon request id, line-N.",
 )
 @click.option(
-    "--baseline", "-b", metavar="SEL", help="Normal runs to learn from (default: every other run)."
+    "--baseline",
+    "-b",
+    metavar="SEL",
+    help="Normal runs to learn from (the sample's own run is always left out). Default: runs "
+    "labelled normal, else runs whose label differs from the sample's, else all other runs.",
 )
 @click.option("--target", "-t", metavar="NODE", help="Default: the workflow's single sink.")
 @click.option("--metric", "-m", type=METRIC, help="As for attribute.")
@@ -180,17 +277,35 @@ def anomalies_cmd(app, workflow, sample, baseline, target, metric, seed, as_json
     (gcm.attribute_anomalies, fitted on the baseline)."""
     from provcausal.analysis import anomalies
 
-    table = anomalies(
-        app.store(), workflow, sample, baseline=baseline, target=target, metric=metric, seed=seed
-    )
-    doc = {**table.attrs, "attributions": table.to_dict(orient="records")}
-    text = (
-        f"sample {table.attrs['sample']}: contributions to its {table.attrs['target']} "
-        f"({table.attrs['metric']})\n" + table_text(table)
+    with Bar("fitting", app.quiet) as bar:
+        table = anomalies(
+            app.store(),
+            workflow,
+            sample,
+            baseline=baseline,
+            target=target,
+            metric=metric,
+            seed=seed,
+            progress=bar,
+        )
+    attrs = table.attrs
+    doc = {**attrs, "attributions": table.to_dict(orient="records")}
+    text = "\n".join(
+        [
+            f"sample {attrs['sample']}: contributions to its {attrs['target']} ({attrs['metric']})",
+            f"baseline: {attrs['baseline']}: {attrs['baseline_runs']} runs, "
+            f"{attrs['baseline_samples']} samples",
+            "",
+            table_text(table),
+            ANOMALY_LEGEND.format(target=attrs["target"]),
+            "",
+            f"verdict: {attrs['verdict']}",
+        ]
     )
     emit(doc, as_json, text=text)
 
 
 def register(group: click.Group) -> None:
     group.add_command(attribute_cmd)
+    group.add_command(report_cmd)
     group.add_command(anomalies_cmd)

@@ -2,11 +2,114 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import click
 
-from provcausal.cli.output import emit, json_option
+from provcausal.cli.output import Bar, emit, json_option
+from provcausal.errors import BadInputError
+
+#: A file in each example folder listing what the example wrote (what --force removes).
+MARKER = ".provcausal-example"
+
+#: What the paper's examples write into their folder (removed by --force even without MARKER).
+OUTPUTS = {
+    "gcratio": ("normal", "broken"),
+    "claims": ("pipeline.yaml", "normal.txt", "broken.txt"),
+    "nodered": ("flows.json", "normal.log", "broken.log"),
+}
+
+
+def _prepare_folder(name: str, folder: Path, force: bool) -> list[str]:
+    """Refuse a non-empty folder (old runs would be imported with the new ones), or with
+    ``force`` remove what an earlier example left there; the names removed."""
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        raise BadInputError("exists and is not a folder", path=str(folder))
+    entries = sorted(p.name for p in folder.iterdir())
+    if not entries:
+        return []
+    if not force:
+        shown = ", ".join(entries[:5]) + (" …" if len(entries) > 5 else "")
+        raise BadInputError(
+            f"the folder is not empty ({shown}): its old runs would be imported with the new "
+            "ones; choose a new folder, or give --force to replace the example's files",
+            path=str(folder),
+        )
+    removed = []
+    marker = folder / MARKER
+    listed = marker.read_text(encoding="utf-8").split() if marker.is_file() else []
+    for entry in dict.fromkeys([*listed, *OUTPUTS.get(name, ())]):
+        path = folder / entry
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(str(path))
+    if marker.is_file():
+        marker.unlink()
+    return removed
+
+
+def _write_gcratio(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[str], str]:
+    from provcausal.examples import scipipe_gcratio
+
+    for label, s, narrow in (("normal", seed, 100), ("broken", seed + 1, 10)):
+        bar.label = f"writing {label} runs"
+        scipipe_gcratio.write_runs(folder / label, runs, seed=s, count1_max=narrow, progress=bar)
+        bar.close()
+    imports = [
+        f"provcausal import scipipe {folder / label} --workflow gcratio --label {label}"
+        for label in ("normal", "broken")
+    ]
+    return imports, "gcratio"
+
+
+def _write_claims(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[str], str]:
+    from provcausal.examples import seldon_claims
+
+    spec = seldon_claims.write_spec(folder / "pipeline.yaml")
+    for step, (label, bug, s) in enumerate((("normal", False, seed), ("broken", True, seed + 1))):
+        bar(step, 2)
+        seldon_claims.write_inspect(
+            folder / f"{label}.txt",
+            seldon_claims.simulate(runs, seed=s, complexity_bug=bug),
+            fmt="raw29",
+            verbose=True,
+            seed=s,
+        )
+    bar(2, 2)
+    imports = [
+        f"provcausal import seldon {folder / (label + '.txt')} --workflow claims "
+        f"--label {label} --pipeline {spec}"
+        for label in ("normal", "broken")
+    ]
+    return imports, "claims"
+
+
+def _write_nodered(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[str], str]:
+    from provcausal.examples import nodered_chain
+
+    flow = nodered_chain.chain_flow(5)
+    flows = nodered_chain.write_flow(folder / "flows.json", flow)
+    bar(0, 2)
+    nodered_chain.write_trace_log(folder / "normal.log", flow, runs, seed=seed)
+    bar(1, 2)
+    nodered_chain.write_trace_log(folder / "broken.log", flow, runs, seed=seed + 1, delay_step=3)
+    bar(2, 2)
+    imports = [
+        f"provcausal import nodered {folder / (label + '.log')} --workflow chain "
+        f"--label {label} --flow {flows}"
+        for label in ("normal", "broken")
+    ]
+    return imports, "chain"
+
+
+WRITERS = {"gcratio": _write_gcratio, "claims": _write_claims, "nodered": _write_nodered}
 
 
 @click.command("example")
@@ -29,78 +132,55 @@ from provcausal.cli.output import emit, json_option
     help="Shapes: the node (by name) the faulty set breaks (default: one per shape).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="FOLDER may hold an earlier example: its files are removed first.",
+)
 @json_option
 @click.pass_obj
-def example_cmd(app, name, folder, runs, fault, seed, as_json):
-    """Write a normal and a faulty data set into FOLDER and print the commands that import
-    and analyse them. The paper's workflows: gcratio (SciPipe audit folders, count1 narrowed
-    to U{1..10}), claims (Seldon inspect output and spec, a bug in claim-complexity), nodered
-    (profiler logs and flow, one node delayed by 0.5-1 s). Real shapes: fanout (Node-RED
-    fan-out through link out/in), switch (rbe, a 90/10 switch, a join), sinks (two files),
-    ports (a SciPipe process with two out-ports, a fan-in), renamed (a Seldon pipeline
-    against a renamed deployment of itself)."""
-    from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims, shapes
+def example_cmd(app, name, folder, runs, fault, seed, force, as_json):
+    """Write a normal and a faulty data set into FOLDER (new or empty) and print the commands
+    that import and analyse them. The paper's workflows: gcratio (SciPipe audit folders,
+    count1 narrowed to U{1..10}), claims (Seldon inspect output and spec, a bug in
+    claim-complexity), nodered (profiler logs and flow, one node delayed by 0.5-1 s). Real
+    shapes: fanout (Node-RED fan-out through link out/in), switch (rbe, a 90/10 switch, a
+    join), sinks (two files), ports (a SciPipe process with two out-ports, a fan-in), renamed
+    (a Seldon pipeline against a renamed deployment of itself)."""
+    from provcausal.examples import shapes
 
+    if fault and name not in shapes.SHAPES:
+        raise click.BadParameter("only the shapes take a fault", param_hint="--fault")
+    removed = _prepare_folder(name, folder, force)
     folder.mkdir(parents=True, exist_ok=True)
     if name in shapes.SHAPES:
         try:
             example = shapes.write_example(name, folder, size=runs, seed=seed, fault=fault)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--fault") from None
-        _emit(name, folder, example.workflow, example.commands, as_json)
-        return
-    if fault:
-        raise click.BadParameter("only the shapes take a fault", param_hint="--fault")
-    runs = runs or 30
-    if name == "gcratio":
-        scipipe_gcratio.write_runs(folder / "normal", runs, seed=seed)
-        scipipe_gcratio.write_runs(folder / "broken", runs, seed=seed + 1, count1_max=10)
-        imports = [
-            f"provcausal import scipipe {folder / label} --workflow gcratio --label {label}"
-            for label in ("normal", "broken")
-        ]
-        workflow = "gcratio"
-    elif name == "claims":
-        spec = seldon_claims.write_spec(folder / "pipeline.yaml")
-        for label, bug, s in (("normal", False, seed), ("broken", True, seed + 1)):
-            seldon_claims.write_inspect(
-                folder / f"{label}.txt",
-                seldon_claims.simulate(runs, seed=s, complexity_bug=bug),
-                fmt="raw29",
-                verbose=True,
-                seed=s,
-            )
-        imports = [
-            f"provcausal import seldon {folder / (label + '.txt')} --workflow claims "
-            f"--label {label} --pipeline {spec}"
-            for label in ("normal", "broken")
-        ]
-        workflow = "claims"
+        workflow, commands = example.workflow, example.commands
     else:
-        flow = nodered_chain.chain_flow(5)
-        flows = nodered_chain.write_flow(folder / "flows.json", flow)
-        nodered_chain.write_trace_log(folder / "normal.log", flow, runs, seed=seed)
-        nodered_chain.write_trace_log(
-            folder / "broken.log", flow, runs, seed=seed + 1, delay_step=3
-        )
-        imports = [
-            f"provcausal import nodered {folder / (label + '.log')} --workflow chain "
-            f"--label {label} --flow {flows}"
-            for label in ("normal", "broken")
+        with Bar(f"writing {name}", app.quiet) as bar:
+            imports, workflow = WRITERS[name](folder, runs or 30, seed, bar)
+        commands = [
+            *imports,
+            f"provcausal attribute --workflow {workflow} --baseline normal --comparison broken",
         ]
-        workflow = "chain"
-    commands = [
-        *imports,
-        f"provcausal attribute --workflow {workflow} --baseline normal --comparison broken",
-    ]
-    _emit(name, folder, workflow, commands, as_json)
-
-
-def _emit(name: str, folder: Path, workflow: str, commands: list[str], as_json: bool) -> None:
+    entries = sorted(p.name for p in folder.iterdir() if p.name != MARKER)
+    (folder / MARKER).write_text("\n".join(entries) + "\n", encoding="utf-8")
+    written = [str(folder / entry) for entry in entries]
+    lines = [f"removed {path}" for path in removed]
+    lines += [f"wrote {name} into {folder}: {', '.join(written)}; next:"]
     emit(
-        {"folder": str(folder), "workflow": workflow, "next": commands},
+        {
+            "folder": str(folder),
+            "workflow": workflow,
+            "removed": removed,
+            "written": written,
+            "next": commands,
+        },
         as_json,
-        text=f"wrote {name} into {folder}; next:\n" + "\n".join(f"  {c}" for c in commands),
+        text="\n".join(lines + [f"  {c}" for c in commands]),
     )
 
 

@@ -8,11 +8,12 @@ from provcausal.cli.output import emit, info, json_option, progress, warn
 from provcausal.ingest import ImportSummary, import_paths
 
 
-def _summary_text(s: ImportSummary) -> str:
+def _summary_text(s: ImportSummary, store_uri: str) -> str:
     lines = [
         f"imported {len(s.runs)} run(s) of workflow {s.workflow!r}"
         + (f" with label {s.label!r}" if s.label else "")
         + f" from {s.system}: {s.tasks} tasks, {s.entities} entities, {s.samples} samples",
+        f"stored in {store_uri}",
     ]
     if s.warnings:
         lines.append(f"{len(s.warnings)} warning(s) (shown on stderr)")
@@ -24,12 +25,29 @@ def _summary_text(s: ImportSummary) -> str:
     return "\n".join(lines)
 
 
+def _keep_campaign(ctx, param, value):
+    ctx.meta["provcausal.campaign"] = value
+    return value
+
+
 def _common(func):
     func = json_option(func)
+    func = click.option(
+        "--relabel",
+        is_flag=True,
+        help="Allow runs already stored under another label to take --label.",
+    )(func)
     func = click.option(
         "--skip-bad",
         is_flag=True,
         help="Skip bad records, import the rest, report what was skipped.",
+    )(func)
+    func = click.option(
+        "--campaign",
+        metavar="ID",
+        expose_value=False,
+        callback=_keep_campaign,
+        help="FlowCept's campaign_id for these runs and their tasks (default: the workflow).",
     )(func)
     func = click.option(
         "--label", "-l", metavar="LABEL", help="A label for these runs, e.g. normal or broken."
@@ -41,17 +59,19 @@ def _common(func):
     return func
 
 
-def _run(app, system, paths, workflow, label, skip_bad, as_json, **options):
+def _run(app, system, paths, workflow, label, skip_bad, relabel, as_json, **options):
     def bar(items, length):
         return progress(items, length=length, label=f"importing {system}", quiet=app.quiet)
 
     summary = import_paths(
-        app.store(),
+        app.store(create=True),
         system,
         paths,
         workflow,
         label=label,
+        campaign=click.get_current_context().meta.get("provcausal.campaign"),
         skip_bad=skip_bad,
+        relabel=relabel,
         progress=bar,
         **options,
     )
@@ -59,7 +79,8 @@ def _run(app, system, paths, workflow, label, skip_bad, as_json, **options):
         info(f"detected {summary.system} records", app.quiet or as_json)
     for message in summary.warnings:
         warn(message, app.quiet)
-    emit(summary.as_dict(), as_json, text=_summary_text(summary))
+    uri = app.store().uri
+    emit({**summary.as_dict(), "store": uri}, as_json, text=_summary_text(summary, uri))
 
 
 @click.group("import")
@@ -77,9 +98,9 @@ def import_group():
     "folder. Restores processes that wrote no audit file.",
 )
 @click.pass_obj
-def import_scipipe(app, paths, workflow, label, skip_bad, as_json, graph):
+def import_scipipe(app, paths, workflow, label, skip_bad, relabel, as_json, graph):
     """SciPipe audit files, or folders searched for *.audit.json; one run per folder."""
-    _run(app, "scipipe", paths, workflow, label, skip_bad, as_json, graph=graph)
+    _run(app, "scipipe", paths, workflow, label, skip_bad, relabel, as_json, graph=graph)
 
 
 @import_group.command("nodered")
@@ -92,10 +113,10 @@ def import_scipipe(app, paths, workflow, label, skip_bad, as_json, graph):
     "against (recommended).",
 )
 @click.pass_obj
-def import_nodered(app, paths, workflow, label, skip_bad, as_json, flow):
+def import_nodered(app, paths, workflow, label, skip_bad, relabel, as_json, flow):
     """Node-RED message-profiler logs (one _msgtracing JSON object per line); one run per
     file, one sample per line."""
-    _run(app, "nodered", paths, workflow, label, skip_bad, as_json, flow=flow)
+    _run(app, "nodered", paths, workflow, label, skip_bad, relabel, as_json, flow=flow)
 
 
 @import_group.command("seldon")
@@ -114,7 +135,7 @@ def import_nodered(app, paths, workflow, label, skip_bad, as_json, flow):
     help="Treat step OLD as NEW (a model redeployed under a new name). Repeatable.",
 )
 @click.pass_obj
-def import_seldon(app, paths, workflow, label, skip_bad, as_json, pipeline, rename):
+def import_seldon(app, paths, workflow, label, skip_bad, relabel, as_json, pipeline, rename):
     """Saved `seldon pipeline inspect` output (raw <= 2.8, raw >= 2.9 or --format json, with
     or without --verbose); all PATHS form one run, each request id one sample."""
     _run(
@@ -124,6 +145,7 @@ def import_seldon(app, paths, workflow, label, skip_bad, as_json, pipeline, rena
         workflow,
         label,
         skip_bad,
+        relabel,
         as_json,
         pipeline=pipeline,
         rename=list(rename) or None,
@@ -133,18 +155,18 @@ def import_seldon(app, paths, workflow, label, skip_bad, as_json, pipeline, rena
 @import_group.command("prov")
 @_common
 @click.pass_obj
-def import_prov(app, paths, workflow, label, skip_bad, as_json):
+def import_prov(app, paths, workflow, label, skip_bad, relabel, as_json):
     """W3C PROV documents from any tool (PROV-JSON, PROV-N, PROV-XML, PROV-O Turtle or
     JSON-LD, detected from the content); one run per file."""
-    _run(app, "prov", paths, workflow, label, skip_bad, as_json)
+    _run(app, "prov", paths, workflow, label, skip_bad, relabel, as_json)
 
 
 @import_group.command("auto")
 @_common
 @click.pass_obj
-def import_auto(app, paths, workflow, label, skip_bad, as_json):
+def import_auto(app, paths, workflow, label, skip_bad, relabel, as_json):
     """Detect the system from the content of PATHS and import with its importer."""
-    _run(app, "auto", paths, workflow, label, skip_bad, as_json)
+    _run(app, "auto", paths, workflow, label, skip_bad, relabel, as_json)
 
 
 def register(group: click.Group) -> None:

@@ -7,9 +7,11 @@ import sys
 import click
 
 from provcausal.cli.output import emit, json_option, table_text
+from provcausal.errors import InvalidParameterError
 from provcausal.queries import (
     FORMATS,
     export_prov,
+    format_for_path,
     lineage,
     lineage_table,
     list_nodes,
@@ -25,11 +27,15 @@ from provcausal.queries import (
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="Tasks of this run.")
 @click.option("--workflow", "-w", metavar="NAME", help="With --node: that node in every run.")
 @click.option("--node", "-n", metavar="NODE", help="Only this node.")
+@click.option("--ids", "ids_only", is_flag=True, help="Print only the task ids, one a line.")
 @json_option
 @click.pass_obj
-def tasks_cmd(app, run_id, workflow, node, as_json):
+def tasks_cmd(app, run_id, workflow, node, ids_only, as_json):
     """List tasks: id, node, sample, start, end, duration, status, value(s)."""
     frame = list_tasks(app.store(), run=run_id, workflow=workflow, node=node)
+    if ids_only and not as_json:
+        click.echo("\n".join(frame["task_id"]))
+        return
     emit(frame, as_json, text=table_text(frame.drop(columns=["values"])) if not as_json else None)
 
 
@@ -77,20 +83,26 @@ def lineage_cmd(app, item_id, upstream, depth, as_json):
     "-f",
     "fmt",
     type=click.Choice(sorted(FORMATS)),
-    default="json",
-    show_default=True,
-    help="PROV-JSON, PROV-N, PROV-XML, Turtle (PROV-O), JSON-LD.",
+    help="PROV-JSON, PROV-N, PROV-XML, Turtle (PROV-O), JSON-LD. Default: from the -o "
+    "file's extension (.json .provn .xml .ttl .jsonld), else json.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default stdout).")
+@json_option
 @click.pass_obj
-def export_cmd(app, run_id, workflow, labels, fmt, output):
+def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     """Export W3C PROV: a run exactly as imported, or a workflow's runs merged."""
+    if as_json and not output:
+        raise InvalidParameterError(
+            "--json reports what was written: give -o FILE as well", "output"
+        )
+    fmt = fmt or (format_for_path(output) if output else "json")
     text = export_prov(app.store(), run_id, fmt, workflow=workflow, labels=list(labels) or None)
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
+    if not output:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    emit({"written": [output], "format": fmt}, as_json, text=f"wrote {output} ({fmt})")
 
 
 @click.command("graph")
@@ -130,7 +142,7 @@ def graph_cmd(app, workflow, kind, run_id, output, as_json):
         dot = nodes_dot(g, workflow, node_labels(store, workflow))
         edges = [list(e) for e in sorted(g.edges)]
     path = write_picture(dot, output)
-    emit({"written": str(path), "kind": kind, "edges": edges}, as_json, text=f"wrote {path}")
+    emit({"written": [str(path)], "kind": kind, "edges": edges}, as_json, text=f"wrote {path}")
 
 
 def register(group: click.Group) -> None:

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import click
 
-from provcausal.cli.output import emit, json_option
+from provcausal.cli.output import command_error, emit, json_option, table_text
 from provcausal.cli.params import TIME
-from provcausal.queries import delete_run, list_runs, list_workflows
+from provcausal.queries import delete_runs, label_runs, list_runs, list_workflows, match_runs
+
+#: Conditions on fields of the workflow document, as --baseline/--comparison accept them.
+WHERE_OPTION = click.option(
+    "--where",
+    metavar="FIELD=VALUE",
+    default="",
+    help="Only runs whose workflow document matches, e.g. campaign_id=c1&used.mode=faulty.",
+)
 
 
 @click.command("workflows")
@@ -33,26 +41,84 @@ def workflows_cmd(app, as_json):
 @click.option(
     "--until", type=TIME, metavar="TIME", help="Runs started at or before (ISO 8601 or epoch s)."
 )
+@click.option("--ids", "ids_only", is_flag=True, help="Print only the run ids, one a line.")
+@WHERE_OPTION
 @json_option
 @click.pass_context
-def runs_cmd(ctx, workflow, labels, since, until, as_json):
+def runs_cmd(ctx, workflow, labels, since, until, ids_only, where, as_json):
     """List runs (one execution or import unit of a workflow), oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    split = [part for label in labels for part in label.split(",") if part] or None
-    emit(list_runs(ctx.obj.store(), workflow, split, since, until), as_json)
+    frame = list_runs(ctx.obj.store(), workflow, _split(labels), since, until, where=where)
+    if ids_only and not as_json:
+        click.echo("\n".join(frame["run_id"]))
+        return
+    emit(frame, as_json)
+
+
+def _split(labels) -> list[str] | None:
+    return [part for label in labels for part in label.split(",") if part] or None
 
 
 @runs_cmd.command("delete")
-@click.argument("run_id")
+@click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...")
+@click.option("--workflow", "-w", metavar="NAME", help="Runs of this workflow…")
+@click.option("--label", "-l", "labels", multiple=True, metavar="LABEL", help="…with a label.")
+@WHERE_OPTION
+@click.option("--yes", "-y", is_flag=True, help="Do not ask; delete.")
 @json_option
 @click.pass_obj
-def runs_delete_cmd(app, run_id, as_json):
-    """Delete one run with its tasks and PROV document."""
-    delete_run(app.store(), run_id)
-    emit({"deleted": run_id}, as_json, text=f"deleted run {run_id}")
+def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
+    """Delete runs with their tasks and PROV documents: those named by id and/or selected by
+    --workflow, --label and --where (all conditions apply). A selection by --workflow,
+    --label or --where is shown and confirmed first (--yes skips the question)."""
+    store = app.store()
+    frame = match_runs(store, run_ids, workflow, _split(labels), where)
+    if frame.empty:
+        emit({"deleted": []}, as_json, text="no runs match: nothing deleted")
+        return
+    if not yes and (workflow or labels or where):  # ids alone name exactly what goes
+        shown = frame[["run_id", "workflow", "label", "source"]]
+        click.echo(table_text(shown), err=True)
+        try:
+            confirmed = click.confirm(f"delete these {len(frame)} run(s)?", err=True)
+        except click.Abort:  # no answer (end of input)
+            confirmed = False
+        if not confirmed:
+            raise command_error("not confirmed: nothing deleted (--yes skips the question)", 1)
+    ids = list(frame["run_id"])
+    delete_runs(store, ids)
+    emit(
+        {"deleted": ids},
+        as_json,
+        text="\n".join(f"deleted run {rid}" for rid in ids),
+    )
+
+
+@click.command("label")
+@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option(
+    "--where",
+    required=True,
+    metavar="FIELD=VALUE",
+    help="Which runs: workflow-document fields or dotted paths, joined with &, e.g. "
+    "campaign_id=c1, used.mode=faulty, user=alice.",
+)
+@click.option("--set", "label", required=True, metavar="LABEL", help="The label to give.")
+@json_option
+@click.pass_obj
+def label_cmd(app, workflow, where, label, as_json):
+    """Label chosen runs (e.g. runs FlowCept captured) for --baseline/--comparison. The label
+    is kept in provcausal's own metadata; FlowCept's documents are not changed."""
+    ids = label_runs(app.store(), workflow, where, label)
+    emit(
+        {"label": label, "runs": ids},
+        as_json,
+        text=f"labelled {len(ids)} run(s) of {workflow!r} {label!r}",
+    )
 
 
 def register(group: click.Group) -> None:
+    group.add_command(label_cmd)
     group.add_command(workflows_cmd)
     group.add_command(runs_cmd)

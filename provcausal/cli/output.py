@@ -17,7 +17,7 @@ import pandas as pd
 
 from provcausal.model.times import format_iso
 
-__all__ = ["json_option", "emit", "to_jsonable", "progress", "warn", "info"]
+__all__ = ["json_option", "emit", "to_jsonable", "progress", "Bar", "warn", "info", "command_error"]
 
 T = TypeVar("T")
 
@@ -39,12 +39,12 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [to_jsonable(v) for v in value]
+    if value is pd.NaT:  # a task without an end time (NaT is also a datetime instance)
+        return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
         return format_iso(value, zulu=True)
-    if value is pd.NaT:
-        return None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -102,6 +102,45 @@ def progress(items: Iterable[T], *, length: int | None, label: str, quiet: bool)
         return
     with click.progressbar(items, length=length, label=label, file=sys.stderr) as bar:
         yield from bar
+
+
+class Bar:
+    """A ``progress(done, total)`` callback drawing the same bar as imports, on a terminal's
+    stderr only; a no-op with ``--quiet`` or off a terminal. Use it as a context manager."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label = label
+        self.enabled = _interactive(quiet)
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None or self._bar.length != total:
+            self.close()
+            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self._bar.__enter__()
+            self._done = 0
+        self._bar.update(max(0, done - self._done))
+        self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def command_error(message: str, exit_code: int) -> click.ClickException:
+    """A click error that prints ``Error: message`` and exits with ``exit_code``."""
+    cls = type("CommandError", (click.ClickException,), {"exit_code": exit_code})
+    return cls(message)
 
 
 def warn(message: str, quiet: bool = False) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -316,11 +317,15 @@ def write_runs(
     count1_max: int = 100,
     count2_max: int = 100,
     version: str = "0.12",
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
-    """Write ``n`` runs into ``root/run_0000`` … (one folder per run)."""
+    """Write ``n`` runs into ``root/run_0000`` … (one folder per run); ``progress(done, n)``
+    is called after each run."""
     root = Path(root)
     folders = []
     for i in range(n):
+        if progress is not None:
+            progress(i, n)
         folder = root / f"run_{i:04d}"
         write_run(
             folder,
@@ -330,4 +335,6 @@ def write_runs(
             version=version,
         )
         folders.append(folder)
+    if progress is not None:
+        progress(n, n)
     return folders

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import prov.model as pm
-from prov.constants import PROV_LABEL, PROV_VALUE
+from prov.constants import PROV_LABEL, PROV_LOCATION, PROV_VALUE
 
 from provcausal.errors import BadInputError
 from provcausal.model import flowcept as fc
@@ -161,6 +161,8 @@ def _utc(qn: QN, attr: str, value: dt.datetime | None) -> dt.datetime | None:
 class _Entity:
     name: str
     value: float | None
+    #: What FlowCept would hold for a value-less data item: its path, when it has one.
+    ref: str | None = None
 
 
 @dataclass
@@ -185,13 +187,16 @@ class _Index:
             attrs = _attr_map(record)
             name = attrs.get(P.NAME) or _first(record, PROV_LABEL) or _local(ident)
             value = fc.numeric(_first(record, PROV_VALUE))
-            self.entities[ident] = _Entity(str(name), value)
+            path = attrs.get("path") or _first(record, PROV_LOCATION)
+            self.entities[ident] = _Entity(str(name), value, str(path) if path else None)
         elif isinstance(record, pm.ProvAgent):
             attrs = _attr_map(record)
             node = attrs.get(P.NODE) or _first(record, PROV_LABEL) or _local(ident)
             self.agents[ident] = _text(ident, P.NODE, node, "")
-            if attrs.get(P.NODE_NAME):
-                self.labels[self.agents[ident]] = str(attrs[P.NODE_NAME])
+            # Node-RED's editor shows a node without a name by its type (file, link out).
+            shown = attrs.get(P.NODE_NAME) or attrs.get("nodeType")
+            if shown:
+                self.labels[self.agents[ident]] = str(shown)
 
     def add_relation(self, record: pm.ProvRecord) -> None:
         a, b = record.args[0], record.args[1]
@@ -310,7 +315,10 @@ def _uses(qn: QN, index: _Index, idmap: _Ids) -> _Uses:
             if not idmap.ours(ent):
                 emeta[fc.PROV_ID] = str(ent)
             out.meta.setdefault(e, emeta)
-            named.setdefault(info.name, info.value if info.value is not None else e)
+            # FlowCept's value rule links equal values, so a value-less item shows its path
+            # (a file), else its provcausal id: both are the same for producer and consumer.
+            shown = info.value if info.value is not None else (info.ref or e)
+            named.setdefault(info.name, shown)
     out.generated_ids = [idmap.entity(e) for e in index.generated.get(qn, [])]
     out.used_ids = [idmap.entity(e) for e in index.used.get(qn, [])]
     return out

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 
-from provcausal.errors import StoreError
+from provcausal.errors import StoreUriError
 from provcausal.stores.base import Store, is_visible, run_label
 from provcausal.stores.uri import (
     DEFAULT_STORE,
     ENV_STORE,
-    flowcept_mongo_uri,
     redact_uri,
     scheme_of,
     sqlite_path,
@@ -29,30 +28,54 @@ def resolve_store_uri(uri: str | None = None) -> str:
     return uri or os.environ.get(ENV_STORE) or DEFAULT_STORE
 
 
-def open_store(uri: str | None = None, *, timeout_ms: int = 3000) -> Store:
-    """Open the store a URI names (see :mod:`provcausal.stores.uri`); use it with ``with``."""
+def open_store(uri: str | None = None, *, timeout_ms: int = 3000, create: bool = True) -> Store:
+    """Open the store a URI names (see :mod:`provcausal.stores.uri`); use it with ``with``.
+
+    ``create=False`` refuses to create a store that does not exist yet, embedded file or
+    MongoDB database (read-only callers must not leave empty databases behind a typo).
+    """
     uri = resolve_store_uri(uri)
     scheme = scheme_of(uri)
     if scheme == "sqlite":
         from provcausal.stores.sqlite import SQLiteStore
 
-        return SQLiteStore(sqlite_path(uri), uri=uri)
+        return SQLiteStore(sqlite_path(uri), uri=uri, create=create)
     if scheme in ("mongodb", "mongodb+srv"):
         from provcausal.stores.mongo import MongoStore
 
-        return MongoStore(uri, timeout_ms=timeout_ms)
+        return MongoStore(uri, timeout_ms=timeout_ms, create=create)
     if scheme == "flowcept":
-        from provcausal.stores.mongo import MongoStore
+        return _open_flowcept(timeout_ms, create)
+    if scheme == "lmdb":
+        from provcausal.stores.lmdb import LMDBStore, lmdb_path
 
-        mongo_uri, db = flowcept_mongo_uri()
-        return MongoStore(
-            mongo_uri, db, timeout_ms=timeout_ms, display_uri=f"flowcept ({redact_uri(mongo_uri)})"
-        )
+        return LMDBStore(lmdb_path(uri))
     if uri.endswith((".db", ".sqlite", ".sqlite3")) and "://" not in uri:
         from provcausal.stores.sqlite import SQLiteStore
 
-        return SQLiteStore(uri, uri=f"sqlite:{uri}")
-    raise StoreError(
+        return SQLiteStore(uri, uri=f"sqlite:{uri}", create=create)
+    raise StoreUriError(
         f"unknown store {redact_uri(uri)!r}: use sqlite:///path, mongodb://host/db, "
-        "mongodb+srv://… or flowcept"
+        "mongodb+srv://…, lmdb:///path or flowcept"
     )
+
+
+def _open_flowcept(timeout_ms: int, create: bool) -> Store:
+    """The database FlowCept's own settings enable: MongoDB, else LMDB (read-only)."""
+    from provcausal.stores.flowcept_settings import load_flowcept_settings
+
+    settings = load_flowcept_settings()
+    if settings.database() == "mongodb":
+        from provcausal.stores.mongo import MongoStore
+
+        mongo_uri = settings.mongo_connection_uri()
+        return MongoStore(
+            mongo_uri,
+            settings.mongo_db,
+            timeout_ms=timeout_ms,
+            display_uri=f"flowcept ({redact_uri(mongo_uri)})",
+            create=create,
+        )
+    from provcausal.stores.lmdb import LMDBStore
+
+    return LMDBStore(settings.lmdb_path, where=settings.path, key="databases.lmdb.path")

@@ -13,10 +13,13 @@ import datetime as dt
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from provcausal.model.flowcept import RunRecords, is_visible, run_label
+from provcausal.errors import StoreError
+from provcausal.model.flowcept import META, PC, RunRecords, is_visible, run_label
 from provcausal.model.times import to_epoch
+from provcausal.stores.where import Condition, matches
 
 __all__ = [
     "Store",
@@ -71,6 +74,13 @@ class Store(ABC):
         for run in runs:
             self.put_run(run)
 
+    @contextmanager
+    def transaction(self) -> Iterator[bool]:
+        """Group writes so that readers see all of them or none; yields whether the store
+        can (``True``: an exception inside rolls everything back). The default cannot, and
+        callers must undo what they wrote themselves."""
+        yield False
+
     @abstractmethod
     def delete_run(self, run_id: str) -> bool:
         """Remove a run, its tasks and its PROV document; ``False`` if there was none."""
@@ -78,9 +88,21 @@ class Store(ABC):
     # -- reading runs --------------------------------------------------------------------
     @abstractmethod
     def _workflow_docs(
-        self, workflow: str | None, run_ids: Sequence[str] | None
+        self,
+        workflow: str | None,
+        run_ids: Sequence[str] | None,
+        where: Sequence[Condition] = (),
     ) -> Iterator[dict[str, Any]]:
-        """Workflow documents, filtered by name and/or ids in the backend (indexes)."""
+        """Workflow documents, filtered by name, ids and (where the backend can) ``where``
+        in the backend's query; :meth:`find_runs` checks ``where`` again."""
+
+    def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Labels given with :meth:`set_label`, kept apart from the workflow documents."""
+        return {}
+
+    def set_label(self, run_ids: Sequence[str], label: str) -> int:
+        """Label runs in provcausal's own metadata (never in a field FlowCept reads)."""
+        raise StoreError(f"{self.uri} is read-only: labels cannot be stored here")
 
     def find_runs(
         self,
@@ -90,13 +112,21 @@ class Store(ABC):
         run_ids: Sequence[str] | None = None,
         since: dt.datetime | float | None = None,
         until: dt.datetime | float | None = None,
+        where: Sequence[Condition] = (),
     ) -> list[dict[str, Any]]:
-        """Visible runs, oldest first; ``labels``/``run_ids`` select any of those given."""
+        """Visible runs, oldest first; ``labels``/``run_ids`` select any of those given,
+        ``where`` conditions on workflow-document fields all hold (see ``stores.where``).
+        A label set with :meth:`set_label` shows as the run's label in provcausal's metadata."""
         lo, hi = _epoch(since), _epoch(until)
         wanted = set(labels) if labels else None
+        pushed = [c for c in where if not c[0].startswith(META)]
+        docs = [d for d in self._workflow_docs(workflow, run_ids, pushed) if is_visible(d)]
+        overrides = self._label_overrides([str(d["workflow_id"]) for d in docs]) if docs else {}
         out = []
-        for doc in self._workflow_docs(workflow, run_ids):
-            if not is_visible(doc):
+        for doc in docs:
+            if str(doc["workflow_id"]) in overrides:
+                doc = _with_label(doc, overrides[str(doc["workflow_id"])])
+            if where and not matches(doc, where):
                 continue
             if wanted is not None and run_label(doc) not in wanted:
                 continue
@@ -141,3 +171,10 @@ class Store(ABC):
     @abstractmethod
     def count_tasks(self) -> int:
         """How many task documents the store holds (all runs, visible or not)."""
+
+
+def _with_label(doc: dict[str, Any], label: str) -> dict[str, Any]:
+    """A copy of a workflow document showing a label given with ``Store.set_label``."""
+    custom = dict(doc.get(META) or {})
+    custom[PC] = {**(custom.get(PC) or {}), "label": label}
+    return {**doc, META: custom}

@@ -4,6 +4,15 @@ MongoDB rejects or misreads field names that start with ``$`` or contain ``.`` o
 data (SciPipe Params, Seldon headers) may hold such keys. Both stores write keys escaped the
 same reversible way (``%`` → ``%25``, ``.`` → ``%2E``, NUL → ``%00``, a leading ``$`` → ``%24``)
 and unescape them on read. The embedded store also needs datetimes in its JSON text.
+
+The names of a document's ``used`` and ``generated`` values are what FlowCept's API, UI and
+dataflow view display, so there a ``.`` is kept as it is (``count1.txt``, not
+``count1%2Etxt``): MongoDB 5.0 and later store field names with dots (they are only not
+addressable by a dotted query path). The other escapes still apply there, so the mapping stays
+reversible: :func:`unescape_keys` is the same for both.
+
+>>> escape_record({"used": {"count1.txt": 1, "$x": 2}, "attrs": {"a.b": 3}})
+{'used': {'count1.txt': 1, '%24x': 2}, 'attrs': {'a%2Eb': 3}}
 """
 
 from __future__ import annotations
@@ -15,15 +24,30 @@ from typing import Any
 
 from provcausal.model.times import from_epoch
 
-__all__ = ["escape_keys", "unescape_keys", "dumps", "loads", "escape_key", "unescape_key"]
+__all__ = [
+    "escape_keys",
+    "escape_record",
+    "unescape_keys",
+    "dumps",
+    "loads",
+    "escape_key",
+    "unescape_key",
+    "READABLE_FIELDS",
+]
+
+#: Top-level fields whose key names keep their dots (FlowCept displays them).
+READABLE_FIELDS = ("used", "generated")
 
 _UNESCAPE = re.compile(r"%(25|2E|24|00)")
 _UTC = dt.timezone.utc
 
 
-def escape_key(key: str) -> str:
-    if "%" in key or "." in key or "\x00" in key:
-        key = key.replace("%", "%25").replace(".", "%2E").replace("\x00", "%00")
+def escape_key(key: str, dots: bool = True) -> str:
+    """One key made safe; ``dots=False`` keeps ``.`` (see the module docstring)."""
+    if "%" in key or (dots and "." in key) or "\x00" in key:
+        key = key.replace("%", "%25").replace("\x00", "%00")
+        if dots:
+            key = key.replace(".", "%2E")
     if key.startswith("$"):
         key = "%24" + key[1:]
     return key
@@ -35,19 +59,30 @@ def unescape_key(key: str) -> str:
     return _UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), key)
 
 
-def escape_keys(value: Any) -> Any:
+def escape_keys(value: Any, dots: bool = True) -> Any:
     """A copy of ``value`` whose dict keys (at every depth) are safe for MongoDB."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             key = str(key)
             if "." in key or "%" in key or "\x00" in key or key[:1] == "$":
-                key = escape_key(key)
-            out[key] = escape_keys(item) if isinstance(item, (dict, list, tuple)) else item
+                key = escape_key(key, dots)
+            out[key] = escape_keys(item, dots) if isinstance(item, (dict, list, tuple)) else item
         return out
     if isinstance(value, (list, tuple)):
-        return [escape_keys(v) if isinstance(v, (dict, list, tuple)) else v for v in value]
+        return [escape_keys(v, dots) if isinstance(v, (dict, list, tuple)) else v for v in value]
     return value
+
+
+def escape_record(document: dict[str, Any]) -> dict[str, Any]:
+    """A workflow or task document made safe, with readable ``used``/``generated`` names."""
+    out = {}
+    for key, item in document.items():
+        dots = key not in READABLE_FIELDS
+        out[escape_key(str(key))] = (
+            escape_keys(item, dots) if isinstance(item, (dict, list, tuple)) else item
+        )
+    return out
 
 
 def unescape_keys(value: Any) -> Any:
@@ -78,7 +113,7 @@ def _hook(obj: dict[str, Any]) -> Any:
 def dumps(document: dict[str, Any]) -> str:
     """JSON text for the embedded store: keys escaped, datetimes as ``{"$date": epoch}``."""
     return json.dumps(
-        escape_keys(document),
+        escape_record(document),
         default=_default,
         ensure_ascii=False,
         separators=(",", ":"),

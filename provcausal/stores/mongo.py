@@ -26,15 +26,19 @@ from provcausal.model.flowcept import (
     USED_IDS,
     RunRecords,
     meta_path,
+    run_label,
 )
 from provcausal.stores.base import Store, compress_prov, decompress_prov
-from provcausal.stores.codec import escape_keys, unescape_keys
+from provcausal.stores.codec import escape_record, unescape_keys
 from provcausal.stores.uri import redact_text
+from provcausal.stores.where import Condition, mongo_filter
 
 __all__ = ["MongoStore", "DEFAULT_DB"]
 
 DEFAULT_DB = "flowcept"
 PROV_COLLECTION = "provcausal_prov"
+#: Labels given after the fact (``provcausal label``): FlowCept never reads this collection.
+LABELS_COLLECTION = "provcausal_labels"
 _BATCH = 1000
 
 
@@ -84,6 +88,7 @@ class MongoStore(Store):
         *,
         timeout_ms: int = 3000,
         display_uri: str | None = None,
+        create: bool = True,
     ) -> None:
         import pymongo
         from pymongo.errors import PyMongoError
@@ -117,7 +122,21 @@ class MongoStore(Store):
         self._wfs = db["workflows"]
         self._tasks = db["tasks"]
         self._prov = db[PROV_COLLECTION]
+        self._labels = db[LABELS_COLLECTION]
+        if not create:
+            self._refuse_missing(db)
         self._ensure_indexes()
+
+    def _refuse_missing(self, db: Any) -> None:
+        """A reader must not create a database (creating indexes would): a database with no
+        runs or tasks yet is a :class:`StoreUnreachableError` naming it."""
+        with self._guard("listing collections"):
+            names = set(db.list_collection_names())
+        if not names & {"workflows", "tasks"}:
+            raise StoreUnreachableError(
+                f"no store in database {self.database_name!r} at {self.hosts} ({self.uri}): "
+                "nothing was imported there; check --store"
+            )
 
     def _ensure_indexes(self) -> None:
         import pymongo
@@ -189,7 +208,7 @@ class MongoStore(Store):
             batch = []
             for run in runs:
                 for task in run.tasks:
-                    doc = escape_keys(task)
+                    doc = escape_record(task)
                     doc["_id"] = doc["task_id"]
                     keep.add(doc["_id"])
                     batch.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
@@ -217,10 +236,13 @@ class MongoStore(Store):
                 _insert_ignoring_duplicates(self._prov, chunks[i : i + _BATCH])
             workflows = []
             for run in runs:
-                workflow = escape_keys(dict(run.workflow))
+                workflow = escape_record(dict(run.workflow))
                 workflow["_id"] = run.run_id
                 workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
             _bulk_upsert(self._wfs, workflows)
+            labelled = [run.run_id for run in runs if run_label(run.workflow) is not None]
+            if labelled:  # an import's own label is the newer statement
+                self._labels.delete_many({"_id": {"$in": labelled}})
 
     def delete_run(self, run_id: str) -> bool:
         with self._guard(f"deleting run {run_id}"):
@@ -232,14 +254,18 @@ class MongoStore(Store):
             self._wfs.update_one({"_id": found["_id"]}, {"$set": {meta_path(STATE): STATE_WRITING}})
             self._tasks.delete_many({"workflow_id": run_id})
             self._prov.delete_many({"run_id": run_id})
+            self._labels.delete_one({"_id": run_id})
             self._wfs.delete_one({"_id": found["_id"]})
             return True
 
     # -- reading -------------------------------------------------------------------------
     def _workflow_docs(
-        self, workflow: str | None, run_ids: Sequence[str] | None
+        self,
+        workflow: str | None,
+        run_ids: Sequence[str] | None,
+        where: Sequence[Condition] = (),
     ) -> Iterator[dict[str, Any]]:
-        query: dict[str, Any] = {}
+        query: dict[str, Any] = mongo_filter(where)
         if workflow is not None:
             query["name"] = workflow
         if run_ids is not None:
@@ -248,6 +274,28 @@ class MongoStore(Store):
             docs = list(self._wfs.find(query))
         for doc in docs:
             yield _clean(doc)
+
+    def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, str] = {}
+        with self._guard("reading labels"):
+            for i in range(0, len(ids), _BATCH):
+                for d in self._labels.find({"_id": {"$in": ids[i : i + _BATCH]}}):
+                    out[str(d["_id"])] = str(d["label"])
+        return out
+
+    def set_label(self, run_ids: Sequence[str], label: str) -> int:
+        from pymongo import ReplaceOne
+
+        ids = list(dict.fromkeys(run_ids))
+        with self._guard(f"labelling {len(ids)} run(s)"):
+            for i in range(0, len(ids), _BATCH):
+                ops = [
+                    ReplaceOne({"_id": r}, {"_id": r, "label": label}, upsert=True)
+                    for r in ids[i : i + _BATCH]
+                ]
+                _bulk_upsert(self._labels, ops)
+        return len(ids)
 
     def find_tasks(
         self, run_ids: Sequence[str], nodes: Sequence[str] | None = None

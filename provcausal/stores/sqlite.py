@@ -9,16 +9,19 @@ indexed tables. Writing a run is one transaction: readers see all of it or none.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from provcausal.errors import StoreError
+from provcausal.errors import StoreError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
 from provcausal.stores.base import Store, compress_prov, decompress_prov
 from provcausal.stores.codec import dumps, loads
+from provcausal.stores.where import Condition, sql_filter
 
 __all__ = ["SQLiteStore"]
 
@@ -57,6 +60,7 @@ CREATE TABLE IF NOT EXISTS task_entities (
     PRIMARY KEY (entity_id, role, task_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS task_entities_run ON task_entities(workflow_id);
+CREATE TABLE IF NOT EXISTS run_labels (run_id TEXT PRIMARY KEY, label TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prov_documents (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -74,23 +78,53 @@ def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]
 
 
 class SQLiteStore(Store):
-    """The embedded store in the file at ``path`` (created with its folder on first use)."""
+    """The embedded store in the file at ``path`` (created with its folder on first use,
+    unless ``create`` is false: then a missing file is a :class:`StoreUnreachableError`)."""
 
-    def __init__(self, path: str | os.PathLike[str], uri: str | None = None) -> None:
+    #: Seconds a writer waits for another one (an import holds the lock until it commits).
+    busy_timeout = 60.0
+
+    def __init__(
+        self, path: str | os.PathLike[str], uri: str | None = None, *, create: bool = True
+    ) -> None:
         self.path = Path(path)
         self.uri = uri or f"sqlite:///{self.path}"
+        if not create and not self.path.is_file():
+            raise StoreUnreachableError(
+                f"no store at {self.path} ({self.uri}): nothing was imported there; "
+                "run from the folder you imported in, or give --store"
+            )
+        self._in_transaction = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._db = sqlite3.connect(
+                str(self.path), timeout=self.busy_timeout, isolation_level=None
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = OFF")
             self._create_schema()
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from exc
+            raise StoreUnreachableError(
+                f"cannot open the embedded store {self.path} ({self.uri}): {exc}"
+            ) from None
+
+    def _schema_present(self) -> bool:
+        """Whether every table and index exists already: then opening needs no write lock,
+        so readers open the store while an import holds it."""
+        wanted = set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
+        have = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if not wanted <= have:
+            return False
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer provcausal (schema {row[0]})")
+        return row is not None
 
     def _create_schema(self) -> None:
+        if self._schema_present():
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SCHEMA.split(";"):
@@ -116,6 +150,7 @@ class SQLiteStore(Store):
         for table in ("tasks", "task_dependencies", "task_entities"):
             self._db.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (run_id,))
         self._db.execute("DELETE FROM prov_documents WHERE run_id = ?", (run_id,))
+        self._db.execute("DELETE FROM run_labels WHERE run_id = ?", (run_id,))
         return found
 
     def _rows(self, run: RunRecords) -> tuple[list[tuple[Any, ...]], ...]:
@@ -144,6 +179,45 @@ class SQLiteStore(Store):
     def put_run(self, run: RunRecords) -> None:
         self.put_runs([run])
 
+    @contextmanager
+    def transaction(self) -> Iterator[bool]:
+        """One SQLite transaction around every write inside: committed at the end, rolled
+        back on any exception (Ctrl-C included). Other writers wait; readers see the old
+        state until the commit."""
+        if self._in_transaction:
+            yield True
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # another import held the lock past the timeout
+            raise StoreUnreachableError(
+                f"the embedded store {self.path} is busy ({exc}): another import is writing "
+                "to it; run this one when it has finished"
+            ) from None
+        self._in_transaction = True
+        try:
+            yield True
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def _begin(self) -> None:
+        self._db.execute("SAVEPOINT put_runs" if self._in_transaction else "BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self._db.execute("RELEASE put_runs" if self._in_transaction else "COMMIT")
+
+    def _rollback(self) -> None:
+        if self._in_transaction:
+            self._db.execute("ROLLBACK TO put_runs")
+            self._db.execute("RELEASE put_runs")
+        else:
+            self._db.execute("ROLLBACK")
+
     def put_runs(self, runs: Sequence[RunRecords]) -> None:
         """Write runs in one transaction: readers see each of them whole or not at all."""
         runs = list({run.run_id: run for run in runs}.values())  # the last write of a run wins
@@ -153,7 +227,7 @@ class SQLiteStore(Store):
                 rows.extend(new)
         ids = list(dict.fromkeys(run.run_id for run in runs))
         tasks, deps, entities, chunks, workflows = tables
-        self._db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             for part in _chunks(ids):
                 marks = ",".join("?" * len(part))
@@ -161,6 +235,10 @@ class SQLiteStore(Store):
                 for table in ("tasks", "task_dependencies", "task_entities"):
                     self._db.execute(f"DELETE FROM {table} WHERE workflow_id IN ({marks})", part)
                 self._db.execute(f"DELETE FROM prov_documents WHERE run_id IN ({marks})", part)
+            labelled = [run.run_id for run in runs if fc.run_label(run.workflow) is not None]
+            for part in _chunks(labelled):  # an import's own label is the newer statement
+                marks = ",".join("?" * len(part))
+                self._db.execute(f"DELETE FROM run_labels WHERE run_id IN ({marks})", part)
             self._db.executemany("INSERT INTO tasks VALUES (?, ?, ?, ?)", tasks)
             self._db.executemany("INSERT OR IGNORE INTO task_dependencies VALUES (?, ?, ?)", deps)
             self._db.executemany(
@@ -168,44 +246,74 @@ class SQLiteStore(Store):
             )
             self._db.executemany("INSERT INTO prov_documents VALUES (?, ?, ?)", chunks)
             self._db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", workflows)
-            self._db.execute("COMMIT")
+            self._commit()
         except sqlite3.IntegrityError as exc:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(f"a task id is already used by another run ({exc})") from None
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
 
     def delete_run(self, run_id: str) -> bool:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             found = self._delete_run_rows(run_id)
-            self._db.execute("COMMIT")
+            self._commit()
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         return found > 0
 
     # -- reading -------------------------------------------------------------------------
     def _workflow_docs(
-        self, workflow: str | None, run_ids: Sequence[str] | None
+        self,
+        workflow: str | None,
+        run_ids: Sequence[str] | None,
+        where: Sequence[Condition] = (),
     ) -> Iterator[dict[str, Any]]:
-        if run_ids is not None:
-            for part in _chunks(list(run_ids)):
-                marks = ",".join("?" * len(part))
-                sql = f"SELECT doc FROM workflows WHERE workflow_id IN ({marks})"
-                args: list[Any] = list(part)
-                if workflow is not None:
-                    sql += " AND name = ?"
-                    args.append(workflow)
-                for (doc,) in self._db.execute(sql, args):
-                    yield loads(doc)
-        elif workflow is not None:
-            for (doc,) in self._db.execute("SELECT doc FROM workflows WHERE name = ?", (workflow,)):
+        clauses: list[str] = []
+        args: list[Any] = []
+        if workflow is not None:
+            clauses.append("name = ?")
+            args.append(workflow)
+        if where:
+            fragment, more = sql_filter(where, "doc")
+            clauses.append(fragment)
+            args.extend(more)
+        parts: Iterator[Sequence[str] | None] = (
+            _chunks(list(run_ids)) if run_ids is not None else iter([None])
+        )
+        for part in parts:
+            sql_clauses, sql_args = list(clauses), list(args)
+            if part is not None:
+                sql_clauses.append(f"workflow_id IN ({','.join('?' * len(part))})")
+                sql_args.extend(part)
+            sql = "SELECT doc FROM workflows"
+            if sql_clauses:
+                sql += " WHERE " + " AND ".join(sql_clauses)
+            for (doc,) in self._db.execute(sql, sql_args).fetchall():
                 yield loads(doc)
-        else:
-            for (doc,) in self._db.execute("SELECT doc FROM workflows"):
-                yield loads(doc)
+
+    def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(list(dict.fromkeys(run_ids))):
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT run_id, label FROM run_labels WHERE run_id IN ({marks})"
+            out.update(dict(self._db.execute(sql, list(part)).fetchall()))
+        return out
+
+    def set_label(self, run_ids: Sequence[str], label: str) -> int:
+        ids = list(dict.fromkeys(run_ids))
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO run_labels VALUES (?, ?)", [(r, label) for r in ids]
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return len(ids)
 
     def find_tasks(
         self, run_ids: Sequence[str], nodes: Sequence[str] | None = None

@@ -1,8 +1,9 @@
 """Store URIs: parsing, redaction, and FlowCept's own MongoDB settings.
 
 ``sqlite:///abs/path.db`` (three slashes then an absolute path, as in ``file:///``),
-``sqlite:relative/path.db``, ``mongodb://…``, ``mongodb+srv://…``, or ``flowcept`` (the
-MongoDB that an existing FlowCept deployment is configured with).
+``sqlite:relative/path.db``, ``mongodb://…``, ``mongodb+srv://…``, ``lmdb:///abs/folder``
+(FlowCept's LMDB, read-only), or ``flowcept`` (the database that an existing FlowCept
+deployment's settings enable).
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote_plus, unquote, urlsplit
 
-from provcausal.errors import StoreError
+from provcausal.errors import StoreUriError
 
 __all__ = [
     "DEFAULT_STORE",
@@ -58,40 +58,19 @@ def sqlite_path(uri: str) -> Path:
     if rest.startswith("//"):
         rest = rest[2:]
         if not rest.startswith("/"):
-            raise StoreError(f"{uri}: write sqlite:///absolute/path or sqlite:relative/path")
+            raise StoreUriError(f"{uri}: write sqlite:///absolute/path or sqlite:relative/path")
     if not rest:
-        raise StoreError(f"{uri}: no file named")
+        raise StoreUriError(f"{uri}: no file named")
     return Path(os.path.expanduser(rest))
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise StoreError(f"cannot read FlowCept settings {path}: {exc}") from None
-    return data if isinstance(data, dict) else {}
-
-
 def flowcept_mongo_uri(env: dict[str, str] | None = None) -> tuple[str, str]:
-    """The MongoDB URI and database of the local FlowCept deployment, as FlowCept reads them.
+    """The MongoDB URI and database of the local FlowCept deployment, as FlowCept 1.0.3 reads
+    them (see :mod:`provcausal.stores.flowcept_settings`), whether or not it is enabled."""
+    from provcausal.stores.flowcept_settings import load_flowcept_settings
 
-    Settings come from the file named by ``FLOWCEPT_SETTINGS_PATH`` (else
-    ``~/.flowcept/settings.yaml``), key ``databases.mongodb.{uri,host,port,db}``; the
-    environment variables ``MONGO_URI``, ``MONGO_HOST`` and ``MONGO_PORT`` win over the file.
-    """
-    env = dict(os.environ if env is None else env)
-    path = Path(env.get("FLOWCEPT_SETTINGS_PATH") or Path.home() / ".flowcept" / "settings.yaml")
-    settings = _load_yaml(path) if path.exists() else {}
-    mongo = ((settings.get("databases") or {}).get("mongodb")) or {}
-    db = str(mongo.get("db") or "flowcept")
-    uri = env.get("MONGO_URI") or mongo.get("uri")
-    if uri:
-        return str(uri), db
-    host = env.get("MONGO_HOST") or mongo.get("host") or "localhost"
-    port = int(env.get("MONGO_PORT") or mongo.get("port") or 27017)
-    return f"mongodb://{host}:{port}/{db}", db
+    settings = load_flowcept_settings(env)
+    return settings.mongo_connection_uri(), settings.mongo_db
 
 
 def scheme_of(uri: str) -> str:
