@@ -32,6 +32,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lineage-tasks", type=int, help="tasks in the lineage store")
     parser.add_argument("--attribution-sizes", type=_sizes, help="nodes, e.g. 5,20,50,100")
     parser.add_argument(
+        "--baseline-trials", type=int, help="data sets per size also given to dowhy (default 3)"
+    )
+    parser.add_argument(
+        "--workflow-rows", type=int, help="samples per side of the example workflows (1000)"
+    )
+    parser.add_argument("--large-dag", type=int, help="nodes of the large DAG (200; 0: skip)")
+    parser.add_argument(
+        "--graph-shapes", default="chain,diamond", help="synthetic graph shapes (chain,diamond)"
+    )
+    parser.add_argument(
+        "--attribution-parts",
+        default="startup,workflows,synthetic,large",
+        help="which attribution measurements (startup,workflows,synthetic,large)",
+    )
+    parser.add_argument(
+        "--workflow-kinds", default="gcratio,claims,nodered", help="example workflows to run"
+    )
+    parser.add_argument(
         "--shapes", type=lambda t: t.split(","), help="accuracy shapes, e.g. switch,ports"
     )
     parser.add_argument("--repeats", type=int, help="accuracy: bootstrap repeats per call")
@@ -72,16 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             uri = lineage.build(work / f"lineage-{tasks}.db", tasks, log)
             report["lineage"] = lineage.measure(uri, 20 if args.quick else 100, 0, log)
         if "attribution" in wanted:
-            from benchmarks import attribution
-
-            if args.quick:
-                rows = attribution.run([5], ["chain"], args.trials or 2, 1, 2000, 0, log)
-            else:
-                sizes = args.attribution_sizes or [5, 20, 50, 100]
-                rows = attribution.run(
-                    sizes, ["chain", "diamond"], args.trials or 5, 1, 2000, 0, log
-                )
-            report["attribution"] = rows
+            report["attribution_startup"] = _attribution(args, work, report, log)
         if "accuracy" in wanted:
             from benchmarks import accuracy
             from provcausal.examples.shapes import SHAPES
@@ -102,6 +111,47 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(render(report))
     return 0
+
+
+def _attribution(
+    args: argparse.Namespace, work: Path, report: dict[str, Any], log: Any
+) -> dict[str, float]:
+    """Start-up, example workflows and synthetic graphs, provcausal beside dowhy."""
+    from benchmarks import attribution
+
+    parts = set(args.attribution_parts.split(","))
+    startup = attribution.startup(log) if "startup" in parts else {}
+    base = args.baseline_trials
+    quick = args.quick
+    rows = args.workflow_rows or (100 if quick else 1000)
+    trials = args.trials or (2 if quick else 3)
+    base = (1 if quick else trials) if base is None else base
+    if "workflows" in parts:
+        kinds = ["gcratio"] if quick else args.workflow_kinds.split(",")
+        report["attribution_workflows"] = attribution.workflows(
+            kinds, rows, 1 if quick else trials, base, work, log
+        )
+    if "synthetic" in parts:
+        sizes = args.attribution_sizes or ([5] if quick else [20, 50])
+        shapes = ["chain"] if quick else args.graph_shapes.split(",")
+        report["attribution"] = attribution.run(sizes, shapes, trials, base, 2000, 0, log)
+    if "large" in parts and not quick and args.large_dag != 0:
+        report["attribution_large"] = [attribution.large_dag(args.large_dag or 200, 2000, 0, log)]
+    return startup
+
+
+def _attribution_line(row: dict[str, Any]) -> str:
+    line = (
+        f"attribution {row['shape']:8} {row['nodes']:>3} nodes, {row['rows_per_side']} rows: "
+        f"provcausal {row['provcausal_seconds']:.2f} s (top-1 {row['provcausal_top1_rate']:.0%} "
+        f"of {row['provcausal_trials']}), dowhy default "
+    )
+    if not row.get("dowhy_seconds"):
+        return line + "not run"
+    return line + (
+        f"{row['dowhy_seconds']:.1f} s (top-1 {row['dowhy_top1_rate']:.0%} of "
+        f"{row['dowhy_trials']}), speed-up {row['speedup']:.0f}x"
+    )
 
 
 def render(report: dict[str, Any]) -> str:
@@ -126,18 +176,15 @@ def render(report: dict[str, Any]) -> str:
             f"lineage depth 20 in {x['tasks']} tasks: median {x['median_ms']:.1f} ms, "
             f"p95 {x['p95_ms']:.1f} ms, {x['ratio_to_point_lookup']:.0f}x one lookup"
         )
-    for row in report.get("attribution", []):
+    if report.get("attribution_startup"):
+        x = report["attribution_startup"]
         lines.append(
-            f"attribution {row['shape']:7} {row['nodes']:>3} nodes: provcausal "
-            f"{row['provcausal_seconds']:.1f} s (top-1 {row['provcausal_top1_rate']:.0%} of "
-            f"{row['provcausal_trials']}), dowhy default "
-            + (
-                f"{row['dowhy_seconds']:.1f} s (top-1 {row['dowhy_top1_rate']:.0%} of "
-                f"{row['dowhy_trials']}), speed-up {row['speedup']:.0f}x"
-                if row.get("dowhy_seconds")
-                else "not run"
-            )
+            f"start-up: provcausal --help {x['cli_help']:.2f} s, import provcausal "
+            f"{x['import_provcausal']:.2f} s, import provcausal.analysis "
+            f"{x['import_analysis']:.2f} s"
         )
+    for key in ("attribution_workflows", "attribution", "attribution_large"):
+        lines.extend(_attribution_line(row) for row in report.get(key, []))
     if "accuracy" in report:
         from benchmarks import accuracy
 

@@ -20,6 +20,7 @@ from provcausal.importers.base import (
     ImportOptions,
     RunSource,
     iter_files,
+    open_regular,
     walk_files,
 )
 
@@ -71,8 +72,11 @@ def _candidate_files(paths: Sequence[Path]) -> list[Path]:
         if not path.is_dir():
             files.extend(iter_files([path]))
             continue
-        audit = next((f for f in walk_files(path) if f.name.endswith(".audit.json")), None)
-        files.extend([audit] if audit else itertools.islice(walk_files(path), 20))
+        # Unreadable entries are the importer's to report; detection only needs one file.
+        audit = next(
+            (f for f in walk_files(path, [], True) if f.name.endswith(".audit.json")), None
+        )
+        files.extend([audit] if audit else itertools.islice(walk_files(path, [], True), 20))
     return files
 
 
@@ -80,9 +84,9 @@ def detect_system(paths: Sequence[Path]) -> str:
     """Which importer reads ``paths``, judged from the content (never the file name)."""
     for file in _candidate_files(paths):
         try:
-            with file.open("rb") as handle:
+            with open_regular(file) as handle:
                 head = handle.read(_SNIFF_BYTES)
-        except OSError:
+        except (OSError, BadInputError):
             continue
         for name in _SNIFF_ORDER:
             if get_importer(name).sniff(head):

@@ -8,15 +8,20 @@ one source into an :class:`ImportedRun`.
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
 import hashlib
 import json
+import math
 import os
+import re
+import stat
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import prov.model as pm
 
@@ -24,7 +29,7 @@ from provcausal.errors import BadInputError
 from provcausal.model import flowcept as fc
 from provcausal.model.convert import prov_to_flowcept
 from provcausal.model.flowcept import RunRecords
-from provcausal.model.times import parse_rfc3339
+from provcausal.model.times import MAX_YEAR, MIN_YEAR, parse_rfc3339
 
 __all__ = [
     "Importer",
@@ -35,10 +40,16 @@ __all__ = [
     "iter_files",
     "content_digest",
     "walk_files",
+    "check_regular",
+    "open_regular",
     "read_text",
     "parse_json",
     "parse_rfc3339",
     "MAX_INPUT_BYTES",
+    "epoch_in_range",
+    "MIN_YEAR",
+    "MAX_YEAR",
+    "finite_number",
 ]
 
 #: Larger inputs are refused with a clear error rather than read into memory.
@@ -53,6 +64,8 @@ class ImportOptions:
     label: str | None = None
     skip_bad: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Warnings found while planning (files skipped in folders); the import reports them.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -138,9 +151,14 @@ class Importer(ABC):
         entities = fc.run_count(records.workflow, fc.ENTITIES) or 0
         return ImportedRun(document, records, tasks, entities, samples, warnings, skipped)
 
-    def iter_files(self, paths: Sequence[Path]) -> Iterator[Path]:
-        """Files named directly, and every file below named folders."""
-        return iter_files(paths)
+    def iter_files(
+        self, paths: Sequence[Path], options: ImportOptions | None = None
+    ) -> Iterator[Path]:
+        """Files named directly, and every regular file below named folders (what is
+        skipped is noted in ``options.notes``)."""
+        if options is None:
+            return iter_files(paths)
+        return iter_files(paths, options.notes, options.skip_bad)
 
 
 def content_digest(*parts: str | bytes) -> str:
@@ -153,40 +171,121 @@ def content_digest(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
-def walk_files(root: Path) -> Iterator[Path]:
-    """Files below ``root`` in a stable order, streamed: ``os.walk``, because ``Path.rglob``
-    (Python <= 3.12) keeps every path it has yielded."""
-    for folder, dirs, names in os.walk(root):
+def _kind(mode: int) -> str:
+    """What a non-regular file is, for messages."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_regular(path: Path) -> str | None:
+    """Why ``path`` is not a regular file we may read (``None`` if it is one).
+
+    Symlinks are followed; a symlink loop, a dangling link, a FIFO, socket or device is
+    refused, because opening a FIFO or device blocks or never ends.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            return "a dangling symlink"
+        return f"cannot read: {exc.strerror or exc}"
+    return None if stat.S_ISREG(mode) else _kind(mode)
+
+
+def _listing_error(exc: OSError) -> BadInputError:
+    return BadInputError(
+        f"cannot list folder: {exc.strerror or exc}", path=str(exc.filename or "?")
+    )
+
+
+def walk_files(
+    root: Path, warnings: list[str] | None = None, skip_bad: bool = False
+) -> Iterator[Path]:
+    """Regular files below ``root`` in a stable order, streamed: ``os.walk``, because
+    ``Path.rglob`` (Python <= 3.12) keeps every path it has yielded.
+
+    Anything else (FIFO, socket, device, symlink loop) is skipped with a note in
+    ``warnings``; a folder that cannot be listed raises :class:`BadInputError` (a note under
+    ``skip_bad``). Symlinked folders are not followed, so a link cycle cannot make the walk
+    endless.
+    """
+
+    def fail(exc: OSError) -> None:
+        if not skip_bad:
+            raise _listing_error(exc)
+        if warnings is not None:
+            warnings.append(f"skipped: {_listing_error(exc)}")
+
+    for folder, dirs, names in os.walk(root, onerror=fail):
         dirs.sort()
         for name in sorted(names):
-            yield Path(folder) / name
+            path = Path(folder) / name
+            why = check_regular(path)
+            if why is None:
+                yield path
+            elif warnings is not None:
+                warnings.append(f"{path}: skipped: {why}")
 
 
-def iter_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """Files named directly, and every file below named folders; a missing path is an error."""
+def iter_files(
+    paths: Sequence[Path], warnings: list[str] | None = None, skip_bad: bool = False
+) -> Iterator[Path]:
+    """Files named directly, and every regular file below named folders; a missing path, or
+    a named path that is not a regular file or folder, is an error."""
     for path in paths:
         if path.is_dir():
-            yield from walk_files(path)
-        elif path.exists():
+            yield from walk_files(path, warnings, skip_bad)
+            continue
+        why = check_regular(path)
+        if why is None:
             yield path
-        else:
+        elif not path.exists() and not path.is_symlink():
             raise BadInputError("no such file or folder", path=str(path))
+        else:
+            raise BadInputError(f"not a regular file ({why})", path=str(path))
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file: opened without blocking and
+    checked on the open descriptor, so a FIFO swapped in after a check cannot hang us."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise BadInputError(f"not a regular file ({_kind(mode)})", path=str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_bytes(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """A file's bytes, refusing files larger than ``limit`` (sparse giants included)."""
+    """A regular file's bytes, refusing files larger than ``limit`` (sparse giants
+    included) and anything that is not a regular file."""
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise BadInputError(
-                f"file is {size / 2**30:.1f} GiB, larger than the {limit / 2**30:.0f} GiB "
-                "an import reads",
-                path=str(path),
-            )
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise BadInputError(
+                    f"file is {size / 2**30:.1f} GiB, larger than the {limit / 2**30:.0f} GiB "
+                    "an import reads",
+                    path=str(path),
+                )
             return handle.read(limit + 1)
     except OSError as exc:
-        raise BadInputError(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+        why = "a symlink loop" if exc.errno == errno.ELOOP else exc.strerror or exc
+        raise BadInputError(f"cannot read: {why}", path=str(path)) from None
 
 
 def read_text(path: Path, limit: int = MAX_INPUT_BYTES) -> str:
@@ -204,6 +303,8 @@ def read_text(path: Path, limit: int = MAX_INPUT_BYTES) -> str:
             line=line,
         ) from None
 
+
+_LONG_NUMBER = re.compile(r"\d{4000,}")
 
 #: JSON nesting an import accepts (a SciPipe history 500 processes deep nests ~1,000 levels).
 MAX_JSON_DEPTH = 20_000
@@ -227,5 +328,33 @@ def parse_json(text: str, path: Path, line_offset: int = 0) -> Any:
             path=str(path),
             line=line_offset + 1 if line_offset else None,
         ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        digits = _LONG_NUMBER.search(text)
+        line = text.count("\n", 0, digits.start()) + 1 if digits else 1
+        raise BadInputError(
+            f"not a usable JSON number ({str(exc).split(';')[0]})",
+            path=str(path),
+            line=line + line_offset,
+        ) from None
     finally:
         sys.setrecursionlimit(limit)
+
+
+_MIN_EPOCH = dt.datetime(MIN_YEAR, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+_MAX_EPOCH = dt.datetime(MAX_YEAR, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+
+
+def epoch_in_range(seconds: float) -> bool:
+    """Whether epoch ``seconds`` is a finite time between :data:`MIN_YEAR` and
+    :data:`MAX_YEAR` (``NaN``, infinities and far-off times are not)."""
+    return _MIN_EPOCH <= seconds < _MAX_EPOCH
+
+
+def finite_number(value: Any) -> float | int | None:
+    """``value`` if it is a finite JSON number (not a bool), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # an integer beyond float's range
+        return None

@@ -15,6 +15,7 @@ wires do not have is reported as a warning.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from provcausal.importers.base import (
+    MAX_YEAR,
+    MIN_YEAR,
     ImportedRun,
     Importer,
     ImportOptions,
     RunSource,
     content_digest,
+    epoch_in_range,
+    finite_number,
     parse_json,
     read_text,
 )
@@ -40,6 +45,11 @@ from provcausal.model.prov import RunDocumentBuilder
 __all__ = ["NodeRedImporter"]
 
 _UTC = dt.timezone.utc
+
+#: Events one trace line may hold. prov keeps ~12 KB per event in memory (a line of 20,000
+#: events, 2.3 MB of text, peaks at ~360 MB), so a larger line is refused before it is
+#: parsed; ordinary message paths hold tens of events.
+MAX_EVENTS_PER_LINE = 10_000
 
 
 @dataclass
@@ -75,21 +85,38 @@ def _node(obj: Any, where: str, path: Path, line: int) -> _Node:
 
 
 def _ms(value: Any, where: str, path: Path, line: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    number = finite_number(value)
+    if number is None:
         raise BadInputError(
-            "expected a timestamp in milliseconds", path=str(path), line=line, key=where
+            f"expected a timestamp in milliseconds, got {json.dumps(value)[:40]}",
+            path=str(path),
+            line=line,
+            key=where,
         )
-    try:
-        times.from_epoch(value / 1000)
-    except times.TimeValueError as exc:
+    if not epoch_in_range(number / 1000):
         raise BadInputError(
-            f"not a usable timestamp in milliseconds: {exc}", path=str(path), line=line, key=where
-        ) from None
-    return int(value)
+            f"timestamp {number:g} ms is out of range ({MIN_YEAR} to {MAX_YEAR - 1})",
+            path=str(path),
+            line=line,
+            key=where,
+        )
+    return int(number)
 
 
 def _time(ms: int | None) -> dt.datetime | None:
     return None if ms is None else times.from_epoch(ms / 1000)
+
+
+def _check_size(raw: str, path: Path, line: int) -> None:
+    """Refuse a line with more events than :data:`MAX_EVENTS_PER_LINE`, counted in the
+    text (cheap) before JSON parsing builds the events."""
+    events = raw.count('"eventName"')
+    if events > MAX_EVENTS_PER_LINE:
+        raise BadInputError(
+            f"{events} trace events in one line; the limit is {MAX_EVENTS_PER_LINE}",
+            path=str(path),
+            line=line,
+        )
 
 
 def parse_line(record: Any, path: Path, line: int) -> tuple[_Node | None, list[_Visit]]:
@@ -155,7 +182,7 @@ class NodeRedImporter(Importer):
         )
 
     def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
-        files = list(self.iter_files(paths))
+        files = list(self.iter_files(paths, options))
         if not files:
             raise BadInputError("no trace log files found", path=", ".join(map(str, paths)))
         return [RunSource(key=str(f), paths=[f], display=str(f)) for f in files]
@@ -175,6 +202,7 @@ class NodeRedImporter(Importer):
             if not raw.strip():
                 continue
             try:
+                _check_size(raw, path, line_no)
                 record = parse_json(raw, path, line_offset=line_no - 1)
                 initiator, visits = parse_line(record, path, line_no)
             except BadInputError as exc:

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import prov.model as pm
-from provcausal.importers.base import ImportedRun, Importer, ImportOptions, RunSource, read_text
+from provcausal.importers.base import (
+    ImportedRun,
+    Importer,
+    ImportOptions,
+    RunSource,
+    content_digest,
+    read_text,
+)
 from provcausal.importers.jsonld import inline_contexts, looks_like_jsonld
 
 from provcausal.errors import BadInputError, MissingDependencyError
@@ -48,6 +55,51 @@ def detect_prov_format(text: str) -> str | None:
     return None
 
 
+#: The longest string literal a PROV-N file may hold. prov's PROV-N reader needs ~140 bytes
+#: of memory per character of one literal (a 5 MB literal peaks at 700 MB), so longer
+#: literals are refused before parsing; PROV-JSON has no such limit.
+MAX_PROVN_LITERAL = 1 << 20
+
+
+def longest_provn_literal(text: str) -> tuple[int, int]:
+    r"""The length and start offset of the longest ``"…"`` literal in PROV-N text, found
+    with ``str.find`` jumps (linear, no regular expression backtracking).
+
+    >>> longest_provn_literal('entity(e, [prov:label="ab\\"c"])')
+    (5, 22)
+    """
+    best = (0, 0)
+    pos = text.find('"')
+    while pos != -1:
+        end = pos + 1
+        while True:
+            end = text.find('"', end)
+            if end == -1:
+                end = len(text)
+                break
+            slashes = 0
+            while text[end - 1 - slashes] == "\\":
+                slashes += 1
+            if slashes % 2 == 0:
+                break
+            end += 1
+        if end - pos - 1 > best[0]:
+            best = (end - pos - 1, pos)
+        pos = text.find('"', end + 1)
+    return best
+
+
+def _check_provn(text: str, path: Path) -> None:
+    length, start = longest_provn_literal(text)
+    if length > MAX_PROVN_LITERAL:
+        raise BadInputError(
+            f"a PROV-N string of {length / 2**20:.1f} MiB; the limit is "
+            f"{MAX_PROVN_LITERAL / 2**20:.0f} MiB (write it as PROV-JSON instead)",
+            path=str(path),
+            line=text.count("\n", 0, start) + 1,
+        )
+
+
 def read_prov(text: str, path: Path) -> pm.ProvDocument:
     """Deserialize a PROV document in any format prov reads; errors name the file."""
     fmt = detect_prov_format(text)
@@ -55,6 +107,8 @@ def read_prov(text: str, path: Path) -> pm.ProvDocument:
         raise BadInputError(
             "not a PROV document (PROV-JSON, PROV-N, PROV-XML or PROV-O)", path=str(path)
         )
+    if fmt == "provn":
+        _check_provn(text, path)
     if fmt == "jsonld":
         text = inline_contexts(text, str(path))  # never fetch a context, never read a file
     try:
@@ -80,14 +134,15 @@ class ProvImporter(Importer):
         return detect_prov_format(head.decode("utf-8", "replace")) is not None
 
     def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
-        files = list(self.iter_files(paths))
+        files = list(self.iter_files(paths, options))
         if not files:
             raise BadInputError("no PROV documents found", path=", ".join(map(str, paths)))
-        return [RunSource(key=str(f.resolve()), paths=[f], display=str(f)) for f in files]
+        return [RunSource(key=str(f), paths=[f], display=str(f)) for f in files]
 
     def read(self, source: RunSource, options: ImportOptions) -> ImportedRun:
         (path,) = source.paths
-        document = read_prov(read_text(path), path)
+        text = read_text(path)
+        document = read_prov(text, path)
         flat = document.flattened() if document.has_bundles() else document
         records = list(flat.get_records())
         activities = [r for r in records if isinstance(r, pm.ProvActivity)]
@@ -96,7 +151,7 @@ class ProvImporter(Importer):
         warnings = []
         if not activities:
             warnings.append(f"{path}: no activities: the run has no tasks")
-        run = ids.run_id(self.name, options.workflow, source.key)
+        run = ids.run_id(self.name, options.workflow, content_digest(text))
         return self.finish(
             document,
             run_id=run,

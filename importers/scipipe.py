@@ -17,7 +17,7 @@ import os
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,10 @@ from provcausal.importers.base import (
     Importer,
     ImportOptions,
     RunSource,
+    check_regular,
+    finite_number,
+    iter_files,
+    open_regular,
     parse_json,
     read_text,
 )
@@ -36,7 +40,7 @@ from provcausal.errors import BadInputError
 from provcausal.model import ids
 from provcausal.model import prov as P
 from provcausal.model.prov import RunDocumentBuilder
-from provcausal.model.times import parse_rfc3339
+from provcausal.model.times import MAX_YEAR, MIN_YEAR, parse_rfc3339, plausible
 
 __all__ = ["SciPipeImporter", "read_output_value", "MAX_VALUE_FILE_BYTES"]
 
@@ -53,12 +57,11 @@ def read_output_value(path: Path) -> float | None:
     are not read.
     """
     try:
-        stat = path.stat()
-        if not path.is_file() or stat.st_size > MAX_VALUE_FILE_BYTES:
-            return None
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_VALUE_FILE_BYTES:
+                return None
             head = handle.read(MAX_VALUE_FILE_BYTES)
-    except OSError:
+    except (OSError, BadInputError):
         return None
     if b"\0" in head:
         return None
@@ -67,6 +70,22 @@ def read_output_value(path: Path) -> float | None:
         return None
     value = float(match.group(1))
     return value if value == value and abs(value) != float("inf") else None
+
+
+#: Execution times at or beyond this many nanoseconds (292 years) are refused: they do not
+#: fit the 64-bit integers MongoDB stores.
+MAX_EXEC_NS = 2**63
+
+
+def _exec_ns(raw: float, factor: int, file: Path, where: str) -> int | None:
+    """An execution time in nanoseconds; negative means unknown (SciPipe writes -1)."""
+    if finite_number(raw) is None or abs(raw) * factor >= MAX_EXEC_NS:
+        raise BadInputError(
+            f"execution time {str(raw)[:30]} is not a finite number below 2^63 ns",
+            path=str(file),
+            key=where,
+        )
+    return int(raw * factor) if raw >= 0 else None
 
 
 @dataclass
@@ -152,10 +171,17 @@ class _AuditReader:
         text = self._field(node, [name], str, keys, file)
         if text is None:
             return None, ""
+        out_of_range = f"time out of range ({MIN_YEAR} to {MAX_YEAR - 1}): {text[:40]!r}"
         try:
             parsed = parse_rfc3339(text)
+        except OverflowError:  # a time zone pushes it beyond year 9999
+            parsed, error = None, out_of_range
         except ValueError as exc:
-            raise BadInputError(str(exc), path=str(file), key=_where([*keys, name])) from None
+            parsed, error = None, str(exc)
+        else:
+            error = "" if parsed is None or plausible(parsed[0]) else out_of_range
+        if error:
+            raise BadInputError(error, path=str(file), key=_where([*keys, name]))
         return parsed, text
 
     def add_file(self, file: Path) -> None:
@@ -209,7 +235,7 @@ class _AuditReader:
         ):
             raw = self._field(node, [name], (int, float), keys, file)
             if raw is not None:
-                exec_ns = int(raw * factor) if raw >= 0 else None
+                exec_ns = _exec_ns(raw, factor, file, _where([*keys, name]))
                 break
         out_files = self._strings(
             self._field(node, ["OutFiles"], dict, keys, file), [*keys, "OutFiles"], file
@@ -232,6 +258,25 @@ class _AuditReader:
         return task
 
 
+def _run_folders(root: Path, skip_bad: bool, notes: list[str]) -> Iterator[Path]:
+    """Folders below ``root`` holding audit files (``os.walk``, not ``Path.rglob``, which
+    keeps every path it yielded). A folder that cannot be listed is an error, or a note under
+    ``skip_bad``."""
+
+    def failed(exc: OSError) -> None:
+        error = BadInputError(
+            f"cannot list folder: {exc.strerror or exc}", path=str(exc.filename or root)
+        )
+        if not skip_bad:
+            raise error
+        notes.append(f"skipped: {error}")
+
+    for folder, dirs, names in os.walk(root, onerror=failed):
+        dirs.sort()
+        if any(name.endswith(_SUFFIX) for name in names):
+            yield Path(folder)
+
+
 class SciPipeImporter(Importer):
     """``provcausal import scipipe``: audit files or folders searched for ``*.audit.json``."""
 
@@ -249,16 +294,12 @@ class SciPipeImporter(Importer):
         folders: dict[Path, list[Path] | None] = {}
         for path in paths:
             if path.is_dir():
-                # os.walk, not Path.rglob: rglob (Python <= 3.12) keeps every path it yielded.
-                for folder, _, names in os.walk(path):
-                    if any(name.endswith(_SUFFIX) for name in names):
-                        folders[Path(folder)] = None
-            elif path.exists():
-                chosen = folders.get(path.parent, [])
-                if chosen is not None:
-                    folders[path.parent] = [*chosen, path]
-            else:
-                raise BadInputError("no such file or folder", path=str(path))
+                folders.update(dict.fromkeys(_run_folders(path, options.skip_bad, options.notes)))
+                continue
+            (file,) = iter_files([path])  # refuses a missing path, a FIFO, a device
+            chosen = folders.get(file.parent, [])
+            if chosen is not None:
+                folders[file.parent] = [*chosen, file]
         if not folders:
             raise BadInputError(
                 f"no SciPipe audit files (*{_SUFFIX}) found", path=", ".join(str(p) for p in paths)
@@ -268,6 +309,18 @@ class SciPipeImporter(Importer):
             for folder, files in sorted(folders.items())
         ]
 
+    @staticmethod
+    def _audit_files(folder: Path, warnings: list[str]) -> list[Path]:
+        """The regular ``*.audit.json`` files of a run folder; others are skipped, noted."""
+        files = []
+        for path in sorted(folder.glob(f"*{_SUFFIX}")):
+            why = check_regular(path)
+            if why is None:
+                files.append(path)
+            elif why != "a folder":
+                warnings.append(f"{path}: skipped: {why}")
+        return files
+
     def _graph(
         self, folder: Path, options: ImportOptions, warnings: list[str]
     ) -> ProcessGraph | None:
@@ -276,6 +329,10 @@ class SciPipeImporter(Importer):
             path = Path(given)
             return parse_dot(read_text(path), path)
         for candidate in sorted(folder.glob("*.dot")):
+            why = check_regular(candidate)
+            if why is not None:
+                warnings.append(f"{candidate}: ignored workflow graph: {why}")
+                continue
             try:
                 text = read_text(candidate, limit=16 * 1024 * 1024)
                 if looks_like_dot(text):
@@ -289,7 +346,7 @@ class SciPipeImporter(Importer):
         reader = _AuditReader(folder)
         warnings: list[str] = []
         skipped: list[str] = []
-        files = source.paths or sorted(p for p in folder.glob(f"*{_SUFFIX}") if p.is_file())
+        files = source.paths or self._audit_files(folder, warnings)
         for file in files:
             if not options.skip_bad:
                 reader.add_file(file)
@@ -302,9 +359,9 @@ class SciPipeImporter(Importer):
                 skipped.append(str(exc))
         if not reader.tasks:
             raise BadInputError("no audited tasks in this run", path=source.display)
-        # The id comes from the content, never from where it lies: the same data in another
-        # folder gives the same ids and numbers.
-        run = ids.run_id(self.name, options.workflow, reader.digest.hexdigest())
+        # Identity from the records: the audit IDs of the run's tasks, not the folder, so the
+        # same run copied or moved elsewhere is the same run (stub IDs, random, are not used).
+        run = ids.run_id(self.name, options.workflow, "audit-ids:" + ",".join(sorted(reader.tasks)))
         graph = self._graph(folder, options, warnings)
         return self._build(run, source, options, reader, graph, warnings, skipped)
 
@@ -320,7 +377,10 @@ class SciPipeImporter(Importer):
     ) -> ImportedRun:
         b = RunDocumentBuilder(run, options.workflow, self.name)
         folder = Path(source.key)
-        tasks = sorted(reader.tasks.values(), key=lambda t: (t.start[1] if t.start else 0, t.sid))
+        tasks = sorted(
+            reader.tasks.values(),
+            key=lambda t: (t.start is None, t.start[1] if t.start else 0, t.sid),
+        )  # unknown (zero) start times last
         producer: dict[str, _Task] = {}
         for task in tasks:
             for out in task.outputs:
@@ -358,8 +418,12 @@ class SciPipeImporter(Importer):
                     else None,
                 },
             )
+        # Every output (with its value) first: an entity is created once, so a consumer
+        # listed before its producer (e.g. a task with Go's zero time) must not create it
+        # without the value.
+        outs: dict[str, list[str]] = {}
         for task in tasks:
-            outs = []
+            outs[task.sid] = []
             for out in task.outputs:
                 value = (
                     read_output_value(folder / out)
@@ -368,11 +432,12 @@ class SciPipeImporter(Importer):
                 )
                 e = ent(out, value)
                 b.generated(e, tid[task.sid], task.finish[0] if task.finish else None)
-                outs.append(e)
+                outs[task.sid].append(e)
+        for task in tasks:
             for inp in task.inputs:
                 e = ent(inp, raw=True if inp not in producer else None)
                 b.used(tid[task.sid], e, task.start[0] if task.start else None)
-                for o in outs:
+                for o in outs[task.sid]:
                     b.derived(o, e)
                 if inp in producer and producer[inp].sid != task.sid:
                     b.informed(tid[task.sid], tid[producer[inp].sid])

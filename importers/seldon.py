@@ -25,7 +25,6 @@ from provcausal.importers.base import (
     Importer,
     ImportOptions,
     RunSource,
-    content_digest,
     read_text,
 )
 from provcausal.importers.seldon_inspect import (
@@ -135,7 +134,7 @@ class SeldonImporter(Importer):
         return looks_like_inspect(head.decode("utf-8", "replace"))
 
     def plan(self, paths: Sequence[Path], options: ImportOptions) -> list[RunSource]:
-        files = list(self.iter_files(paths))
+        files = list(self.iter_files(paths, options))
         if not files:
             raise BadInputError("no inspect output files found", path=", ".join(map(str, paths)))
         return [
@@ -151,12 +150,9 @@ class SeldonImporter(Importer):
         warnings: list[str] = []
         skipped: list[str] = []
         requests: dict[str, _Request] = {}
-        texts: list[str] = []
         for path in source.paths:
             try:
-                text = read_text(path)
-                texts.append(text)
-                messages = parse_inspect(text, path)
+                messages = parse_inspect(read_text(path), path)
             except BadInputError as exc:
                 if not options.skip_bad:
                     raise
@@ -181,7 +177,10 @@ class SeldonImporter(Importer):
                 )
         if not requests:
             raise BadInputError("no messages", path=source.display)
-        run = ids.run_id(self.name, options.workflow, content_digest(*sorted(texts)))
+        # Identity from the records: the request ids (Kafka keys), not the file names, so the
+        # same requests imported from other files, or from files grouped otherwise, are the
+        # same run and the same samples.
+        run = ids.run_id(self.name, options.workflow, "requests:" + ",".join(sorted(requests)))
         b = RunDocumentBuilder(run, options.workflow, self.name)
         how: set[str] = set()
         pipelines = sorted(

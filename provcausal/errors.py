@@ -11,6 +11,7 @@ __all__ = [
     "BadInputError",
     "StoreError",
     "StoreUnreachableError",
+    "StoreFileError",
     "NotADAGError",
     "UnknownNodeError",
     "NotFoundError",
@@ -62,6 +63,12 @@ class StoreUnreachableError(StoreError):
     """The store's server cannot be reached (the host is named, the password never)."""
 
     exit_code = 3
+
+
+class StoreFileError(StoreUnreachableError):
+    """The store's file cannot be used as asked: corrupt, not a provcausal store, an unknown
+    schema version, read-only for a write, or full. The message names the file (exit 3, as
+    every store that cannot be opened)."""
 
 
 class StoreUriError(StoreError):

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provcausal.errors import BadInputError, Interrupted, ProvcausalError
+from provcausal.errors import BadInputError, Interrupted, InvalidParameterError, ProvcausalError
 from provcausal.importers import ImportedRun, ImportOptions, detect_system, get_importer
 from provcausal.model.flowcept import RunRecords
+from provcausal.model.names import check_name
 from provcausal.stores import Store, run_label
 
 __all__ = [
@@ -36,8 +37,8 @@ BATCH_RUNS = 200
 BATCH_TASKS = 20_000
 
 
-class RelabelError(BadInputError):
-    """Runs being imported are already stored under another label."""
+class RelabelError(InvalidParameterError):
+    """Runs being imported are already stored under another label (``relabel`` moves them)."""
 
 
 @dataclass
@@ -80,15 +81,23 @@ def read_runs(
     label: str | None = None,
     skip_bad: bool = False,
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
+    notes: list[str] | None = None,
     **options: Any,
 ) -> tuple[str, Iterator[ImportedRun | str]]:
     """The importer's name and an iterator over the runs in ``paths`` (no store involved).
 
     With ``skip_bad``, a run that cannot be read at all is yielded as the error text instead.
+    Files skipped while planning (FIFOs, devices, symlink loops) are appended to ``notes``.
     """
     path_list = [Path(p) for p in paths]
     if not path_list:
         raise BadInputError("no input paths given")
+    for value, parameter in ((workflow, "workflow"), (label, "label")):
+        if value is not None:
+            try:
+                check_name(value, f"the {parameter}")
+            except ValueError as exc:
+                raise InvalidParameterError(str(exc), parameter) from None
     name = detect_system(path_list) if system == "auto" else system
     importer = get_importer(name)
     opts = ImportOptions(
@@ -96,6 +105,7 @@ def read_runs(
         label=label,
         skip_bad=skip_bad,
         extra={k: v for k, v in options.items() if v is not None},
+        notes=notes if notes is not None else [],
     )
     sources = importer.plan(path_list, opts)
 
@@ -123,7 +133,8 @@ def _check_labels(store: Store, batch: Sequence[ImportedRun], label: str | None)
         more = f" and {len(moved) - 5} more" if len(moved) > 5 else ""
         raise RelabelError(
             f"{len(moved)} run(s) of this input are already stored with another label: "
-            f"{shown}{more}; give --relabel to change their label to {label!r}"
+            f"{shown}{more}; relabel them to change their label to {label!r}",
+            "relabel",
         )
 
 
@@ -172,10 +183,19 @@ def import_paths(
     (default: the workflow name, so FlowCept's campaign view lists every imported run).
     Returns a summary; re-importing the same files replaces the same runs.
     """
+    notes: list[str] = []
     name, runs = read_runs(
-        system, paths, workflow, label=label, skip_bad=skip_bad, progress=progress, **options
+        system,
+        paths,
+        workflow,
+        label=label,
+        skip_bad=skip_bad,
+        progress=progress,
+        notes=notes,
+        **options,
     )
     summary = ImportSummary(system=name, workflow=workflow, label=label, detected=system == "auto")
+    summary.warnings.extend(notes)
     written: list[str] = []
     transactional = False
     try:

@@ -12,11 +12,13 @@ from provcausal.queries.export import (
     format_for_path,
     run_document,
     serialize,
+    write_atomic,
 )
 from provcausal.queries.lineage import lineage, lineage_table
 from provcausal.queries.listings import (
     delete_run,
     delete_runs,
+    doctor,
     label_runs,
     list_runs,
     list_workflows,
@@ -29,6 +31,7 @@ __all__ = [
     "list_workflows",
     "list_runs",
     "delete_run",
+    "doctor",
     "delete_runs",
     "match_runs",
     "label_runs",
@@ -42,6 +45,7 @@ __all__ = [
     "run_document",
     "serialize",
     "FORMATS",
+    "write_atomic",
     "format_for_path",
     "TASK_COLUMNS",
     "nodes_dot",

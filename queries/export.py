@@ -9,7 +9,10 @@ PROV-N, PROV-XML (lxml), Turtle and JSON-LD (rdflib); lxml and rdflib are core d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import prov.model as pm
@@ -27,6 +30,8 @@ __all__ = [
     "export_document",
     "export_prov",
     "serialize",
+    "write_atomic",
+    "atomic_path",
 ]
 
 #: Format name → :class:`provcausal.model.prov.ProvFormat` (one table for export and import).
@@ -44,10 +49,10 @@ def format_for_path(path: str) -> str:
     """The export format a file name asks for; an unknown extension is a usage error."""
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
-        raise BadInputError(
-            f"cannot tell the format from the extension {suffix or '(none)'!r}: use "
-            f"{', '.join(EXTENSIONS)} or give --format",
-            path=path,
+        raise InvalidParameterError(
+            f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}: use "
+            f"{', '.join(EXTENSIONS)} or name the format",
+            "fmt",
         )
     return EXTENSIONS[suffix]
 
@@ -115,3 +120,46 @@ def serialize(document: pm.ProvDocument, fmt: str) -> str:
     if fmt not in FORMATS:
         raise InvalidParameterError(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}", "fmt")
     return P.serialize(document, fmt)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` for the caller (or a program) to fill; renamed to
+    ``path`` only when the block succeeds, removed otherwise. A full disk or an interrupt
+    never leaves a truncated or empty ``path``; a missing folder is a clean error."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise BadInputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise BadInputError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        data = text.encode("utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return Path(path)

@@ -140,7 +140,7 @@ def _step_upstream(
 ) -> dict[str, dict[str, Any]]:
     """Producers of what ``frontier`` used, then the dependencies no entity explains."""
     nxt: dict[str, dict[str, Any]] = {}
-    explained = _producers(g, walker, frontier, level, nxt)
+    explained = _entity_step(g, walker, frontier, level, nxt, upstream=True)
     extra: dict[str, set[str]] = {}
     for task in frontier:
         deps = set(task.get("dependencies") or [])
@@ -158,33 +158,43 @@ def _step_upstream(
     return nxt
 
 
-def _producers(
+def _entity_step(
     g: nx.DiGraph,
     walker: _Walker,
     frontier: list[dict[str, Any]],
     level: int,
     nxt: dict[str, dict[str, Any]],
+    upstream: bool,
 ) -> dict[str, set[str]]:
-    """Add the entities ``frontier`` used and the tasks that generated them; returns, per
-    task of the frontier, the producers found through entities."""
+    """Add the entities ``frontier`` used (``upstream``) or generated, and the tasks that
+    generated or used them; returns, per task of the frontier, the tasks found through
+    entities. Edges run from producer to entity to user either way."""
+    own_ids, other_ids = (
+        (fc.used_ids, fc.generated_ids) if upstream else (fc.generated_ids, fc.used_ids)
+    )
+
+    def edge(task_id: str, eid: str, own: bool) -> tuple[str, str]:
+        return (eid, task_id) if upstream == own else (task_id, eid)
+
     wanted: dict[str, list[str]] = {}
-    explained: dict[str, set[str]] = {}
+    found: dict[str, set[str]] = {}
     for task in frontier:
-        for eid in fc.used_ids(task):
+        for eid in own_ids(task):
             _add_entity(g, eid, fc.entity_info(task, eid), task, level)
-            g.add_edge(eid, task["task_id"])
+            g.add_edge(*edge(task["task_id"], eid, True))
             wanted.setdefault(eid, []).append(task["task_id"])
     if not wanted:
-        return explained
-    for producer in walker.keep(walker.store.tasks_by_entity(list(wanted), "generated")):
-        for eid in fc.generated_ids(producer):
+        return found
+    role = "generated" if upstream else "used"
+    for other in walker.keep(walker.store.tasks_by_entity(list(wanted), role)):
+        for eid in other_ids(other):
             if eid in wanted:
-                _add_task(g, producer, level)
-                g.add_edge(producer["task_id"], eid)
-                nxt[producer["task_id"]] = producer
-                for user_id in wanted[eid]:
-                    explained.setdefault(user_id, set()).add(producer["task_id"])
-    return explained
+                _add_task(g, other, level)
+                g.add_edge(*edge(other["task_id"], eid, False))
+                nxt[other["task_id"]] = other
+                for task_id in wanted[eid]:
+                    found.setdefault(task_id, set()).add(other["task_id"])
+    return found
 
 
 def _step_downstream(
@@ -193,7 +203,7 @@ def _step_downstream(
     """Consumers of what ``frontier`` generated, tasks naming it in ``dependencies``, and
     (for FlowCept-captured tasks) later tasks linked by FlowCept's value rule."""
     nxt: dict[str, dict[str, Any]] = {}
-    _consumers(g, walker, frontier, level, nxt)
+    _entity_step(g, walker, frontier, level, nxt, upstream=False)
     ids = [t["task_id"] for t in frontier]
     for dependent in walker.keep(walker.store.tasks_depending_on(ids)):
         if dependent["task_id"] in nxt:
@@ -207,30 +217,6 @@ def _step_downstream(
         if fc.is_captured(task):
             _value_rule_dependents(g, walker, task, level, nxt)
     return nxt
-
-
-def _consumers(
-    g: nx.DiGraph,
-    walker: _Walker,
-    frontier: list[dict[str, Any]],
-    level: int,
-    nxt: dict[str, dict[str, Any]],
-) -> None:
-    """Add the entities ``frontier`` generated and the tasks that used them."""
-    produced: dict[str, str] = {}
-    for task in frontier:
-        for eid in fc.generated_ids(task):
-            _add_entity(g, eid, fc.entity_info(task, eid), task, level)
-            g.add_edge(task["task_id"], eid)
-            produced[eid] = task["task_id"]
-    if not produced:
-        return
-    for consumer in walker.keep(walker.store.tasks_by_entity(list(produced), "used")):
-        for eid in fc.used_ids(consumer):
-            if eid in produced:
-                _add_task(g, consumer, level)
-                g.add_edge(eid, consumer["task_id"])
-                nxt[consumer["task_id"]] = consumer
 
 
 def _value_rule_dependents(

@@ -19,11 +19,13 @@ __all__ = [
     "list_workflows",
     "list_runs",
     "delete_run",
+    "doctor",
     "delete_runs",
     "match_runs",
     "label_runs",
     "workflow_name",
     "RUN_COLUMNS",
+    "LEFTOVER_COLUMNS",
 ]
 
 RUN_COLUMNS = [
@@ -37,6 +39,7 @@ RUN_COLUMNS = [
     "ended_at",
     "source",
 ]
+LEFTOVER_COLUMNS = ["kind", "id", "detail"]
 WORKFLOW_COLUMNS = ["workflow", "runs", "labels", "systems", "tasks", "samples"]
 
 
@@ -151,6 +154,25 @@ def delete_run(store: Store, run_id: str) -> None:
     """Delete one run with its tasks and PROV document."""
     if not store.delete_run(run_id):
         raise NotFoundError(f"no run {run_id!r} in {store.uri}")
+
+
+def doctor(store: Store, repair: bool = False) -> pd.DataFrame:
+    """What interrupted imports or deletions left in the store (``repair``: remove it).
+
+    Complete runs and the data of imports still running are never listed or removed.
+    """
+    found = store.repair() if repair else store.leftovers()
+    rows = [
+        {
+            "kind": item["kind"],
+            "id": item["id"],
+            "detail": ", ".join(
+                f"{k} {v}" for k, v in item.items() if k not in ("kind", "id") and v is not None
+            ),
+        }
+        for item in found
+    ]
+    return pd.DataFrame(rows, columns=LEFTOVER_COLUMNS)
 
 
 def match_runs(

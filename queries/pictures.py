@@ -13,7 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 import prov.model as pm
-from provcausal.queries.export import run_document
+from provcausal.queries.export import atomic_path, run_document, write_atomic
 
 from provcausal.errors import BadInputError, MissingDependencyError
 from provcausal.stores import Store
@@ -138,7 +138,7 @@ def write_picture(dot: str, path: str | Path) -> Path:
     if suffix not in (".dot", ".gv", ".svg", ".png"):
         raise BadInputError("the picture must end in .dot, .svg or .png", path=str(path))
     if suffix in (".dot", ".gv"):
-        path.write_text(dot, encoding="utf-8")
+        write_atomic(path, dot)
         return path
     exe = shutil.which("dot")
     if exe is None:
@@ -146,13 +146,14 @@ def write_picture(dot: str, path: str | Path) -> Path:
             f"{suffix[1:].upper()} needs Graphviz's dot program (apt-get install graphviz); "
             f"or write the DOT source with -o {path.with_suffix('.dot')}"
         )
-    done = subprocess.run(
-        [exe, f"-T{suffix[1:]}", "-o", str(path)],
-        input=dot,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        raise BadInputError(f"dot failed: {done.stderr.strip()[:300]}", path=str(path))
+    with atomic_path(path) as tmp:
+        done = subprocess.run(
+            [exe, f"-T{suffix[1:]}", "-o", str(tmp)],
+            input=dot,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise BadInputError(f"dot failed: {done.stderr.strip()[:300]}", path=str(path))
     return path

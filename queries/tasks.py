@@ -82,7 +82,7 @@ def list_tasks(
     frame = pd.DataFrame(rows, columns=TASK_COLUMNS)
     if frame.empty:
         return frame
-    frame["_t"] = frame["started_at"].map(lambda d: d.timestamp() if d is not None else 0.0)
+    frame["_t"] = frame["started_at"].map(lambda d: d.timestamp() if pd.notna(d) else 0.0)
     return frame.sort_values(["run_id", "_t", "task_id"]).drop(columns="_t").reset_index(drop=True)
 
 

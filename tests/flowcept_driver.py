@@ -1,7 +1,8 @@
 """Drives the real ``flowcept`` package in a subprocess (it reads its settings at import).
 
 Usage: ``python flowcept_driver.py query RUN_ID`` prints what FlowCept's own API returns for a
-run; ``dataflow RUN_ID`` prints FlowCept's dataflow view of it; ``capture SPEC.json`` writes
+run; ``watch SECONDS`` prints, query after query, how many tasks FlowCept returns per run;
+``dataflow RUN_ID`` prints FlowCept's dataflow view of it; ``capture SPEC.json`` writes
 workflows and tasks with FlowCept's own code. ``FLOWCEPT_SETTINGS_PATH`` names the settings
 file.
 """
@@ -18,6 +19,21 @@ def query(run_id: str) -> None:
     tasks = Flowcept.db.query(filter={"workflow_id": run_id})
     workflows = Flowcept.db.workflow_query(filter={"workflow_id": run_id})
     print(json.dumps({"tasks": tasks, "workflows": workflows}, default=str))
+
+
+def watch(seconds: str) -> None:
+    """Query every task through FlowCept's API until ``seconds`` pass; one JSON line per
+    query: the number of tasks FlowCept returned per workflow_id."""
+    import time
+    from collections import Counter
+
+    from flowcept import Flowcept
+
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        tasks = Flowcept.db.query(filter={}, projection=["workflow_id"]) or []
+        print(json.dumps(Counter(str(t.get("workflow_id")) for t in tasks)), flush=True)
+        time.sleep(0.05)
 
 
 def dataflow(run_id: str) -> None:
@@ -66,4 +82,6 @@ def capture(spec_path: str) -> None:
 
 
 if __name__ == "__main__":
-    {"query": query, "capture": capture, "dataflow": dataflow}[sys.argv[1]](sys.argv[2])
+    {"query": query, "capture": capture, "watch": watch, "dataflow": dataflow}[sys.argv[1]](
+        sys.argv[2]
+    )

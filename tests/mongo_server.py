@@ -10,23 +10,19 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pymongo
 
+from tests.server_process import free_port, stop_process, wait_ready
+
 ENV_URI = "PROVCAUSAL_TEST_MONGO_URI"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["ENV_URI", "WireServer", "fresh_database_uri", "free_port"]
 
 
 class WireServer:
@@ -72,21 +68,20 @@ class WireServer:
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"nx-27017 exited with {self.proc.returncode}: "
-                    + (self.workdir / "stdout.log").read_text(errors="replace")[-2000:]
-                )
-            try:
-                with pymongo.MongoClient(self.base_uri, serverSelectionTimeoutMS=300) as c:
-                    c.admin.command("ping")
-                return
-            except pymongo.errors.PyMongoError:
-                time.sleep(0.1)
+        log = self.workdir / "stdout.log"
+        if wait_ready(self.proc, self._ping, log, "nx-27017", timeout):
+            return
         self.stop()
         raise RuntimeError(f"nx-27017 did not answer ping on port {self.port} in {timeout} s")
+
+    def _ping(self) -> bool:
+        c: pymongo.MongoClient[dict[str, Any]]
+        try:
+            with pymongo.MongoClient(self.base_uri, serverSelectionTimeoutMS=300) as c:
+                c.admin.command("ping")
+        except pymongo.errors.PyMongoError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self.proc is None:
@@ -96,14 +91,10 @@ class WireServer:
         if pid_file.exists():
             with contextlib.suppress(ValueError):
                 pid = int(pid_file.read_text().strip() or pid)
-        for target in {pid, self.proc.pid}:
+        if pid != self.proc.pid:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(target, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+                os.kill(pid, signal.SIGTERM)
+        stop_process(self.proc)
         self.proc = None
 
 

@@ -11,10 +11,9 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-from tests.mongo_server import free_port
+from tests.server_process import free_port, stop_process, wait_ready
 
 
 class RedisServer:
@@ -34,31 +33,22 @@ class RedisServer:
         args += ["--appendonly", "no", "--dir", str(self.workdir)]
         with open(self.workdir / "redis.log", "wb") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    "redis-server exited: "
-                    + (self.workdir / "redis.log").read_text(errors="replace")[-2000:]
-                )
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn,
-            ):
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return
-            time.sleep(0.05)
+        if wait_ready(self.proc, self._pong, self.workdir / "redis.log", "redis-server", timeout):
+            return
         self.stop()
         raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    def _pong(self) -> bool:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn,
+        ):
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+        return False
 
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.proc = None

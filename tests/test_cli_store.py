@@ -45,14 +45,30 @@ def test_runs_delete_removes_one_run_and_unknown_run_is_exit_2(store_uri: str) -
     with open_store(store_uri) as store:
         store.put_run(run)
     result = run_cli("runs", "delete", run.run_id, "--json", store=store_uri)
-    assert result.ok().json() == {"deleted": [run.run_id]}
+    assert result.ok().json() == {"deleted": [run.run_id], "store": store_uri}
     with open_store(store_uri) as store:
         assert store.find_runs() == [] and store.count_tasks() == 0
     run_cli("runs", "delete", run.run_id, store=store_uri).error(2, f"no run {run.run_id!r}")
 
 
+def test_runs_delete_without_a_selection_names_only_its_own_flags(store_uri: str) -> None:
+    import re
+
+    from provcausal.cli import cli
+
+    with open_store(store_uri) as store:
+        store.put_run(chain_run("/r1"))
+    err = run_cli("runs", "delete", "--yes", store=store_uri).error(2, "name the runs")
+    assert err.startswith("Error: name the runs")
+    named = set(re.findall(r"--[a-z-]+", err))
+    delete = cli.commands["runs"].commands["delete"]  # type: ignore[attr-defined]
+    flags = {opt for p in delete.params for opt in p.opts}
+    assert named == {"--workflow", "--label", "--where"} <= flags
+    assert "RUN_ID" in err
+
+
 def test_unreachable_mongodb_is_one_line_exit_3_without_password() -> None:
-    from tests.mongo_server import free_port
+    from tests.server_process import free_port
 
     uri = f"mongodb://alice:TopSecret99@127.0.0.1:{free_port()}/flowcept"
     result = run_cli("--debug", "workflows", store=uri)
@@ -62,6 +78,9 @@ def test_unreachable_mongodb_is_one_line_exit_3_without_password() -> None:
 
 
 def test_store_from_environment_variable(monkeypatch, tmp_path) -> None:
+    from provcausal.stores import open_store
+    from tests.helpers import chain_run
+
     monkeypatch.setenv("PROVCAUSAL_STORE", f"sqlite://{tmp_path / 'env.db'}")
     with open_store(f"sqlite://{tmp_path / 'env.db'}") as store:
         store.put_run(chain_run("/r1", workflow="from-env"))

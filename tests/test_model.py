@@ -203,7 +203,7 @@ def test_given_foreign_text_that_looks_like_json_then_it_stays_text():
 
 
 def test_given_a_time_beyond_year_9999_in_utc_then_bad_input_names_it():
-    with pytest.raises(BadInputError, match="ex:a1: prov:endTime 9999-12-31T23:00:00-05:00"):
+    with pytest.raises(BadInputError, match="ex:a1: prov:endTime .*9999-12-31T23:00:00-05:00"):
         convert(foreign({"prov:endTime": "9999-12-31T23:00:00-05:00"}))
 
 

@@ -27,6 +27,13 @@ def console_commands() -> list[str]:
     return [line[2:] for block in blocks for line in block.splitlines() if line.startswith("$ ")]
 
 
+def printed_lines() -> list[str]:
+    """Every output line the README's console blocks show (not the ``$`` lines)."""
+    blocks = re.findall(r"```console\n(.*?)```", README.read_text(), re.S)
+    lines = (line.rstrip() for block in blocks for line in block.splitlines())
+    return [line for line in lines if line and not line.startswith("$ ")]
+
+
 def test_readme_has_two_setup_commands_and_shows_commands() -> None:
     bash = re.search(r"```bash\n(.*?)```", README.read_text(), re.S).group(1)
     assert len(bash.strip().splitlines()) == 2
@@ -52,6 +59,9 @@ def test_readme_commands_work_pasted_as_printed(tmp_path: Path) -> None:
     assert "wrote report.html" in done.stdout and (tmp_path / "report.html").exists()
     assert "wrote run.provn (provn)" in done.stdout
     assert not (tmp_path / "gcratio.dot").exists()
+    # What the README shows is what the commands print (same files, same ids, same numbers).
+    missing = [line for line in printed_lines() if line not in done.stdout]
+    assert missing == [], missing
     # Every id the README prints is one the user's store holds (ids derive from content).
     shown = set(re.findall(r"\b(?:scipipe|t|e)-[0-9a-f]{20,24}\b", README.read_text()))
     assert shown and shown <= set(re.findall(r"\b(?:scipipe|t|e)-[0-9a-f]{20,24}\b", done.stdout))

@@ -69,6 +69,12 @@ def cli_json(*args: str) -> Any:
     return run_cli(*args).ok().json()
 
 
+def import_cli(uri: str, system: str, path: Path, workflow: str, label: str, *extra: str) -> Any:
+    """``provcausal import SYSTEM PATH`` into ``uri`` with a workflow and label; its JSON."""
+    args = ["--store", uri, "import", system, str(path), *extra]
+    return cli_json(*args, "--workflow", workflow, "--label", label, "--json")
+
+
 def trace_lines(shape: str, variant: str) -> list[dict[str, Any]]:
     path = NODERED / shape / f"{variant}.trace.log"
     return [json.loads(text) for text in path.read_text().splitlines()]
@@ -106,20 +112,10 @@ def source_count(shape: str) -> int:
 def test_nodered_fixture_imports_through_cli(shape: str, sqlite_uri: str) -> None:
     n_normal, n_faulty, t_normal, t_faulty, names = NODERED_COUNTS[shape]
     for variant, lines, tasks in (("normal", n_normal, t_normal), ("faulty", n_faulty, t_faulty)):
-        summary = cli_json(
-            "--store",
-            sqlite_uri,
-            "import",
-            "nodered",
-            str(NODERED / shape / f"{variant}.trace.log"),
-            "--flow",
-            str(NODERED / shape / f"{variant}.flows.json"),
-            "--workflow",
-            shape,
-            "--label",
-            variant,
-            "--json",
+        trace, flow = (
+            NODERED / shape / f"{variant}.{kind}" for kind in ("trace.log", "flows.json")
         )
+        summary = import_cli(sqlite_uri, "nodered", trace, shape, variant, "--flow", str(flow))
         messages = lines // FANOUT_BRANCHES.get(shape, 1)
         assert (summary["runs"], summary["samples"]) == (1, messages)
         assert summary["tasks"] == tasks
@@ -300,18 +296,7 @@ def number(run: Path, name: str) -> float:
 
 @pytest.mark.parametrize("variant", ["normal", "faulty"])
 def test_scipipe_fixture_imports_through_cli(variant: str, sqlite_uri: str) -> None:
-    summary = cli_json(
-        "--store",
-        sqlite_uri,
-        "import",
-        "scipipe",
-        str(SCIPIPE / variant),
-        "--workflow",
-        "stats",
-        "--label",
-        variant,
-        "--json",
-    )
+    summary = import_cli(sqlite_uri, "scipipe", SCIPIPE / variant, "stats", variant)
     # 9 tasks a run: 8 processes with audit files + the Concatenator restored from the DOT;
     # 15 entities: the 15 files of a run that a task used or generated (sums.txt included)
     assert (summary["runs"], summary["samples"]) == (20, 20)
@@ -400,18 +385,7 @@ def test_scipipe_fault_moves_only_the_max_port_of_stats2() -> None:
 
 @pytest.mark.parametrize("variant", ["normal", "faulty"])
 def test_scipipe_two_sinks_imports_through_cli(variant: str, sqlite_uri: str) -> None:
-    summary = cli_json(
-        "--store",
-        sqlite_uri,
-        "import",
-        "scipipe",
-        str(TWO_SINKS / variant),
-        "--workflow",
-        "stats2sinks",
-        "--label",
-        variant,
-        "--json",
-    )
+    summary = import_cli(sqlite_uri, "scipipe", TWO_SINKS / variant, "stats2sinks", variant)
     # 8 tasks (no score) and 14 entities a run
     assert (summary["runs"], summary["samples"]) == (10, 10)
     assert (summary["tasks"], summary["entities"]) == (80, 140)

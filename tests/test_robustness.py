@@ -172,8 +172,12 @@ def _with_task_attr(prov_json: str, attr: str, value: object) -> tuple[str, str]
 @pytest.mark.parametrize(
     "attr, value, says",
     [
-        (VISIT, "x", "must be a whole number >= 0, not 'x'"),  # was exit 1, internal ValueError
-        (VISIT, {"$": "-3", "type": "xsd:int"}, "must be a whole number >= 0, not '-3'"),
+        (
+            VISIT,
+            "x",
+            "must be a whole number >= 0 below 2^63, not 'x'",
+        ),  # was exit 1, internal ValueError
+        (VISIT, {"$": "-3", "type": "xsd:int"}, "must be a whole number >= 0 below 2^63, not '-3'"),
         (UNOBSERVED, "x", "must be true or false"),
         (DURATION, "soon", "must be a number of seconds"),
         (NODE, True, "must be text"),

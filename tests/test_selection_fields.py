@@ -95,7 +95,7 @@ def test_import_campaign_and_cli_label(tmp_path, sqlite_uri) -> None:
     tasks = run("tasks", "--run", rows[0]["run_id"], "--json")
     assert tasks
     out = run("label", "-w", "gc", "--where", "campaign_id=c1", "--set", "normal", "--json")
-    assert out == {"label": "normal", "runs": [rows[0]["run_id"]]}
+    assert out == {"label": "normal", "runs": [rows[0]["run_id"]], "store": sqlite_uri}
     assert [r["label"] for r in run("runs", "--label", "normal", "--json")] == ["normal"]
     missing = run_cli(
         "label", "-w", "gc", "--where", "campaign_id=zz", "--set", "x", store=sqlite_uri

@@ -15,14 +15,9 @@ import numpy as np
 import pandas as pd
 
 from provcausal.analysis.attribution import prepare
-from provcausal.analysis.graph import sinks
 from provcausal.analysis.selection import select_runs
-from provcausal.errors import (
-    AnalysisError,
-    InvalidParameterError,
-    NotFoundError,
-    UnknownNodeError,
-)
+from provcausal.analysis.targets import resolve_target
+from provcausal.errors import AnalysisError, InvalidParameterError, NotFoundError
 from provcausal.model import flowcept as fc
 from provcausal.stores import Store, run_label
 
@@ -114,21 +109,6 @@ def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
     raise NotFoundError(f"no sample {sample!r} in workflow {workflow!r}")
 
 
-def _target(graph: nx.DiGraph, target: str | None, workflow: str) -> str:
-    """The node whose value is explained: the one named, else the single sink."""
-    if target is None:
-        ends = sinks(graph)
-        if len(ends) != 1:
-            raise InvalidParameterError(
-                f"the workflow has {len(ends)} sinks: {', '.join(ends)}; choose one target",
-                "target",
-            )
-        return str(ends[0])
-    if target not in graph:
-        raise UnknownNodeError(f"{target!r} is not a node of {workflow!r}")
-    return target
-
-
 def _model(
     sub: nx.DiGraph,
     old: pd.DataFrame,
@@ -139,7 +119,7 @@ def _model(
     """An invertible SCM with a mechanism per node chosen as for ``attribute`` (unfitted)."""
     from dowhy import gcm
 
-    from provcausal.analysis.engine import choose_model
+    from provcausal.analysis.mechanisms import choose_model
 
     model = gcm.InvertibleStructuralCausalModel(sub)
     steps = len(sub.nodes) + 1
@@ -150,17 +130,31 @@ def _model(
         if not parents:
             model.set_causal_mechanism(node, gcm.EmpiricalDistribution())
         else:
-            _, factory = choose_model(
+            name, factory = choose_model(
                 old[parents].to_numpy(float),
                 old[node].to_numpy(float),
                 "fast" if quality == "fast" else quality,
                 seed,
             )
-            prediction = factory()
-            if prediction is None or not hasattr(prediction, "predict"):
-                prediction = gcm.ml.create_linear_regressor()
-            model.set_causal_mechanism(node, gcm.AdditiveNoiseModel(prediction))
+            model.set_causal_mechanism(node, gcm.AdditiveNoiseModel(_prediction(name, factory)))
     return model
+
+
+def _prediction(name: str, factory: Any) -> Any:
+    """The chosen model as a ``dowhy.gcm`` prediction model (dowhy calls ``fit(X=, Y=)``
+    and ``clone()``, which provcausal's own least squares and bare scikit-learn lack)."""
+    from dowhy import gcm
+
+    if name == "linear":
+        return gcm.ml.create_linear_regressor()
+    if name == "polynomial":
+        return gcm.ml.create_polynom_regressor(degree=2)
+    prediction = factory()
+    if prediction is None or not hasattr(prediction, "predict"):
+        return gcm.ml.create_linear_regressor()
+    if isinstance(prediction, gcm.ml.PredictionModel):
+        return prediction
+    return gcm.ml.SklearnRegressionModel(prediction)
 
 
 def anomalies(
@@ -191,7 +185,7 @@ def anomalies(
     if key not in prep.comparison.index:
         raise AnalysisError(f"sample {sample!r} has incomplete data for {prep.metric}")
     graph = prep.graph
-    target = _target(graph, target, workflow)
+    target = resolve_target(graph, target, prep.labels, workflow, prep.metric)
     keep = nx.ancestors(graph, target) | {target}
     sub = graph.subgraph(keep).copy()
     old = prep.baseline[list(sub.nodes)]

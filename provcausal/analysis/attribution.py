@@ -16,13 +16,15 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from provcausal.analysis.engine import EngineResult, attribute_frames
-from provcausal.analysis.graph import contract_nodes, graph_from_tasks, sinks
+from provcausal.analysis.engine import attribute_frames
+from provcausal.analysis.graph import contract_nodes, graph_from_tasks
 from provcausal.analysis.routing import add_routing
 from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
+from provcausal.analysis.targets import choose_targets
 from provcausal.analysis.tasks import load_task_table
-from provcausal.errors import AnalysisError, InvalidParameterError, UnknownNodeError
+from provcausal.analysis.verdict import verdict
+from provcausal.errors import AnalysisError, InvalidParameterError
 from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
@@ -365,92 +367,3 @@ def attribute(
     first.also = results[1:]
     first.seconds = time.perf_counter() - started
     return first
-
-
-#: Level of the two-sample KS test that decides which sinks changed (Bonferroni over sinks).
-SINK_ALPHA = 0.01
-
-
-def changed_sinks(prep: Prepared, candidates: list[str]) -> list[tuple[str, float, float]]:
-    """``(sink, KS statistic, p-value)`` for each candidate, most changed first."""
-    from scipy import stats
-
-    out = []
-    for node in candidates:
-        test = stats.ks_2samp(prep.baseline[node], prep.comparison[node])
-        out.append((node, float(test.statistic), float(test.pvalue)))
-    return sorted(out, key=lambda x: (-x[1], x[0]))
-
-
-def choose_targets(prep: Prepared, target: str | None) -> tuple[list[str], list[str]]:
-    """The node(s) to analyse and the notes that say why (see :func:`attribute`)."""
-    if target is not None:
-        return [_resolve_target(prep, target)], []
-    declared = [n for n in prep.outputs if n in prep.graph]
-    if len(declared) == 1:
-        return declared, [
-            f"target: the declared output {prep.labels.get(declared[0], declared[0])}"
-        ]
-    ends = declared or sinks(prep.graph)
-    if len(ends) == 1:
-        return ends, []
-    if not ends:
-        raise AnalysisError(f"the workflow {prep.workflow!r} has no sink to analyse")
-    ranked = changed_sinks(prep, ends)
-    level = SINK_ALPHA / len(ranked)
-    changed = [n for n, _, p in ranked if p < level]
-    name = [prep.labels.get(n, n) for n in ends]
-    if not changed:
-        return [n for n, _, _ in ranked], [
-            f"the workflow has {len(ends)} sinks ({', '.join(name)}) and no sink's distribution "
-            f"changed significantly (KS p >= {level:.2g}): every sink was analysed"
-        ]
-    stable = [prep.labels.get(n, n) for n, _, p in ranked if p >= level]
-    return changed, [
-        f"the workflow has {len(ends)} sinks ({', '.join(name)}); analysed the "
-        f"{len(changed)} whose distribution changed (KS p < {level:.2g})"
-        + (f"; unchanged: {', '.join(stable)}" if stable else "")
-        + "; choose one with --target"
-    ]
-
-
-def _resolve_target(prep: Prepared, target: str) -> str:
-    if target in prep.graph:
-        return target
-    by_label = [n for n, lab in prep.labels.items() if lab == target and n in prep.graph]
-    if len(by_label) == 1:
-        return by_label[0]
-    raise UnknownNodeError(
-        f"{target!r} is not a node of {prep.workflow!r} with "
-        f"{prep.metric} data (nodes: {', '.join(sorted(prep.graph))})"
-    )
-
-
-def verdict(result: EngineResult, labels: dict[str, str]) -> str:
-    """One sentence that says how strong the evidence for the top node is.
-
-    The evidence is strong when the top node ranks first in at least 80 % of the resamples
-    and its lead over the runner-up, paired per replicate, has a 95 % interval above zero.
-    """
-    table = result.table
-    if table.empty or table.iloc[0]["score"] <= 0:
-        return "no node accounts for a change of the target's distribution"
-    top = table.iloc[0]
-    name = labels.get(top["node"], top["node"])
-    lead = result.lead_interval()
-    if lead is None:
-        return f"{name} ranks first (no repeats: no interval to judge the evidence)"
-    other = labels.get(table.iloc[1]["node"], table.iloc[1]["node"])
-    if result.forced:
-        return f"weak evidence: no node's mechanism changed significantly; {name} is the likeliest"
-    if top["top_frequency"] < 0.8:
-        return f"weak evidence: {name} ranks first in only {top['top_frequency']:.0%} of resamples"
-    if lead[0] <= 0:
-        return (
-            f"weak evidence: {name} ranks first in {top['top_frequency']:.0%} of resamples "
-            f"but its lead over {other} is not clear of zero"
-        )
-    return (
-        f"{name} accounts for the change (first in {top['top_frequency']:.0%} of resamples; "
-        f"lead over {other} {lead[0]:.3g} to {lead[1]:.3g})"
-    )

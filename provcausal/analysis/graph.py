@@ -3,10 +3,11 @@
 Nodes are the workflow's nodes (``activity_id``); there is an edge ``a → b`` when a task of
 ``b`` used what a task of ``a`` generated (or names it in ``dependencies``), in any selected run.
 Loops are resolved the way Paleyes et al. did for their auto-play loop: only the last visit of
-each node per sample counts, so edges into earlier visits are cut. Unobserved nodes (e.g. a
-SciPipe Concatenator, a Node-RED initiator) carry no data and are contracted, joining their
-parents to their children. Whatever was cut or contracted is recorded on the graph
-(``G.graph["cut"]``, ``G.graph["contracted"]``).
+each node per sample counts, so edges from earlier visits are cut; an edge from a node's last
+visit into an earlier visit of another (branches of a fan-out meeting again) is kept.
+Unobserved nodes (e.g. a SciPipe Concatenator, a Node-RED initiator) carry no data and are
+contracted, joining their parents to their children. Whatever was cut or contracted is
+recorded on the graph (``G.graph["cut"]``, ``G.graph["contracted"]``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,15 @@ def graph_from_tasks(tasks: pd.DataFrame) -> nx.DiGraph:
                 support[(parent, node)] += 1
             else:
                 cut[(parent, node)] += 1
+    # Where branches of one message meet again (a fan-out whose branches reach the same
+    # writer or join), the branch that ends first feeds an earlier visit of the meeting node;
+    # its last visit still feeds that node: the edge is kept, not cut as a loop.
+    earlier = tasks[~tasks["task_id"].isin(kept_ids)]
+    for node, deps in zip(earlier["node"], earlier["deps"], strict=True):
+        for dep in deps:
+            parent = node_of.get(dep)
+            if parent is not None and parent != node and dep in kept_ids:
+                support[(parent, node)] += 1
     for (a, b), n in support.items():
         g.add_edge(a, b, samples=n)
     cuts = [(a, b, n) for (a, b), n in cut.items() if not g.has_edge(a, b)]

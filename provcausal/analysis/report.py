@@ -289,8 +289,8 @@ def _others(result: Attribution) -> str:
         for o in others
     )
     return (
-        "<h2>Other outputs that changed</h2><p>This page details the first; "
-        f"<code>--target</code> chooses another.</p><ul>{items}</ul>"
+        "<h2>Other outputs that changed</h2><p>This page details the first; name another "
+        f"as the target to detail it.</p><ul>{items}</ul>"
     )
 
 

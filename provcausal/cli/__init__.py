@@ -7,8 +7,11 @@ helpers. provcausal's errors become ``Error: …`` on stderr with the exit code 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -56,7 +59,13 @@ pass_app = click.make_pass_decorator(App)
 
 
 #: API parameter → the option that sets it, where it is not ``--<parameter>``.
-FLAGS = {"fmt": "--format", "run": "--run", "workflow": "--workflow"}
+FLAGS = {
+    "fmt": "--format",
+    "run": "--run",
+    "workflow": "--workflow",
+    "labels": "--label",
+    "run_ids": "RUN_ID",
+}
 
 
 def flag_hint(exc: InvalidParameterError) -> str:
@@ -123,6 +132,24 @@ def cli(ctx: click.Context, store_uri: str | None, quiet: bool, debug: bool) -> 
         _silence_warnings()
     ctx.obj = app
     ctx.call_on_close(app.close)
+    ctx.with_resource(_library_warnings(app))
+
+
+@contextlib.contextmanager
+def _library_warnings(app: App) -> Iterator[None]:
+    """Warnings that libraries raise (prov's ``ProvFutureRejectionWarning``, pymongo's
+    option warnings) as one ``Warning:`` line on stderr, or nothing with ``-q`` (given
+    before or after the command's name)."""
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not app.quiet:
+            click.echo(f"Warning: {category.__name__}: {message}", err=True)
+
+    with warnings.catch_warnings():
+        if not app.quiet:  # prov's warnings say what a future prov will reject: once each
+            warnings.filterwarnings("default", module=r"prov(\..*)?$")
+        warnings.showwarning = show
+        yield
 
 
 def _set_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -6,7 +6,8 @@ import shlex
 
 import click
 
-from provcausal.cli.output import Bar, emit, json_option, table_text
+from provcausal.cli.output import Bar, emit, json_option, output_file_option, table_text
+from provcausal.cli.params import NAME
 from provcausal.errors import BadInputError
 
 QUALITY = click.Choice(["fast", "good", "better"])
@@ -91,7 +92,9 @@ def _plot(result, path: str) -> None:
 def _attribute_options(func):
     """The options ``attribute`` and ``report`` share."""
     options = [
-        click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow."),
+        click.option(
+            "--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow."
+        ),
         click.option(
             "--baseline",
             "-b",
@@ -222,14 +225,7 @@ def attribute_cmd(app, show_graph, plot, report, as_json, **args):
 
 @click.command("report")
 @_attribute_options
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    metavar="FILE.html",
-    help="The page to write.",
-)
+@output_file_option("The page to write.", metavar="FILE.html")
 @json_option
 @click.pass_obj
 def report_cmd(app, output, as_json, **args):
@@ -252,7 +248,7 @@ ANOMALY_LEGEND = (
 
 
 @click.command("anomalies")
-@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option("--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow.")
 @click.option(
     "--sample",
     "-s",

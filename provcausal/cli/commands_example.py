@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -55,6 +56,20 @@ def _prepare_folder(name: str, folder: Path, force: bool) -> list[str]:
     return removed
 
 
+def _import_commands(
+    system: str, folder: Path, names: str, workflow: str, *extra: str
+) -> list[str]:
+    """The ``provcausal import`` lines (quoted for a shell) that load the normal and the broken
+    runs; ``names`` formats a label into the file or folder name, ``extra`` ends each line."""
+    return [
+        shlex.join(
+            ["provcausal", "import", system, str(folder / names.format(label))]
+            + ["--workflow", workflow, "--label", label, *extra]
+        )
+        for label in ("normal", "broken")
+    ]
+
+
 def _write_gcratio(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[str], str]:
     from provcausal.examples import scipipe_gcratio
 
@@ -62,11 +77,7 @@ def _write_gcratio(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[s
         bar.label = f"writing {label} runs"
         scipipe_gcratio.write_runs(folder / label, runs, seed=s, count1_max=narrow, progress=bar)
         bar.close()
-    imports = [
-        f"provcausal import scipipe {folder / label} --workflow gcratio --label {label}"
-        for label in ("normal", "broken")
-    ]
-    return imports, "gcratio"
+    return _import_commands("scipipe", folder, "{}", "gcratio"), "gcratio"
 
 
 def _write_claims(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[str], str]:
@@ -83,12 +94,7 @@ def _write_claims(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[st
             seed=s,
         )
     bar(2, 2)
-    imports = [
-        f"provcausal import seldon {folder / (label + '.txt')} --workflow claims "
-        f"--label {label} --pipeline {spec}"
-        for label in ("normal", "broken")
-    ]
-    return imports, "claims"
+    return _import_commands("seldon", folder, "{}.txt", "claims", "--pipeline", str(spec)), "claims"
 
 
 def _write_nodered(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[str], str]:
@@ -101,12 +107,7 @@ def _write_nodered(folder: Path, runs: int, seed: int, bar: Bar) -> tuple[list[s
     bar(1, 2)
     nodered_chain.write_trace_log(folder / "broken.log", flow, runs, seed=seed + 1, delay_step=3)
     bar(2, 2)
-    imports = [
-        f"provcausal import nodered {folder / (label + '.log')} --workflow chain "
-        f"--label {label} --flow {flows}"
-        for label in ("normal", "broken")
-    ]
-    return imports, "chain"
+    return _import_commands("nodered", folder, "{}.log", "chain", "--flow", str(flows)), "chain"
 
 
 WRITERS = {"gcratio": _write_gcratio, "claims": _write_claims, "nodered": _write_nodered}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from provcausal.cli.output import emit, info, json_option, progress, warn
+from provcausal.cli.params import NAME
 from provcausal.ingest import ImportSummary, import_paths
 
 
@@ -50,10 +51,19 @@ def _common(func):
         help="FlowCept's campaign_id for these runs and their tasks (default: the workflow).",
     )(func)
     func = click.option(
-        "--label", "-l", metavar="LABEL", help="A label for these runs, e.g. normal or broken."
+        "--label",
+        "-l",
+        type=NAME,
+        metavar="LABEL",
+        help="A label for these runs, e.g. normal or broken.",
     )(func)
     func = click.option(
-        "--workflow", "-w", required=True, metavar="NAME", help="The workflow these runs belong to."
+        "--workflow",
+        "-w",
+        type=NAME,
+        required=True,
+        metavar="NAME",
+        help="The workflow these runs belong to.",
     )(func)
     func = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))(func)
     return func

@@ -6,7 +6,14 @@ import sys
 
 import click
 
-from provcausal.cli.output import emit, json_option, table_text
+from provcausal.cli.output import (
+    command_error,
+    emit,
+    json_option,
+    output_file_option,
+    table_text,
+)
+from provcausal.cli.params import NAME
 from provcausal.errors import InvalidParameterError
 from provcausal.queries import (
     FORMATS,
@@ -19,13 +26,16 @@ from provcausal.queries import (
     node_labels,
     nodes_dot,
     prov_dot,
+    write_atomic,
     write_picture,
 )
 
 
 @click.command("tasks")
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="Tasks of this run.")
-@click.option("--workflow", "-w", metavar="NAME", help="With --node: that node in every run.")
+@click.option(
+    "--workflow", "-w", type=NAME, metavar="NAME", help="With --node: that node in every run."
+)
 @click.option("--node", "-n", metavar="NODE", help="Only this node.")
 @click.option("--ids", "ids_only", is_flag=True, help="Print only the task ids, one a line.")
 @json_option
@@ -40,7 +50,7 @@ def tasks_cmd(app, run_id, workflow, node, ids_only, as_json):
 
 
 @click.command("nodes")
-@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option("--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow.")
 @json_option
 @click.pass_obj
 def nodes_cmd(app, workflow, as_json):
@@ -76,8 +86,10 @@ def lineage_cmd(app, item_id, upstream, depth, as_json):
 
 @click.command("export")
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="One run.")
-@click.option("--workflow", "-w", metavar="NAME", help="Every run of a workflow…")
-@click.option("--label", "-l", "labels", multiple=True, metavar="LABEL", help="…with a label.")
+@click.option("--workflow", "-w", type=NAME, metavar="NAME", help="Every run of a workflow…")
+@click.option(
+    "--label", "-l", "labels", type=NAME, multiple=True, metavar="LABEL", help="…with a label."
+)
 @click.option(
     "--format",
     "-f",
@@ -92,21 +104,18 @@ def lineage_cmd(app, item_id, upstream, depth, as_json):
 def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     """Export W3C PROV: a run exactly as imported, or a workflow's runs merged."""
     if as_json and not output:
-        raise InvalidParameterError(
-            "--json reports what was written: give -o FILE as well", "output"
-        )
+        raise command_error("--json reports what was written: give -o FILE as well", 2)
     fmt = fmt or (format_for_path(output) if output else "json")
     text = export_prov(app.store(), run_id, fmt, workflow=workflow, labels=list(labels) or None)
     if not output:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    with open(output, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_atomic(output, text)
     emit({"written": [output], "format": fmt}, as_json, text=f"wrote {output} ({fmt})")
 
 
 @click.command("graph")
-@click.option("--workflow", "-w", metavar="NAME", help="The workflow (kind nodes).")
+@click.option("--workflow", "-w", type=NAME, metavar="NAME", help="The workflow (kind nodes).")
 @click.option(
     "--kind",
     type=click.Choice(["nodes", "prov"]),
@@ -115,19 +124,12 @@ def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     help="nodes: the dataflow/causal graph from lineage; prov: one run's PROV graph.",
 )
 @click.option("--run", "-r", "run_id", metavar="RUN_ID", help="The run (kind prov).")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz's dot).",
-)
+@output_file_option("FILE.dot, FILE.svg or FILE.png (SVG/PNG need Graphviz's dot).")
 @json_option
 @click.pass_obj
 def graph_cmd(app, workflow, kind, run_id, output, as_json):
     """Draw a workflow's node-level graph or a run's PROV graph."""
     from provcausal.analysis import causal_graph
-    from provcausal.errors import InvalidParameterError
 
     store = app.store()
     if kind == "prov":

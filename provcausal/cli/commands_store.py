@@ -5,8 +5,15 @@ from __future__ import annotations
 import click
 
 from provcausal.cli.output import command_error, emit, json_option, table_text
-from provcausal.cli.params import TIME
-from provcausal.queries import delete_runs, label_runs, list_runs, list_workflows, match_runs
+from provcausal.cli.params import NAME, TIME
+from provcausal.queries import (
+    delete_runs,
+    doctor,
+    label_runs,
+    list_runs,
+    list_workflows,
+    match_runs,
+)
 
 #: Conditions on fields of the workflow document, as --baseline/--comparison accept them.
 WHERE_OPTION = click.option(
@@ -26,11 +33,12 @@ def workflows_cmd(app, as_json):
 
 
 @click.group("runs", invoke_without_command=True)
-@click.option("--workflow", "-w", metavar="NAME", help="Only runs of this workflow.")
+@click.option("--workflow", "-w", type=NAME, metavar="NAME", help="Only runs of this workflow.")
 @click.option(
     "--label",
     "-l",
     "labels",
+    type=NAME,
     multiple=True,
     metavar="LABEL",
     help="Only runs with this label (repeatable, or comma-separated).",
@@ -62,7 +70,7 @@ def _split(labels) -> list[str] | None:
 
 @runs_cmd.command("delete")
 @click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...")
-@click.option("--workflow", "-w", metavar="NAME", help="Runs of this workflow…")
+@click.option("--workflow", "-w", type=NAME, metavar="NAME", help="Runs of this workflow…")
 @click.option("--label", "-l", "labels", multiple=True, metavar="LABEL", help="…with a label.")
 @WHERE_OPTION
 @click.option("--yes", "-y", is_flag=True, help="Do not ask; delete.")
@@ -75,7 +83,7 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
     store = app.store()
     frame = match_runs(store, run_ids, workflow, _split(labels), where)
     if frame.empty:
-        emit({"deleted": []}, as_json, text="no runs match: nothing deleted")
+        emit({"deleted": [], "store": store.uri}, as_json, text="no runs match: nothing deleted")
         return
     if not yes and (workflow or labels or where):  # ids alone name exactly what goes
         shown = frame[["run_id", "workflow", "label", "source"]]
@@ -89,14 +97,14 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
     ids = list(frame["run_id"])
     delete_runs(store, ids)
     emit(
-        {"deleted": ids},
+        {"deleted": ids, "store": store.uri},
         as_json,
-        text="\n".join(f"deleted run {rid}" for rid in ids),
+        text="\n".join(f"deleted run {rid} from {store.uri}" for rid in ids),
     )
 
 
 @click.command("label")
-@click.option("--workflow", "-w", required=True, metavar="NAME", help="The workflow.")
+@click.option("--workflow", "-w", type=NAME, required=True, metavar="NAME", help="The workflow.")
 @click.option(
     "--where",
     required=True,
@@ -110,15 +118,35 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
 def label_cmd(app, workflow, where, label, as_json):
     """Label chosen runs (e.g. runs FlowCept captured) for --baseline/--comparison. The label
     is kept in provcausal's own metadata; FlowCept's documents are not changed."""
-    ids = label_runs(app.store(), workflow, where, label)
+    store = app.store()
+    ids = label_runs(store, workflow, where, label)
     emit(
-        {"label": label, "runs": ids},
+        {"label": label, "runs": ids, "store": store.uri},
         as_json,
-        text=f"labelled {len(ids)} run(s) of {workflow!r} {label!r}",
+        text=f"labelled {len(ids)} run(s) of workflow {workflow!r} {label!r} in {store.uri}",
     )
+
+
+@click.command("doctor")
+@click.option("--repair", is_flag=True, help="Remove the leftovers found.")
+@json_option
+@click.pass_obj
+def doctor_cmd(app, repair, as_json):
+    """List what interrupted imports or deletions left in the store; --repair removes it.
+    Complete runs and imports still running are never touched."""
+    found = doctor(app.store(), repair=repair)
+    if found.empty:
+        text = "the store holds no leftovers"
+    else:
+        verb = "removed" if repair else "found"
+        text = f"{verb} {len(found)} leftover(s):\n{table_text(found)}"
+        if not repair:
+            text += "\nrun `provcausal doctor --repair` to remove them"
+    emit(found, as_json, text=text)
 
 
 def register(group: click.Group) -> None:
     group.add_command(label_cmd)
     group.add_command(workflows_cmd)
     group.add_command(runs_cmd)
+    group.add_command(doctor_cmd)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -17,7 +18,17 @@ import pandas as pd
 
 from provcausal.model.times import format_iso
 
-__all__ = ["json_option", "emit", "to_jsonable", "progress", "Bar", "warn", "info", "command_error"]
+__all__ = [
+    "json_option",
+    "output_file_option",
+    "emit",
+    "to_jsonable",
+    "progress",
+    "Bar",
+    "warn",
+    "info",
+    "command_error",
+]
 
 T = TypeVar("T")
 
@@ -29,6 +40,18 @@ def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else."
     )(func)
+
+
+def output_file_option(help: str, metavar: str | None = None) -> Callable[[F], F]:
+    """The shared required ``-o/--output FILE`` option of commands that write one file."""
+    return click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False),
+        metavar=metavar,
+        help=help,
+    )
 
 
 def to_jsonable(value: Any) -> Any:
@@ -43,6 +66,8 @@ def to_jsonable(value: Any) -> Any:
         return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
+    if value is pd.NaT:  # NaT is a datetime subclass: test it first
+        return None
     if isinstance(value, dt.datetime):
         return format_iso(value, zulu=True)
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
@@ -52,7 +77,20 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(text: str) -> str:
+    """Control characters shown as escapes: a newline in a stored name (written by another
+    tool) must not break a table or forge a row."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def _cell(value: Any) -> str:
+    return _escape(_cell_text(value))
+
+
+def _cell_text(value: Any) -> str:
     value = to_jsonable(value)
     if value is None:
         return "-"
@@ -71,7 +109,8 @@ def table_text(frame: pd.DataFrame) -> str:
         return "(none)"
     cols = list(frame.columns)
     cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
-    widths = [max(len(str(c)), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    cols = [_escape(str(c)) for c in cols]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths, strict=False)).rstrip()]
     lines += [
         "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip() for r in cells

@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
+from provcausal.model.names import check_name
 from provcausal.model.times import parse_time
 
-__all__ = ["TIME"]
+__all__ = ["TIME", "NAME", "check_name"]
 
 
 class TimeType(click.ParamType):
@@ -25,3 +26,19 @@ class TimeType(click.ParamType):
 
 
 TIME = TimeType()
+
+
+class NameType(click.ParamType):
+    """A workflow name or label: not empty, no control characters (a newline would break
+    every table, and could forge rows)."""
+
+    name = "name"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        try:
+            return check_name(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+NAME = NameType()

@@ -6,7 +6,8 @@
 - :mod:`~provcausal.model.flowcept` — FlowCept ``workflows``/``tasks`` documents: the record
   types, and accessors for what provcausal keeps under its own metadata key;
 - :mod:`~provcausal.model.convert` — PROV ⇄ FlowCept, validating what it reads;
-- :mod:`~provcausal.model.links` — FlowCept's own lineage rules.
+- :mod:`~provcausal.model.links` — FlowCept's own lineage rules;
+- :mod:`~provcausal.model.names` — which workflow names and labels are usable.
 
 The package imports only ``prov``, :mod:`provcausal.errors` and the standard library, so every
 other layer (importers, stores, queries, analysis, CLI) can depend on it and it on none of them.

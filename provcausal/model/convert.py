@@ -30,7 +30,7 @@ from provcausal.model import flowcept as fc
 from provcausal.model import ids
 from provcausal.model import prov as P
 from provcausal.model.links import flowcept_links
-from provcausal.model.times import UTC, to_datetime
+from provcausal.model.times import MAX_YEAR, MIN_YEAR, UTC, plausible, to_datetime
 
 __all__ = ["prov_to_flowcept", "flowcept_to_prov"]
 
@@ -83,8 +83,24 @@ def _first(record: pm.ProvRecord, attr: Any) -> Any:
 
 def _bad(qn: QN, attr: str, value: Any, expected: str) -> BadInputError:
     return BadInputError(
-        f"PROV record {qn}: {P.qualified(attr)} must be {expected}, not {str(value)[:80]!r}"
+        f"PROV record {qn}: {attr if ':' in attr else P.qualified(attr)} must be {expected}, "
+        f"not {str(value)[:80]!r}"
     )
+
+
+#: The integers MongoDB stores (64-bit).
+MAX_INT = 2**63
+
+
+def _value(qn: QN, raw: Any) -> float | None:
+    """A ``prov:value`` as a number: NaN or infinity is bad input; text that is not a
+    finite number is no value."""
+    value = fc.numeric(raw)
+    if value is None or math.isfinite(value):
+        return value
+    if isinstance(raw, str):
+        return None
+    raise _bad(qn, "prov:value", raw, "a finite number")
 
 
 def _whole(qn: QN, attr: str, value: Any) -> int:
@@ -96,15 +112,15 @@ def _whole(qn: QN, attr: str, value: Any) -> int:
         try:
             number = float(value.strip())
         except ValueError:
-            raise _bad(qn, attr, value, "a whole number >= 0") from None
+            raise _bad(qn, attr, value, "a whole number >= 0 below 2^63") from None
     if (
         isinstance(number, bool)
         or not isinstance(number, (int, float))
         or not math.isfinite(number)
         or number != int(number)
-        or number < 0
+        or not 0 <= number < MAX_INT
     ):
-        raise _bad(qn, attr, value, "a whole number >= 0")
+        raise _bad(qn, attr, value, "a whole number >= 0 below 2^63")
     return int(number)
 
 
@@ -144,6 +160,8 @@ def _utc(qn: QN, attr: str, value: dt.datetime | None) -> dt.datetime | None:
     """A PROV time as UTC (naive times are taken as UTC); Go's zero time is unknown."""
     if value is None or value.year <= 1:
         return None
+    if not plausible(value):
+        raise _bad(qn, attr, value.isoformat(), f"a time in the years {MIN_YEAR}-{MAX_YEAR - 1}")
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:
@@ -186,7 +204,7 @@ class _Index:
         elif isinstance(record, pm.ProvEntity):
             attrs = _attr_map(record)
             name = attrs.get(P.NAME) or _first(record, PROV_LABEL) or _local(ident)
-            value = fc.numeric(_first(record, PROV_VALUE))
+            value = _value(ident, _first(record, PROV_VALUE))
             path = attrs.get("path") or _first(record, PROV_LOCATION)
             self.entities[ident] = _Entity(str(name), value, str(path) if path else None)
         elif isinstance(record, pm.ProvAgent):

@@ -61,6 +61,8 @@ __all__ = [
     "output_nodes",
     "workflow_document",
     "set_run_state",
+    "run_prov_token",
+    "set_run_prov_token",
     # task documents
     "task_meta",
     "is_captured",
@@ -250,6 +252,21 @@ def workflow_document(
     }
 
 
+def run_prov_token(workflow: Mapping[str, Any]) -> str | None:
+    """Which version of the run's stored PROV chunks is current (MongoDB store), if any."""
+    token = _meta(workflow).get("prov_token")
+    return None if token is None else str(token)
+
+
+def set_run_prov_token(workflow: dict[str, Any], token: str | None) -> None:
+    """Name the current PROV chunks of a run (in place); ``None`` removes the key."""
+    meta = workflow.setdefault(META, {}).setdefault(PC, {})
+    if token is None:
+        meta.pop("prov_token", None)
+    else:
+        meta["prov_token"] = token
+
+
 def set_run_state(workflow: dict[str, Any], state: str) -> None:
     """Mark a workflow document ``writing`` or ``complete`` (in place)."""
     custom = workflow.setdefault(META, {})
@@ -264,11 +281,19 @@ def task_meta(task: Mapping[str, Any]) -> dict[str, Any]:
     return dict(_meta(task))
 
 
+#: provcausal's keys that can appear on a run FlowCept captured (given after the capture).
+_AFTER_THE_FACT = frozenset({LABEL})
+
+
 def is_captured(doc: Mapping[str, Any]) -> bool:
     """Whether FlowCept captured the task (or run) itself: provcausal's key is absent, so its
     lineage comes from ``dependencies`` and FlowCept's value rule (:mod:`~.links`)."""
     custom = doc.get(META)
-    return not (isinstance(custom, Mapping) and PC in custom)
+    if not isinstance(custom, Mapping) or not isinstance(custom.get(PC), Mapping):
+        return True
+    # A label given afterwards (``provcausal label``) shows under provcausal's key too, but
+    # does not make a captured run an imported one.
+    return set(custom[PC]) <= _AFTER_THE_FACT
 
 
 def task_node(task: Mapping[str, Any]) -> str:

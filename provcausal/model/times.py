@@ -17,6 +17,9 @@ from typing import Any
 __all__ = [
     "UTC",
     "GO_ZERO_TIME",
+    "MIN_YEAR",
+    "MAX_YEAR",
+    "plausible",
     "TimeValueError",
     "to_epoch",
     "to_datetime",
@@ -35,6 +38,16 @@ GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 # datetime's own limits, as epoch seconds: year 1 .. year 9999.
 _MIN_EPOCH = dt.datetime(1, 1, 2, tzinfo=UTC).timestamp()
 _MAX_EPOCH = dt.datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
+
+#: Years a record's time may have; outside them it is bad input (a typo or a corrupt record:
+#: near the ends of datetime's and BSON's ranges, arithmetic on such times overflows).
+MIN_YEAR, MAX_YEAR = 1900, 3000
+
+
+def plausible(value: dt.datetime) -> bool:
+    """Whether a time lies in the years :data:`MIN_YEAR` to :data:`MAX_YEAR` - 1."""
+    return MIN_YEAR <= value.year < MAX_YEAR
 
 
 class TimeValueError(ValueError):

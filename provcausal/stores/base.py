@@ -172,6 +172,18 @@ class Store(ABC):
     def count_tasks(self) -> int:
         """How many task documents the store holds (all runs, visible or not)."""
 
+    # -- leftovers of interrupted writes -----------------------------------------------
+    def leftovers(self) -> list[dict[str, Any]]:
+        """What interrupted imports or deletions left behind, one dict per item
+        (``kind``, ``id`` and counts); empty when the store is clean. The default suits a
+        store whose every write is atomic: it can leave nothing."""
+        return []
+
+    def repair(self) -> list[dict[str, Any]]:
+        """Remove the leftovers (never a complete run, never a running import's data) and
+        return what was removed."""
+        return []
+
 
 def _with_label(doc: dict[str, Any], label: str) -> dict[str, Any]:
     """A copy of a workflow document showing a label given with ``Store.set_label``."""

@@ -7,21 +7,40 @@ Collections ``workflows`` and ``tasks`` hold FlowCept-shaped documents with Flow
 chunked below the 16 MB document limit. Documents are keyed by ``_id`` = the FlowCept id, so an
 upsert is a primary-key write.
 
-A run is written in the order: workflow document marked ``writing`` → tasks → stale tasks
-removed → PROV chunks → workflow document marked ``complete``. Readers skip ``writing`` runs,
-so an interrupted import is invisible, and running it again completes it.
+No reader, FlowCept's included, may see half a run, and a re-import must keep the old run
+visible until the new one is whole. A batch of runs is written as:
+
+1. a lease in ``provcausal_imports`` (which runs, which process) so that ``doctor`` can tell
+   an interrupted import from a running one;
+2. the PROV chunks under a fresh token, where FlowCept never looks (readers follow the token
+   the workflow document names, so new chunks stay unseen);
+3. the tasks, published together: in a transaction where the server has them (replica set,
+   mongos), else in one bulk command per batch. Task ids are deterministic, so a re-import
+   replaces each task in place and a run never has fewer tasks than it had;
+4. the workflow documents, naming the new token;
+5. clean-up: tasks the new version no longer has, the lease, then chunks of tokens that no
+   workflow document names and no running import holds (also an interrupted import's).
+
+An import killed before step 3 leaves only chunks and a lease (``doctor`` lists them,
+``doctor --repair`` or the next import of the same runs removes them); killed between 3 and
+4, the tasks of a first import are complete but have no workflow document yet.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import datetime as dt
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from provcausal.errors import StoreError, StoreUnreachableError
+from provcausal.errors import InvalidParameterError, StoreError, StoreUnreachableError
+from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import (
     GENERATED_IDS,
-    STATE,
     STATE_WRITING,
     USED_IDS,
     RunRecords,
@@ -37,9 +56,59 @@ __all__ = ["MongoStore", "DEFAULT_DB"]
 
 DEFAULT_DB = "flowcept"
 PROV_COLLECTION = "provcausal_prov"
+IMPORTS_COLLECTION = "provcausal_imports"
 #: Labels given after the fact (``provcausal label``): FlowCept never reads this collection.
 LABELS_COLLECTION = "provcausal_labels"
 _BATCH = 1000
+#: A lease older than this belongs to an import that died (imports renew nothing: a batch of
+#: runs is written in well under this time).
+LEASE_SECONDS = 3600
+
+
+def _has_transactions(client: Any) -> bool:
+    """Whether the server runs multi-document transactions: a replica set member or mongos
+    (a standalone mongod has none; the wire-protocol test server reports none either)."""
+    hello = client.admin.command("hello")
+    return bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
+
+
+def _lease(token: str, runs: Sequence[str]) -> dict[str, Any]:
+    now = dt.datetime.now(dt.timezone.utc)
+    return {
+        "_id": token,
+        "runs": list(runs),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started_at": now,
+        "expires_at": now + dt.timedelta(seconds=LEASE_SECONDS),
+    }
+
+
+def _lease_dead(lease: dict[str, Any]) -> bool:
+    """An import that is over without removing its lease: its process is gone (same host),
+    or the lease expired."""
+    expires = lease.get("expires_at")
+    if isinstance(expires, dt.datetime):
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.timezone.utc)
+        if expires < dt.datetime.now(dt.timezone.utc):
+            return True
+    if lease.get("host") == socket.gethostname() and isinstance(lease.get("pid"), int):
+        try:
+            os.kill(lease["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
+
+
+def _prov_token(workflow: dict[str, Any]) -> Any:
+    return fc.run_prov_token(unescape_keys(workflow))
+
+
+def _deleter(collection: Any, query: dict[str, Any]) -> Callable[[], None]:
+    return lambda: collection.delete_many(query)
 
 
 def _duplicates_only(exc: Any) -> bool:
@@ -47,29 +116,17 @@ def _duplicates_only(exc: Any) -> bool:
     return bool(errors) and all(e.get("code") == 11000 for e in errors)
 
 
-def _bulk_upsert(collection: Any, ops: list[Any]) -> None:
+def _bulk_upsert(collection: Any, ops: list[Any], session: Any = None) -> None:
     """Upserts keyed by ``_id``; two importers racing on one document can make one upsert
     fail with a duplicate key, and it then succeeds as a replacement when retried once."""
     from pymongo.errors import BulkWriteError
 
     try:
-        collection.bulk_write(ops, ordered=False)
+        collection.bulk_write(ops, ordered=False, session=session)
     except BulkWriteError as exc:
-        if not _duplicates_only(exc):
+        if not _duplicates_only(exc) or session is not None:
             raise
         collection.bulk_write(ops, ordered=False)
-
-
-def _insert_ignoring_duplicates(collection: Any, docs: list[dict[str, Any]]) -> None:
-    """Insert PROV chunks; a duplicate means a concurrent import of the same input already
-    wrote the same bytes (the PROV-JSON of an input is deterministic)."""
-    from pymongo.errors import BulkWriteError
-
-    try:
-        collection.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        if not _duplicates_only(exc):
-            raise
 
 
 def _clean(doc: dict[str, Any]) -> dict[str, Any]:
@@ -91,14 +148,15 @@ class MongoStore(Store):
         create: bool = True,
     ) -> None:
         import pymongo
-        from pymongo.errors import PyMongoError
+        from pymongo.errors import ConfigurationError, PyMongoError
         from pymongo.uri_parser import parse_uri
 
         self.uri = display_uri or redact_text(uri, uri)
+        self._raw_uri = uri  # only ever used to find the secrets to redact from messages
         try:
             parsed = parse_uri(uri, validate=False, warn=True) if "+srv" not in uri else {}
-        except PyMongoError as exc:
-            raise StoreError(f"bad MongoDB URI {self.uri}: {redact_text(str(exc), uri)}") from None
+        except Exception as exc:  # pymongo also raises ValueError, KeyError... for bad URIs
+            raise self._bad_uri(exc) from None
         self.database_name = database or parsed.get("database") or DEFAULT_DB
         nodes = parsed.get("nodelist") or []
         self.hosts = ",".join(f"{h}:{p}" for h, p in nodes) or self.uri
@@ -111,6 +169,8 @@ class MongoStore(Store):
                 socketTimeoutMS=max(timeout_ms * 20, 60000),
             )
             self._client.admin.command("ping")
+        except ConfigurationError as exc:
+            raise self._bad_uri(exc) from None
         except PyMongoError as exc:
             reason = str(exc).splitlines()[0].split(" (configured timeouts")[0]
             reason = reason.split(", Timeout:")[0]
@@ -118,14 +178,19 @@ class MongoStore(Store):
                 f"cannot reach MongoDB at {self.hosts} within {timeout_ms / 1000:g} s: "
                 f"{redact_text(reason, uri)[:200]}"
             ) from None
+        except Exception as exc:  # outside pymongo's hierarchy: the options it was given
+            raise self._bad_uri(exc) from None
         db = self._client[self.database_name]
         self._wfs = db["workflows"]
         self._tasks = db["tasks"]
         self._prov = db[PROV_COLLECTION]
+        self._imports = db[IMPORTS_COLLECTION]
         self._labels = db[LABELS_COLLECTION]
         if not create:
             self._refuse_missing(db)
-        self._ensure_indexes()
+        with self._guard(f"opening database {self.database_name}"):
+            self._transactions = _has_transactions(self._client)
+            self._ensure_indexes()
 
     def _refuse_missing(self, db: Any) -> None:
         """A reader must not create a database (creating indexes would): a database with no
@@ -154,13 +219,19 @@ class MongoStore(Store):
         self._wfs.create_index("workflow_id", unique=True)
         self._wfs.create_index("name")
         self._prov.create_index("run_id")
+        self._imports.create_index("runs")
 
     def close(self) -> None:
         self._client.close()
 
+    def _bad_uri(self, exc: BaseException) -> InvalidParameterError:
+        reason = redact_text(f"{type(exc).__name__}: {exc}", self._raw_uri)
+        return InvalidParameterError(f"bad MongoDB URI {self.uri}: {reason[:300]}", "store")
+
     @contextlib.contextmanager
     def _guard(self, what: str) -> Iterator[None]:
-        """Turn pymongo's errors into provcausal's, with the password redacted."""
+        """Turn pymongo's errors, and what its driver raises outside its own hierarchy
+        (``KeyError``, ``ValueError``...), into provcausal's, with every secret redacted."""
         from pymongo.errors import AutoReconnect, PyMongoError, ServerSelectionTimeoutError
 
         try:
@@ -169,94 +240,206 @@ class MongoStore(Store):
             raise StoreUnreachableError(f"lost MongoDB at {self.hosts} while {what}") from None
         except PyMongoError as exc:
             raise StoreError(
-                f"MongoDB refused {what}: {redact_text(str(exc), self.uri)[:300]}"
+                f"MongoDB refused {what}: {redact_text(str(exc), self._raw_uri)[:300]}"
             ) from None
+        except (KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
+            reason = redact_text(f"{type(exc).__name__}: {exc}", self._raw_uri)
+            raise StoreError(f"MongoDB client failed while {what}: {reason[:300]}") from None
 
     # -- writing -------------------------------------------------------------------------
     def put_run(self, run: RunRecords) -> None:
         self.put_runs([run])
 
     def put_runs(self, runs: Sequence[RunRecords]) -> None:
-        """Write runs with shared bulk writes, in the order that keeps each one invisible
-        until it is complete (see the module docstring)."""
-        from pymongo import ReplaceOne, UpdateOne
-
+        """Write runs so that no reader sees half of one (see the module docstring)."""
         runs = list({run.run_id: run for run in runs}.values())  # the last write of a run wins
         if not runs:
             return
         ids = [run.run_id for run in runs]
+        token = uuid.uuid4().hex[:16]
         with self._guard(f"writing {len(ids)} run(s) ({ids[0]}…)"):
-            writing = {meta_path(STATE): STATE_WRITING}
-            self._wfs.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": run.run_id},
-                        {
-                            "$set": writing,
-                            "$setOnInsert": {
-                                "workflow_id": run.run_id,
-                                "name": run.workflow.get("name"),
-                            },
-                        },
-                        upsert=True,
-                    )
-                    for run in runs
-                ],
-                ordered=False,
-            )
-            keep: set[str] = set()
-            batch = []
-            for run in runs:
-                for task in run.tasks:
-                    doc = escape_record(task)
-                    doc["_id"] = doc["task_id"]
-                    keep.add(doc["_id"])
-                    batch.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
-                    if len(batch) >= _BATCH:
-                        _bulk_upsert(self._tasks, batch)
-                        batch = []
-            if batch:
-                _bulk_upsert(self._tasks, batch)
-            stale = [
-                d["_id"]
-                for d in self._tasks.find({"workflow_id": {"$in": ids}}, {"_id": 1})
-                if d["_id"] not in keep
-            ]
-            for i in range(0, len(stale), _BATCH):
-                self._tasks.delete_many({"_id": {"$in": stale[i : i + _BATCH]}})
-            # Delete-then-insert (not replace): the runs are still marked "writing" here, and
-            # the wire-protocol test server cannot replace a document holding binary data.
-            self._prov.delete_many({"run_id": {"$in": ids}})
+            self._imports.insert_one(_lease(token, ids))
             chunks = [
-                {"_id": f"{run.run_id}:{i}", "run_id": run.run_id, "seq": i, "data": c}
+                {"_id": f"{run.run_id}:{token}:{i}", "run_id": run.run_id, "token": token,
+                 "seq": i, "data": c}
                 for run in runs
                 for i, c in enumerate(compress_prov(run.prov_json))
-            ]
+            ]  # fmt: skip
             for i in range(0, len(chunks), _BATCH):
-                _insert_ignoring_duplicates(self._prov, chunks[i : i + _BATCH])
-            workflows = []
-            for run in runs:
-                workflow = escape_record(dict(run.workflow))
-                workflow["_id"] = run.run_id
-                workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
-            _bulk_upsert(self._wfs, workflows)
+                self._prov.insert_many(chunks[i : i + _BATCH], ordered=False)
+            keep = self._publish(runs, token)
             labelled = [run.run_id for run in runs if run_label(run.workflow) is not None]
             if labelled:  # an import's own label is the newer statement
                 self._labels.delete_many({"_id": {"$in": labelled}})
+            self._remove_stale_tasks(ids, keep)
+            # The lease goes before the clean-up: then the last of several concurrent
+            # imports of a run sees every other token as unused and removes its chunks.
+            self._imports.delete_one({"_id": token})
+            self._clean_chunks(ids)
+
+    def _publish(self, runs: Sequence[RunRecords], token: str) -> set[str]:
+        """Tasks, then workflow documents naming ``token``: one transaction if the server
+        has them, else one bulk command for the tasks (atomic on the test server)."""
+        from pymongo import ReplaceOne
+
+        tasks, keep = [], set()
+        for run in runs:
+            for task in run.tasks:
+                doc = escape_record(task)
+                doc["_id"] = doc["task_id"]
+                keep.add(doc["_id"])
+                tasks.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
+        workflows = []
+        for run in runs:
+            workflow = escape_record(dict(run.workflow))
+            workflow["_id"] = run.run_id
+            fc.set_run_prov_token(workflow, token)
+            workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
+
+        def write(session: Any = None) -> None:
+            if tasks:
+                _bulk_upsert(self._tasks, tasks, session)
+            _bulk_upsert(self._wfs, workflows, session)
+
+        self._in_transaction(write)
+        return keep
+
+    def _in_transaction(self, write: Callable[[Any], None]) -> None:
+        if not self._transactions:
+            write(None)
+            return
+        with self._client.start_session() as session:
+            session.with_transaction(write)
+
+    def _remove_stale_tasks(self, ids: Sequence[str], keep: set[str]) -> None:
+        stale = [
+            d["_id"]
+            for d in self._tasks.find({"workflow_id": {"$in": list(ids)}}, {"_id": 1})
+            if d["_id"] not in keep
+        ]
+        for i in range(0, len(stale), _BATCH):
+            self._tasks.delete_many({"_id": {"$in": stale[i : i + _BATCH]}})
+
+    def _live_tokens(self) -> set[str]:
+        return {str(d["_id"]) for d in self._imports.find({}) if not _lease_dead(d)}
+
+    def _clean_chunks(self, ids: Sequence[str]) -> None:
+        """Remove the chunks of ``ids`` that no workflow document names and no running
+        import is writing: older versions, and what interrupted imports left."""
+        named = {
+            str(d["_id"]): _prov_token(d)
+            for d in self._wfs.find({"_id": {"$in": list(ids)}}, {fc.META: 1})
+        }
+        live = self._live_tokens()
+        for chunk in self._prov.find({"run_id": {"$in": list(ids)}}, {"run_id": 1, "token": 1}):
+            token = chunk.get("token")
+            if token != named.get(str(chunk["run_id"])) and token not in live:
+                self._prov.delete_one({"_id": chunk["_id"]})
+        for lease in self._imports.find({"runs": {"$in": list(ids)}}):
+            if _lease_dead(lease):  # an interrupted import of these runs: forget them
+                rest = [r for r in lease.get("runs") or [] if r not in set(ids)]
+                if rest:
+                    self._imports.update_one({"_id": lease["_id"]}, {"$set": {"runs": rest}})
+                else:
+                    self._imports.delete_one({"_id": lease["_id"]})
 
     def delete_run(self, run_id: str) -> bool:
+        """The workflow document goes first (the run disappears at once), then its tasks in
+        one command, then its PROV chunks; ``doctor`` finds what an interruption left."""
         with self._guard(f"deleting run {run_id}"):
             found = self._wfs.find_one({"_id": run_id}, {"_id": 1}) or self._wfs.find_one(
                 {"workflow_id": run_id}, {"_id": 1}
             )
             if found is None:
                 return False
-            self._wfs.update_one({"_id": found["_id"]}, {"$set": {meta_path(STATE): STATE_WRITING}})
+            self._wfs.delete_one({"_id": found["_id"]})
             self._tasks.delete_many({"workflow_id": run_id})
             self._prov.delete_many({"run_id": run_id})
             self._labels.delete_one({"_id": run_id})
-            self._wfs.delete_one({"_id": found["_id"]})
             return True
+
+    # -- leftovers -----------------------------------------------------------------------
+    def leftovers(self) -> list[dict[str, Any]]:
+        with self._guard("looking for leftovers"):
+            return [item for item, _ in self._leftovers()]
+
+    def repair(self) -> list[dict[str, Any]]:
+        with self._guard("removing leftovers"):
+            found = self._leftovers()
+            for _, remove in found:
+                remove()
+            return [item for item, _ in found]
+
+    def _leftovers(self) -> list[tuple[dict[str, Any], Callable[[], None]]]:
+        """What interrupted writes left, each with the action that removes it."""
+        out: list[tuple[dict[str, Any], Callable[[], None]]] = []
+        leases = list(self._imports.find({}))
+        live = {str(d["_id"]) for d in leases if not _lease_dead(d)}
+        busy = {r for d in leases if str(d["_id"]) in live for r in d.get("runs") or []}
+        for lease in leases:
+            if str(lease["_id"]) not in live:
+                out.append(
+                    (
+                        {"kind": "interrupted import", "id": str(lease["_id"]),
+                         "runs": len(lease.get("runs") or []), "host": lease.get("host"),
+                         "pid": lease.get("pid")},
+                        _deleter(self._imports, {"_id": lease["_id"]}),
+                    )
+                )  # fmt: skip
+        workflows = {str(d["_id"]): d for d in self._wfs.find({}, {fc.META: 1, "workflow_id": 1})}
+        out.extend(self._half_runs(workflows, busy))
+        out.extend(self._orphan_tasks(workflows, busy))
+        out.extend(self._orphan_chunks(workflows, live))
+        return out
+
+    def _half_runs(
+        self, workflows: dict[str, dict[str, Any]], busy: set[str]
+    ) -> Iterator[tuple[dict[str, Any], Callable[[], None]]]:
+        """Runs still marked ``writing`` (written by provcausal before 0.2, or deleted
+        half-way): hidden from provcausal, but their tasks are in FlowCept's ``tasks``."""
+        for run_id, doc in workflows.items():
+            if fc.run_state(unescape_keys(doc)) == STATE_WRITING and run_id not in busy:
+                tasks = self._tasks.count_documents({"workflow_id": run_id})
+
+                def remove(run_id: str = run_id) -> None:
+                    self._tasks.delete_many({"workflow_id": run_id})
+                    self._prov.delete_many({"run_id": run_id})
+                    self._wfs.delete_one({"_id": run_id})
+
+                yield {"kind": "half-written run", "id": run_id, "tasks": tasks}, remove
+
+    def _orphan_tasks(
+        self, workflows: dict[str, dict[str, Any]], busy: set[str]
+    ) -> Iterator[tuple[dict[str, Any], Callable[[], None]]]:
+        """provcausal's tasks whose run has no workflow document (FlowCept's own tasks,
+        whose workflow document may come later, are left alone)."""
+        ours = {"adapter_id": {"$regex": r"^provcausal\."}}
+        counts = Counter(
+            str(d.get("workflow_id")) for d in self._tasks.find(ours, {"workflow_id": 1})
+        )
+        for run_id, count in sorted(counts.items()):
+            if run_id in workflows or run_id in busy:
+                continue
+            query = {"workflow_id": run_id, **ours}
+            item = {"kind": "tasks without a run", "id": run_id, "tasks": count}
+            yield item, _deleter(self._tasks, query)
+
+    def _orphan_chunks(
+        self, workflows: dict[str, dict[str, Any]], live: set[str]
+    ) -> Iterator[tuple[dict[str, Any], Callable[[], None]]]:
+        found: dict[tuple[str, Any], int] = {}
+        for chunk in self._prov.find({}, {"run_id": 1, "token": 1}):
+            run_id, token = str(chunk["run_id"]), chunk.get("token")
+            if token in live:
+                continue
+            doc = workflows.get(run_id)
+            if doc is not None and _prov_token(doc) == token:
+                continue
+            found[(run_id, token)] = found.get((run_id, token), 0) + 1
+        for (run_id, token), count in sorted(found.items(), key=str):
+            query = {"run_id": run_id, "token": token} if token else {"run_id": run_id}
+            item = {"kind": "PROV chunks without a run", "id": run_id, "chunks": count}
+            yield item, _deleter(self._prov, query)
 
     # -- reading -------------------------------------------------------------------------
     def _workflow_docs(
@@ -273,7 +456,9 @@ class MongoStore(Store):
         with self._guard("reading workflows"):
             docs = list(self._wfs.find(query))
         for doc in docs:
-            yield _clean(doc)
+            doc = _clean(doc)
+            fc.set_run_prov_token(doc, None)
+            yield doc
 
     def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
         ids = list(dict.fromkeys(run_ids))
@@ -336,10 +521,21 @@ class MongoStore(Store):
         return out
 
     def get_prov_json(self, run_id: str) -> str | None:
+        """The chunks of the token the run's workflow document names; if a re-import
+        swapped the token between the two reads, read again."""
         with self._guard(f"reading the PROV document of {run_id}"):
-            docs = sorted(self._prov.find({"run_id": run_id}), key=lambda d: d["seq"])
+            for _ in range(5):
+                doc = self._wfs.find_one({"_id": run_id}, {fc.META: 1})
+                token = _prov_token(doc) if doc is not None else None
+                query: dict[str, Any] = {"run_id": run_id}
+                if token is not None:
+                    query["token"] = token
+                docs = [d for d in self._prov.find(query) if d.get("token") == token]
+                if docs or doc is None:
+                    break
         if not docs:
             return None
+        docs.sort(key=lambda d: d["seq"])
         return decompress_prov(bytes(d["data"]) for d in docs)
 
     def count_tasks(self) -> int:

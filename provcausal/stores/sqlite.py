@@ -8,15 +8,16 @@ indexed tables. Writing a run is one transaction: readers see all of it or none.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from provcausal.errors import StoreError, StoreUnreachableError
+from provcausal.errors import StoreError, StoreFileError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
 from provcausal.stores.base import Store, compress_prov, decompress_prov
@@ -72,14 +73,98 @@ CREATE TABLE IF NOT EXISTS prov_documents (
 _BATCH = 500
 
 
+def _empty_store() -> sqlite3.Connection:
+    """An in-memory store with the schema and no rows: what a reader sees of a store that
+    does not exist yet (nothing is created on disk for it)."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(_SCHEMA)
+    return db
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open; never hide the error that caused it."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
 def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
+_HEADER = b"SQLite format 3\x00"
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class _Cursor:
+    """A cursor whose lazy iteration reports SQLite faults as the store's errors."""
+
+    def __init__(self, cursor: sqlite3.Cursor, fail: Callable[[sqlite3.Error], Exception]):
+        self._cursor, self._fail = cursor, fail
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._cursor
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._fail(exc) from None
+
+    def fetchone(self) -> Any:
+        return next(iter(self), None)
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+class _Connection:
+    """A connection whose SQLite faults (a corrupted page, a full disk, a read-only file)
+    become :class:`StoreFileError` naming the file, wherever they surface."""
+
+    def __init__(self, db: sqlite3.Connection, fail: Callable[[sqlite3.Error], Exception]):
+        self.raw, self._fail = db, fail
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Cursor:
+        try:
+            return _Cursor(self.raw.execute(sql, args), self._fail)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._fail(exc) from None
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self.raw.executemany(sql, rows)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._fail(exc) from None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.in_transaction
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class SQLiteStore(Store):
-    """The embedded store in the file at ``path`` (created with its folder on first use,
-    unless ``create`` is false: then a missing file is a :class:`StoreUnreachableError`)."""
+    """The embedded store in the file at ``path``.
+
+    Opening an existing store never writes: readers use a read-only connection (no write
+    lock, no journal-mode switch, no tables added), so they work on a read-only file or
+    folder and never wait behind an import. WAL mode is set on the first write, and only in
+    a file that is new or already a provcausal store. A missing file is created with its
+    folder and schema (``create``, the default), else a :class:`StoreUnreachableError`.
+    """
 
     #: Seconds a writer waits for another one (an import holds the lock until it commits).
     busy_timeout = 60.0
@@ -94,54 +179,217 @@ class SQLiteStore(Store):
                 f"no store at {self.path} ({self.uri}): nothing was imported there; "
                 "run from the folder you imported in, or give --store"
             )
+        self._writing = False
         self._in_transaction = False
+        self._missing = False  # no store on disk yet: reads see an empty one until it appears
+        self._outdated = False  # a provcausal store missing tables added since it was made
+        self._conn = _Connection(self._open_reader(), self._read_error)
+        if self._outdated or (create and self._missing):
+            self._writable()  # an older store gains its new tables; a new one is created
+
+    @property
+    def _db(self) -> _Connection:
+        """The connection; while the store does not exist on disk, a reader checks at each
+        query whether another process has created it since."""
+        if self._missing and not self._writing and self._header() == _HEADER:
+            reader = self._open_reader()
+            self._conn.close()
+            self._conn = _Connection(reader, self._read_error)
+        return self._conn
+
+    def _header(self) -> bytes:
+        """The file's first bytes; empty when there is no file."""
+        try:
+            with open(self.path, "rb") as handle:
+                return handle.read(len(_HEADER))
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise self._fail(f"cannot open the embedded store: {exc.strerror or exc}") from None
+
+    # -- opening -------------------------------------------------------------------------
+    def _fail(self, why: str) -> StoreFileError:
+        return StoreFileError(f"{self.path}: {why}")
+
+    def _open_reader(self) -> sqlite3.Connection:
+        """A connection that only reads, or an empty in-memory store when there is no store
+        on disk yet."""
+        head = self._header()
+        if head and head != _HEADER:
+            raise self._fail("not a SQLite database (the file is corrupted or something else)")
+        self._missing = not head
+        if not head:  # new: reads see an empty store, nothing is created until a write
+            return _empty_store()
+        try:
+            db, known = self._connect_reader("rw")
+        except sqlite3.OperationalError:  # a read-only file or folder
+            # In a folder nobody may write to, no writer can exist, and SQLite could not
+            # create the WAL index beside the file: read it as immutable.
+            wal = Path(f"{self.path}-wal")
+            fixed = not os.access(self.path.parent, os.W_OK) and not wal.exists()
+            try:
+                db, known = self._connect_reader("ro&immutable=1" if fixed else "ro")
+            except sqlite3.OperationalError as exc:
+                raise self._fail(f"cannot read the embedded store: {_describe(exc)}") from None
+        if not known:  # a writer is creating it right now: still an empty store
+            db.close()
+            self._missing = True
+            return _empty_store()
+        return db
+
+    def _connect_reader(self, mode: str) -> tuple[sqlite3.Connection, bool]:
+        """A connection that only reads (``mode`` ``rw`` never creates the file, and reading
+        takes no write lock; ``ro`` where writing is impossible), and whether it holds a
+        provcausal store. A read-write one lets SQLite tidy its WAL files on close."""
+        db = sqlite3.connect(
+            f"file://{quote(str(self.path.absolute()))}?mode={mode}",
+            uri=True,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+        )
+        try:
+            return db, self._check_schema(db)
+        except sqlite3.OperationalError:
+            db.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise self._fail(f"cannot read the embedded store: {_describe(exc)}") from None
+        except BaseException:
+            db.close()
+            raise
+
+    def _check_schema(self, db: sqlite3.Connection) -> bool:
+        """Whether ``db`` is a provcausal store (``False``: an empty database); raises for a
+        foreign database or a schema version this provcausal does not know."""
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return False
+        if "meta" not in tables or "workflows" not in tables:
+            raise self._fail("a SQLite database, but not a provcausal store (left unchanged)")
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        version = None if row is None else str(row[0])
+        if version is None or not version.isdigit() or int(version) < 1:
+            raise self._fail(f"unknown store schema version {version!r} (expected 1)")
+        if int(version) > SCHEMA_VERSION:
+            raise self._fail(f"written by a newer provcausal (schema {version})")
+        wanted = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+        self._outdated = not wanted <= tables
+        return True
+
+    def _writable(self) -> None:
+        """Switch to a read-write connection (creating the file, its folder and the schema)."""
+        if self._writing:
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(self.path), timeout=self.busy_timeout, isolation_level=None
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = OFF")
-            self._create_schema()
+            db = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreUnreachableError(
-                f"cannot open the embedded store {self.path} ({self.uri}): {exc}"
-            ) from None
-
-    def _schema_present(self) -> bool:
-        """Whether every table and index exists already: then opening needs no write lock,
-        so readers open the store while an import holds it."""
-        wanted = set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
-        have = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-        if not wanted <= have:
-            return False
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is not None and int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(f"{self.path} was written by a newer provcausal (schema {row[0]})")
-        return row is not None
-
-    def _create_schema(self) -> None:
-        if self._schema_present():
-            return
-        self._db.execute("BEGIN IMMEDIATE")
+            why = exc.strerror if isinstance(exc, OSError) else _describe(exc)
+            raise self._fail(f"cannot open the embedded store for writing: {why}") from None
         try:
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            known = self._check_schema(db)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            if not known or self._outdated:
+                self._create_schema(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise self._write_error(exc) from None
+        except BaseException:
+            db.close()
+            raise
+        self._conn.close()
+        self._conn, self._writing = _Connection(db, self._write_error), True
+
+    def _read_error(self, exc: sqlite3.Error) -> StoreFileError:
+        return self._fail(f"cannot read the embedded store: {_describe(exc)}")
+
+    def _write_error(self, exc: sqlite3.Error) -> StoreFileError:
+        text = _describe(exc)
+        if "readonly" in text or "read-only" in text:
+            return self._fail("the store is read-only (file or folder): cannot write")
+        return self._fail(f"cannot write to the embedded store: {text}")
+
+    def _create_schema(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            known = self._check_schema(db)  # a concurrent writer may have made it meanwhile
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
-                    self._db.execute(statement)
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} was written by a newer provcausal (schema {row[0]})")
-            self._db.execute("COMMIT")
+                    db.execute(statement)
+            if not known:
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            self._outdated = False
+            db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            _rollback(db)
+            raise
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[bool]:
+        """One SQLite transaction around every write inside: committed at the end, rolled
+        back on any exception (Ctrl-C included). Other writers wait; readers see the old
+        state until the commit."""
+        if self._in_transaction:
+            yield True
+            return
+        self._writable()
+        try:
+            self._db.raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # another import held the lock past the timeout
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise self._write_error(exc) from None
+            raise StoreUnreachableError(
+                f"the embedded store {self.path} is busy ({exc}): another import is writing "
+                "to it; run this one when it has finished"
+            ) from None
+        self._in_transaction = True
+        try:
+            yield True
+        except BaseException:
+            _rollback(self._db.raw)
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def _begin(self) -> None:
+        self._writable()
+        self._db.execute("SAVEPOINT put_runs" if self._in_transaction else "BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self._db.execute("RELEASE put_runs" if self._in_transaction else "COMMIT")
+
+    def _rollback(self) -> None:
+        """Undo the current write; never hide the error that caused it (SQLite may already
+        have rolled the whole transaction back, e.g. when the disk is full)."""
+        raw = self._db.raw
+        if not self._in_transaction:
+            _rollback(raw)
+        elif raw.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute("ROLLBACK TO put_runs")
+                raw.execute("RELEASE put_runs")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write: a transaction, or a savepoint inside :meth:`transaction`."""
+        self._begin()
+        try:
+            yield
+            self._commit()
+        except sqlite3.IntegrityError as exc:
+            self._rollback()
+            raise StoreError(f"a task id is already used by another run ({exc})") from None
+        except BaseException:
+            self._rollback()
             raise
 
     def close(self) -> None:
-        self._db.close()
+        self._conn.close()
 
     # -- writing -------------------------------------------------------------------------
     def _delete_run_rows(self, run_id: str) -> int:
@@ -179,45 +427,6 @@ class SQLiteStore(Store):
     def put_run(self, run: RunRecords) -> None:
         self.put_runs([run])
 
-    @contextmanager
-    def transaction(self) -> Iterator[bool]:
-        """One SQLite transaction around every write inside: committed at the end, rolled
-        back on any exception (Ctrl-C included). Other writers wait; readers see the old
-        state until the commit."""
-        if self._in_transaction:
-            yield True
-            return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:  # another import held the lock past the timeout
-            raise StoreUnreachableError(
-                f"the embedded store {self.path} is busy ({exc}): another import is writing "
-                "to it; run this one when it has finished"
-            ) from None
-        self._in_transaction = True
-        try:
-            yield True
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
-        finally:
-            self._in_transaction = False
-
-    def _begin(self) -> None:
-        self._db.execute("SAVEPOINT put_runs" if self._in_transaction else "BEGIN IMMEDIATE")
-
-    def _commit(self) -> None:
-        self._db.execute("RELEASE put_runs" if self._in_transaction else "COMMIT")
-
-    def _rollback(self) -> None:
-        if self._in_transaction:
-            self._db.execute("ROLLBACK TO put_runs")
-            self._db.execute("RELEASE put_runs")
-        else:
-            self._db.execute("ROLLBACK")
-
     def put_runs(self, runs: Sequence[RunRecords]) -> None:
         """Write runs in one transaction: readers see each of them whole or not at all."""
         runs = list({run.run_id: run for run in runs}.values())  # the last write of a run wins
@@ -227,8 +436,7 @@ class SQLiteStore(Store):
                 rows.extend(new)
         ids = list(dict.fromkeys(run.run_id for run in runs))
         tasks, deps, entities, chunks, workflows = tables
-        self._begin()
-        try:
+        with self._transaction():
             for part in _chunks(ids):
                 marks = ",".join("?" * len(part))
                 self._db.execute(f"DELETE FROM workflows WHERE workflow_id IN ({marks})", part)
@@ -246,22 +454,10 @@ class SQLiteStore(Store):
             )
             self._db.executemany("INSERT INTO prov_documents VALUES (?, ?, ?)", chunks)
             self._db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", workflows)
-            self._commit()
-        except sqlite3.IntegrityError as exc:
-            self._rollback()
-            raise StoreError(f"a task id is already used by another run ({exc})") from None
-        except BaseException:
-            self._rollback()
-            raise
 
     def delete_run(self, run_id: str) -> bool:
-        self._begin()
-        try:
+        with self._transaction():
             found = self._delete_run_rows(run_id)
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
         return found > 0
 
     # -- reading -------------------------------------------------------------------------
@@ -304,15 +500,10 @@ class SQLiteStore(Store):
 
     def set_label(self, run_ids: Sequence[str], label: str) -> int:
         ids = list(dict.fromkeys(run_ids))
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO run_labels VALUES (?, ?)", [(r, label) for r in ids]
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return len(ids)
 
     def find_tasks(
@@ -378,6 +569,43 @@ class SQLiteStore(Store):
         if not rows:
             return None
         return decompress_prov(r[0] for r in rows)
+
+    # -- leftovers -----------------------------------------------------------------------
+    _ORPHANS = (
+        ("tasks without a run", "tasks", "workflow_id"),
+        ("dependencies without a run", "task_dependencies", "workflow_id"),
+        ("entity links without a run", "task_entities", "workflow_id"),
+        ("PROV chunks without a run", "prov_documents", "run_id"),
+        ("labels without a run", "run_labels", "run_id"),
+    )
+
+    def leftovers(self) -> list[dict[str, Any]]:
+        """Rows whose run is gone and SQLite's own integrity check. A run is written in one
+        transaction, so an interrupted import leaves nothing; this finds damage done from
+        outside (a file copied mid-write, rows deleted by hand)."""
+        out: list[dict[str, Any]] = []
+        for kind, table, column in self._ORPHANS:
+            sql = (
+                f"SELECT {column}, COUNT(*) FROM {table} WHERE {column} NOT IN "
+                f"(SELECT workflow_id FROM workflows) GROUP BY {column} ORDER BY {column}"
+            )
+            for run_id, count in self._db.execute(sql):
+                out.append({"kind": kind, "id": run_id, "rows": count})
+        problems = [r[0] for r in self._db.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            out.append({"kind": "damaged file", "id": str(self.path), "problems": problems[:5]})
+        return out
+
+    def repair(self) -> list[dict[str, Any]]:
+        found = self.leftovers()
+        if any(item["kind"] == "damaged file" for item in found):
+            raise self._fail("damaged (PRAGMA quick_check failed); restore it from a copy")
+        with self._transaction():
+            for _, table, column in self._ORPHANS:
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE {column} NOT IN (SELECT workflow_id FROM workflows)"
+                )
+        return found
 
     def count_tasks(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])

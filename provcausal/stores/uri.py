@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import quote_plus, unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from provcausal.errors import StoreUriError
 
@@ -20,6 +20,7 @@ __all__ = [
     "ENV_STORE",
     "redact_uri",
     "redact_text",
+    "uri_secrets",
     "sqlite_path",
     "flowcept_mongo_uri",
 ]
@@ -27,28 +28,76 @@ __all__ = [
 ENV_STORE = "PROVCAUSAL_STORE"
 DEFAULT_STORE = "sqlite:.provcausal/store.db"
 
-_USERINFO = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@", re.I
+#: A URI token: scheme, then everything up to whitespace or a quote.
+_URI_TOKEN = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>[^\s'\"<>]*)", re.I)
+#: Query options that carry secrets (matched case-insensitively, as MongoDB reads them).
+_SECRET_OPTION = re.compile(
+    r"(?P<key>[^&=?#;]*(?:password|passwd|pwd|secret|token|credential|"
+    r"authmechanismproperties)[^&=?#;]*)=(?P<value>[^&#;]*)",
+    re.I,
 )
 
 
+def _split_userinfo(rest: str) -> tuple[str, str, str] | None:
+    """(user, password, after) of ``user:password@after``: the password runs to the *last*
+    ``@`` (an unescaped ``@`` in a password is still the password, as pymongo reads it)."""
+    cut = rest.split("?", 1)[0].split("#", 1)[0]
+    at = cut.rfind("@")
+    if at < 0 or ":" not in cut[:at]:
+        return None
+    user, password = cut[:at].split(":", 1)
+    return user, password, rest[at + 1 :]
+
+
+def _redact_token(match: re.Match[str]) -> str:
+    scheme, rest = match["scheme"], match["rest"]
+    parts = _split_userinfo(rest)
+    if parts is not None:
+        rest = f"{parts[0]}:***@{parts[2]}"
+    head, mark, query = rest.partition("?")
+    if mark:
+        query = _SECRET_OPTION.sub(lambda m: f"{m['key']}=***", query)
+    return f"{scheme}{head}{mark}{query}"
+
+
 def redact_uri(uri: str) -> str:
-    """``uri`` with its password (if any) replaced by ``***``.
+    """``uri`` (or any text holding URIs) with every password, and the value of every
+    secret-bearing query option, replaced by ``***``.
 
     >>> redact_uri("mongodb://bob:s3cret@db.example:27017/flowcept")
     'mongodb://bob:***@db.example:27017/flowcept'
+    >>> redact_uri("mongodb://bob:p@ss@db/x?tlsCertificateKeyFilePassword=k")
+    'mongodb://bob:***@db/x?tlsCertificateKeyFilePassword=***'
     """
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", uri)
+    return _URI_TOKEN.sub(_redact_token, uri)
+
+
+def uri_secrets(uri: str) -> set[str]:
+    """Every secret ``uri`` holds, raw, percent-decoded and re-encoded: its password and the
+    values of its secret-bearing query options (and their ``KEY:value`` parts)."""
+    found: list[str] = []
+    match = _URI_TOKEN.search(uri)
+    if match:
+        parts = _split_userinfo(match["rest"])
+        if parts is not None:
+            found.append(parts[1])
+        query = match["rest"].partition("?")[2]
+        for option in _SECRET_OPTION.finditer(query):
+            found.append(option["value"])
+            found.extend(v.split(":", 1)[-1] for v in option["value"].split(","))
+    secrets = set()
+    for raw in found:
+        for form in (raw, unquote(raw), quote_plus(unquote(raw)), quote(unquote(raw), safe="")):
+            if len(form) >= 3:  # a one- or two-letter secret would blank out ordinary text
+                secrets.add(form)
+    return secrets
 
 
 def redact_text(text: str, uri: str) -> str:
-    """``text`` with every form of ``uri``'s password removed (raw and percent-decoded)."""
+    """``text`` with every URI redacted and every form of ``uri``'s secrets removed."""
     text = redact_uri(text)
-    match = _USERINFO.search(uri)
-    if match and match["pw"]:
-        for secret in {match["pw"], unquote(match["pw"]), quote_plus(unquote(match["pw"]))}:
-            if secret:
-                text = text.replace(secret, "***")
+    for secret in sorted(uri_secrets(uri), key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
 
 

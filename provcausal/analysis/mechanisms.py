@@ -1,0 +1,333 @@
+"""Each node's mechanism: which model to use (chosen once per node), and fitting it.
+
+A mechanism is an additive-noise regressor (``anm``), a classifier for 0/1 nodes (``binary``),
+or, for a root, the empirical distribution. ``fast`` chooses between linear, quadratic and a
+tree ensemble by cross-validation (the simplest within 5 % of the best); ``good``/``better``
+use ``gcm.auto``'s model selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Factory",
+    "Mechanism",
+    "NodeSpec",
+    "choose_model",
+    "columns",
+    "evaluate",
+    "LeastSquares",
+    "NearestNeighbours",
+    "fit_changed",
+    "inside",
+    "is_binary",
+    "local_factory",
+    "neighbours_for",
+]
+
+#: Builds a fresh, unfitted model (an object with ``fit`` and ``predict``).
+Factory = Callable[[], Any]
+#: ``fast`` model choice looks at no more rows than this.
+SELECTION_ROWS = 600
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What is fixed for one node during a whole attribution: its parents and its model."""
+
+    name: str
+    parents: tuple[str, ...]
+    kind: str  # "root", "anm" or "binary"
+    model: str
+    factory: Factory | None
+
+    @property
+    def linear(self) -> bool:
+        """Whether the chosen model is linear in its (expanded) inputs."""
+        return self.model in ("linear", "polynomial")
+
+
+def is_binary(values: np.ndarray) -> bool:
+    """Whether the non-missing values are all 0 or 1."""
+    distinct = np.unique(values[~np.isnan(values)])
+    return len(distinct) <= 2 and set(distinct.tolist()) <= {0.0, 1.0}
+
+
+class LeastSquares:
+    """Ordinary least squares on the inputs (``degree=1``) or on them with their squares and
+    pairwise products (``degree=2``), by ``numpy.linalg.lstsq``: the same fit as
+    scikit-learn's ``LinearRegression`` (with ``PolynomialFeatures``), at a fraction of the
+    cost per call, which matters because the change test fits thousands of them."""
+
+    def __init__(self, degree: int = 1) -> None:
+        self.degree = degree
+        self.coef: np.ndarray | None = None
+
+    def _design(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float).reshape(len(X), -1)
+        columns = [np.ones((len(X), 1)), X]
+        if self.degree >= 2:
+            i, j = np.triu_indices(X.shape[1])
+            columns.append(X[:, i] * X[:, j])
+        return np.hstack(columns)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> LeastSquares:
+        """Fit the coefficients (minimum-norm where the inputs are collinear)."""
+        D = self._design(X)
+        # Least squares through the small Gram matrix: the same minimum-norm solution as on
+        # the full design (up to rounding), several times faster for tall designs.
+        self.coef = np.linalg.lstsq(D.T @ D, D.T @ np.asarray(y, float), rcond=None)[0]
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Fitted values for ``X``."""
+        assert self.coef is not None, "fit first"
+        return self._design(X) @ self.coef
+
+    def clone(self) -> LeastSquares:
+        """An unfitted copy (the interface of ``dowhy.gcm`` prediction models)."""
+        return LeastSquares(self.degree)
+
+
+class NearestNeighbours:
+    """k-nearest-neighbour regression on inputs standardised with the training rows' scale
+    (a scipy k-d tree): a local model that is cheap to fit and to pickle."""
+
+    def __init__(self, neighbours: int = 5) -> None:
+        self.neighbours = neighbours
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> NearestNeighbours:
+        """Remember the rows."""
+        X = np.asarray(X, float).reshape(len(X), -1)
+        self.center, scale = X.mean(axis=0), X.std(axis=0)
+        self.scale = np.where(scale > 0, scale, 1.0)
+        self.X, self.y = (X - self.center) / self.scale, np.asarray(y, float)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Mean of the ``neighbours`` nearest remembered rows' values (a k-d tree query)."""
+        from scipy.spatial import cKDTree
+
+        X = (np.asarray(X, float).reshape(len(X), -1) - self.center) / self.scale
+        k = min(self.neighbours, len(self.y))
+        _, nearest = cKDTree(self.X).query(X, k=k)
+        return self.y[np.asarray(nearest).reshape(len(X), k)].mean(axis=1)
+
+
+def neighbours_for(rows: int) -> int:
+    """How many neighbours a local model of ``rows`` rows averages: sqrt(rows / 4), 3..10."""
+    return int(np.clip(round(np.sqrt(rows / 4)), 3, 10))
+
+
+def local_factory(n: int, seed: int) -> Factory:
+    """The tree ensemble used as a local mechanism for ``n`` rows (scikit-learn's ensembles
+    are imported only when one is built)."""
+    return partial(_boosting if n >= 200 else _forest, seed)
+
+
+def _boosting(seed: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(max_iter=40, random_state=seed)
+
+
+def _forest(seed: int) -> Any:
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(n_estimators=30, min_samples_leaf=1, random_state=seed, n_jobs=1)
+
+
+def _local_name(n: int) -> str:
+    return "hist_gradient_boost" if n >= 200 else "random_forest"
+
+
+#: Model choice averages the held-out error over this many draws of two folds.
+SELECTION_REPEATS = 5
+#: The folds of model choice are drawn with this fixed seed, not the caller's: the choice is
+#: a function of the data alone, so it cannot change with ``seed``.
+SELECTION_SEED = 0
+
+
+def _cv_mse(factory: Factory, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
+    """Held-out mean squared error, averaged over :data:`SELECTION_REPEATS` fold draws."""
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(y))
+    errors = []
+    for _ in range(SELECTION_REPEATS):
+        fold = rng.permutation(len(y)) % folds
+        for k in range(folds):
+            train, test = rows[fold != k], rows[fold == k]
+            model = factory()
+            model.fit(X[train], y[train])
+            errors.append(np.mean((y[test] - model.predict(X[test]).ravel()) ** 2))
+    return float(np.mean(errors))
+
+
+def choose_model(
+    X: np.ndarray, y: np.ndarray, quality: str, seed: int, rows: int | None = None
+) -> tuple[str, Factory]:
+    """The mechanism model for one node: its name and a factory of unfitted copies.
+
+    The choice is made once per node and then held fixed. ``rows`` (default: ``len(y)``) is
+    the number of rows the model will be fitted on, which decides the kind of tree ensemble.
+    """
+    if is_binary(y):
+        if len(np.unique(y)) < 2:
+            return "constant", lambda: None
+        if quality == "fast":
+            from sklearn.linear_model import LogisticRegression
+
+            return "logistic", partial(LogisticRegression, max_iter=1000)
+        from dowhy import gcm
+
+        model, _ = gcm.auto.select_model(X, y.astype(str), _assignment(quality))
+        return type(model).__name__, model.clone
+    if quality == "fast":
+        return _choose_fast(X, y, seed, rows or len(y))
+    from dowhy import gcm
+
+    model, _ = gcm.auto.select_model(X, y, _assignment(quality))
+    if type(model.sklearn_model).__name__ == "LinearRegression":
+        return "linear", model.clone
+    return type(model).__name__, model.clone
+
+
+def _choose_fast(X: np.ndarray, y: np.ndarray, seed: int, n: int) -> tuple[str, Factory]:
+    """Linear, quadratic or local: the simplest within 5 % of the best held-out error,
+    averaged over repeated fold draws so that the choice does not hinge on one. The local
+    family is scored with nearest neighbours (cheap) and fitted as a tree ensemble."""
+    if len(y) > SELECTION_ROWS:
+        rng = np.random.default_rng(SELECTION_SEED)
+        pick = rng.choice(len(y), SELECTION_ROWS, replace=False)
+        X, y = X[pick], y[pick]
+    candidates: list[tuple[str, Factory, Factory]] = [
+        ("linear", LeastSquares, LeastSquares),
+        # Smooth deterministic steps (ratios, sums of counts) are not linear; a quadratic fit
+        # keeps them from looking changed when their inputs move to another range.
+        ("polynomial", partial(LeastSquares, 2), partial(LeastSquares, 2)),
+        (
+            _local_name(n),
+            partial(NearestNeighbours, neighbours_for(len(y) // 2)),
+            local_factory(n, seed),
+        ),
+    ]
+    if len(y) < 4:
+        return "linear", LeastSquares
+    scored = [(name, f, _cv_mse(scorer, X, y, 2, SELECTION_SEED)) for name, scorer, f in candidates]
+    best = min(s for _, _, s in scored)
+    for name, factory, score in scored:
+        if score <= best * 1.05 + 1e-12:
+            return name, factory
+    raise AssertionError("unreachable: the best score is within 5 % of itself")
+
+
+def _assignment(quality: str) -> Any:
+    from dowhy.gcm.auto import AssignmentQuality
+
+    return AssignmentQuality.BETTER if quality == "better" else AssignmentQuality.GOOD
+
+
+class Mechanism:
+    """A node's mechanism fitted on one data set: an additive-noise regressor, a classifier
+    for 0/1 nodes, or (roots) the empirical distribution."""
+
+    def __init__(
+        self, kind: str, factory: Factory | None, X: np.ndarray | None, y: np.ndarray
+    ) -> None:
+        self.kind = kind
+        self.model: Any = None
+        self.constant = float(y[0]) if len(y) else 0.0
+        self.y = y
+        self.residuals: np.ndarray | None = None
+        if kind == "root":
+            return
+        if factory is None or (kind == "binary" and len(np.unique(y)) < 2):
+            self.kind = "constant"
+            return
+        self.model = factory()
+        if self.model is None:
+            self.kind = "constant"
+            return
+        assert X is not None
+        self.model.fit(X, y.astype(str) if kind == "binary" else y)
+        if kind == "anm":
+            self.residuals = y - self.predict(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The expected value (for a 0/1 node, the probability of 1) given parents ``X``."""
+        if self.kind == "constant":
+            return np.full(len(X), self.constant)
+        if self.kind == "binary":
+            return self.p_one(X)
+        return np.asarray(self.model.predict(X), dtype=float).ravel()
+
+    def p_one(self, X: np.ndarray) -> np.ndarray:
+        """Probability that a 0/1 node is 1 given parents ``X``."""
+        if self.kind == "constant":
+            return np.full(len(X), self.constant)
+        if hasattr(self.model, "predict_proba"):
+            probs, labels = self.model.predict_proba(X), self.model.classes_
+        else:  # a dowhy classifier
+            probs, labels = self.model.predict_probabilities(X), self.model.classes
+        classes = [float(c) for c in labels]
+        return probs[:, classes.index(1.0)] if 1.0 in classes else np.zeros(len(X))
+
+
+def evaluate(mech: Mechanism, X: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """A mechanism's output for parent values ``X`` and given noise (for a 0/1 node, the
+    noise is the uniform draw compared with the probability of 1)."""
+    if mech.kind == "binary":
+        return (noise < mech.p_one(X)).astype(float)
+    if mech.kind == "constant":
+        return np.full(len(X), mech.constant)
+    return mech.predict(X) + noise
+
+
+def inside(X: np.ndarray, reference: np.ndarray, pad: float = 0.05) -> np.ndarray:
+    """Rows of ``X`` within ``reference``'s per-column range (padded by 5 %)."""
+    lo, hi = reference.min(axis=0), reference.max(axis=0)
+    margin = pad * (hi - lo)
+    return np.all((lo - margin <= X) & (hi + margin >= X), axis=1)
+
+
+def columns(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """``frame``'s columns ``names`` as a float matrix (one column at a time: much cheaper
+    than a pandas list selection, which the change tests would make thousands of times)."""
+    return np.column_stack([frame[c].to_numpy(float) for c in names])
+
+
+def fit(spec: NodeSpec, frame: pd.DataFrame) -> Mechanism:
+    """``spec``'s mechanism fitted on ``frame``."""
+    return Mechanism(
+        spec.kind, spec.factory, columns(frame, spec.parents), frame[spec.name].to_numpy(float)
+    )
+
+
+def fit_changed(
+    specs: dict[str, NodeSpec],
+    moved: list[str],
+    changed: set[str],
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    fitted: dict[str, Mechanism] | None = None,
+) -> tuple[dict[str, Mechanism], dict[str, Mechanism]]:
+    """Baseline mechanisms of every moved non-root node and comparison mechanisms of the
+    changed ones; nodes that nothing changed upstream of are not fitted at all. Baseline
+    mechanisms of unchanged nodes come from ``fitted`` (fitted once per call) when given:
+    they only replay each row's own noise, so refitting them on every resample buys
+    nothing."""
+    fitted = fitted or {}
+    old_mech = {
+        n: fitted[n] if n in fitted and n not in changed else fit(specs[n], old)
+        for n in moved
+        if specs[n].parents
+    }
+    new_mech = {n: fit(specs[n], new) for n in moved if specs[n].parents and n in changed}
+    return old_mech, new_mech
