@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["import", "memory", "lineage", "attribution", "accuracy"],
+        choices=["import", "memory", "lineage", "extraction", "attribution", "accuracy"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="keep corpora here between runs")
@@ -30,6 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-sizes", type=_sizes, help="run folders, e.g. 1000,10000")
     parser.add_argument("--memory-sizes", type=_sizes, help="run folders, e.g. 1000,100000")
     parser.add_argument("--lineage-tasks", type=int, help="tasks in the lineage store")
+    parser.add_argument(
+        "--extraction-runs",
+        type=_sizes,
+        help="runs per side, runs stored (SQLite), e.g. 10000,100000",
+    )
+    parser.add_argument(
+        "--extraction-mongo-runs", type=_sizes, help="the same on MongoDB, e.g. 1000,10000"
+    )
     parser.add_argument("--attribution-sizes", type=_sizes, help="nodes, e.g. 5,20,50,100")
     parser.add_argument(
         "--baseline-trials", type=int, help="data sets per size also given to dowhy (default 3)"
@@ -55,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="accuracy: bootstrap repeats per call")
     args = parser.parse_args(argv)
     # accuracy runs only when asked for: 20 data sets of 5 shapes take tens of minutes
-    wanted = set(args.only or ["import", "memory", "lineage", "attribution"])
+    wanted = set(args.only or ["import", "memory", "lineage", "extraction", "attribution"])
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -89,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             tasks = args.lineage_tasks or (50_000 if args.quick else 1_000_000)
             uri = lineage.build(work / f"lineage-{tasks}.db", tasks, log)
             report["lineage"] = lineage.measure(uri, 20 if args.quick else 100, 0, log)
+        if "extraction" in wanted:
+            server = _extraction(args, work, report, server, log)
         if "attribution" in wanted:
             report["attribution_startup"] = _attribution(args, work, report, log)
         if "accuracy" in wanted:
@@ -154,6 +164,30 @@ def _attribution_line(row: dict[str, Any]) -> str:
     )
 
 
+def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log: Any) -> Any:
+    """SQLite at full size, MongoDB (the nx-27017 test server) at what fits in time."""
+    from benchmarks import extraction
+    from tests.mongo_server import WireServer
+
+    side, total = args.extraction_runs or ([500, 5_000] if args.quick else [10_000, 100_000])
+    m_default = [100, 400] if args.quick else [1_000, 10_000]
+    m_side, m_total = args.extraction_mongo_runs or m_default
+    tag = time.time_ns()
+    rows = [extraction.run(f"sqlite://{work / f'extract-{tag}.db'}", side, total, 3, log)]
+    if server is None:
+        server = WireServer(work / "nx27017")
+        server.start()
+    from provcausal.errors import StoreError
+
+    try:
+        rows.append(extraction.run(f"{server.base_uri}/extract_{tag}", m_side, m_total, 3, log))
+    except StoreError as exc:  # the test server can time out on large stores: keep SQLite's
+        log(f"extraction on MongoDB stopped: {exc}")
+        rows.append({"store": "mongodb", "side": m_side, "error": str(exc)})
+    report["extraction"] = rows
+    return server
+
+
 def render(report: dict[str, Any]) -> str:
     lines = []
     for row in report.get("import", []):
@@ -162,7 +196,9 @@ def render(report: dict[str, Any]) -> str:
             f"{row['records_per_second']:>7.0f} records/s; store writes "
             f"{row['write_records_per_second']:>7.0f} records/s vs raw bulk insert "
             f"{row['raw_records_per_second']:>8.0f}: ratio "
-            f"{row['write_ratio_to_raw']:.2f}"
+            f"{row['write_ratio_to_raw']:.2f}; {row['seconds']:.1f} s end to end, read+map "
+            f"{row['read_map_seconds']:.1f} s = {row['read_map_ratio_to_json_load']:.0f}x "
+            f"json.load of the audit files ({row['json_load_seconds']:.2f} s)"
         )
     if "memory" in report:
         m = report["memory"]
@@ -175,6 +211,20 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"lineage depth 20 in {x['tasks']} tasks: median {x['median_ms']:.1f} ms, "
             f"p95 {x['p95_ms']:.1f} ms, {x['ratio_to_point_lookup']:.0f}x one lookup"
+        )
+    for row in report.get("extraction", []):
+        if "error" in row:
+            side = row["side"]
+            lines.append(f"extraction {row['store']:7} {side} vs {side}: {row['error']}")
+            continue
+        small, large = row["small"], row["large"]
+        lines.append(
+            f"extraction {row['store']:7} {row['side']} vs {row['side']} runs: load "
+            f"{large['load_median']:.2f} s vs bare indexed read {large['bare_median']:.2f} s "
+            f"(ratio {large['ratio']:.2f}) with {large['stored_runs']} runs stored; "
+            f"{small['load_median']:.2f} s with {small['stored_runs']} stored "
+            f"(growth {row['growth']:.2f}x, CPU {row['cpu_growth']:.2f}x, for "
+            f"{large['stored_runs'] / small['stored_runs']:.0f}x)"
         )
     if report.get("attribution_startup"):
         x = report["attribution_startup"]

@@ -4,7 +4,8 @@ Throughput: SciPipe corpora (the GC-ratio workflow as SciPipe writes it: 9 audit
 per run folder, nested Upstream, a workflow graph) imported the way ``provcausal import``
 does, timed in its two phases (reading + mapping to PROV and FlowCept documents; writing them
 to the store), against the raw speed of inserting the same final documents with the store's
-own bulk API (``executemany`` / ``insert_many``) into an empty table/collection.
+own bulk API (``executemany`` / ``insert_many``) into an empty table/collection, and against
+the physical floor of reading the corpus: ``json.load`` of the same audit files.
 
 Memory: peak RSS of the ``provcausal import`` process for two corpus sizes; streaming keeps it
 flat (the ratio large/small stays near 1) instead of proportional to the corpus.
@@ -12,6 +13,7 @@ flat (the ratio large/small stays near 1) instead of proportional to the corpus.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -79,6 +81,20 @@ def _raw_mongo(uri: str, runs: list[dict[str, Any]], tasks: list[dict[str, Any]]
         return time.perf_counter() - started
 
 
+def json_floor(folder: Path) -> tuple[float, int]:
+    """Seconds to ``json.load`` every audit file of the corpus (the physical floor of reading
+    it: no mapping, no store), and how many files."""
+    started = time.perf_counter()
+    files = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            if name.endswith(".audit.json"):
+                with open(os.path.join(parent, name), encoding="utf-8") as handle:
+                    json.load(handle)
+                files += 1
+    return time.perf_counter() - started, files
+
+
 def throughput(
     root: Path, runs: int, store: str, mongo_base: str | None, log: Any
 ) -> dict[str, Any]:
@@ -89,10 +105,14 @@ def throughput(
     else:
         assert mongo_base is not None
         uri = f"{mongo_base}/bench_{tag.replace('-', '_')}"
-    started = time.perf_counter()
+    cpu = time.process_time()
+    floor, files = json_floor(folder)
+    floor_cpu = time.process_time() - cpu
+    started, cpu = time.perf_counter(), time.process_time()
     _, runs_iter = read_runs("scipipe", [folder], "bench", label="bench")
     records = [r.records for r in runs_iter if not isinstance(r, str)]
     read = time.perf_counter() - started
+    read_cpu = time.process_time() - cpu
     with open_store(uri) as s:
         started = time.perf_counter()
         for i in range(0, len(records), BATCH_RUNS):
@@ -108,7 +128,9 @@ def throughput(
     log(
         f"import {store} {runs} runs: {ours:.1f} s end to end ({n / ours:.0f} records/s: "
         f"read+map {read:.1f} s, store writes {write:.2f} s = {n / write:.0f} records/s); raw "
-        f"bulk insert of the same documents {raw:.2f} s ({n / raw:.0f} records/s)"
+        f"bulk insert of the same documents {raw:.2f} s ({n / raw:.0f} records/s); json.load "
+        f"of the {files} audit files {floor:.2f} s (read+map {read / floor:.0f}x that); CPU "
+        f"seconds (load-independent): read+map {read_cpu:.2f}, json.load {floor_cpu:.2f}"
     )
     return {
         "store": store,
@@ -123,6 +145,11 @@ def throughput(
         "raw_records_per_second": n / raw,
         "write_ratio_to_raw": raw / write,
         "end_to_end_ratio_to_raw": raw / ours,
+        "json_load_seconds": floor,
+        "audit_files": files,
+        "read_map_ratio_to_json_load": read / floor,
+        "read_map_cpu_seconds": read_cpu,
+        "json_load_cpu_seconds": floor_cpu,
     }
 
 
@@ -160,4 +187,4 @@ def peak_rss(root: Path, sizes: list[int], log: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["throughput", "peak_rss", "corpus"]
+__all__ = ["throughput", "peak_rss", "corpus", "json_floor"]

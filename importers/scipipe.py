@@ -125,6 +125,7 @@ class _AuditReader:
         self.folder = folder
         self.tasks: dict[str, _Task] = {}
         self.stub_paths: set[str] = set()
+        self.walked: set[str] = set()
         self.digest = hashlib.blake2b(digest_size=16)
 
     def _field(
@@ -210,6 +211,11 @@ class _AuditReader:
                 self.tasks[sid] = task
             if produced and _norm(produced) not in task.outputs:
                 task.outputs.append(_norm(produced))
+            if sid in self.walked:
+                # Every audit file repeats its whole upstream history: an ID already
+                # walked holds the same subtree, so it is neither re-read nor re-walked.
+                continue
+            self.walked.add(sid)
             for in_path, sub in (upstream or {}).items():
                 if _norm(in_path) not in task.inputs:
                     task.inputs.append(_norm(in_path))
@@ -277,6 +283,21 @@ def _run_folders(root: Path, skip_bad: bool, notes: list[str]) -> Iterator[Path]
             yield Path(folder)
 
 
+_DOT_CACHE: dict[str, ProcessGraph] = {}
+
+
+def _parse_dot_once(text: str, path: Path) -> ProcessGraph:
+    """Every run folder of a workflow holds the same graph: parse each distinct text once
+    (a few graphs kept; a bad graph raises naming its own file and is never kept)."""
+    graph = _DOT_CACHE.get(text)
+    if graph is None:
+        graph = parse_dot(text, path)
+        if len(_DOT_CACHE) >= 8:
+            _DOT_CACHE.clear()
+        _DOT_CACHE[text] = graph
+    return graph
+
+
 class SciPipeImporter(Importer):
     """``provcausal import scipipe``: audit files or folders searched for ``*.audit.json``."""
 
@@ -336,7 +357,7 @@ class SciPipeImporter(Importer):
             try:
                 text = read_text(candidate, limit=16 * 1024 * 1024)
                 if looks_like_dot(text):
-                    return parse_dot(text, candidate)
+                    return _parse_dot_once(text, candidate)
             except BadInputError as exc:
                 warnings.append(f"ignored workflow graph: {exc}")
         return None
@@ -351,11 +372,11 @@ class SciPipeImporter(Importer):
             if not options.skip_bad:
                 reader.add_file(file)
                 continue
-            before = (dict(reader.tasks), set(reader.stub_paths))
+            before = (dict(reader.tasks), set(reader.stub_paths), set(reader.walked))
             try:
                 reader.add_file(file)
             except BadInputError as exc:
-                reader.tasks, reader.stub_paths = before
+                reader.tasks, reader.stub_paths, reader.walked = before
                 skipped.append(str(exc))
         if not reader.tasks:
             raise BadInputError("no audited tasks in this run", path=source.display)

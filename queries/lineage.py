@@ -46,20 +46,27 @@ class _Walker:
 
 
 def lineage(
-    store: Store, item_id: str, direction: str = "upstream", depth: int | None = None
+    store: Store,
+    item_id: str,
+    direction: str = "upstream",
+    depth: int | None = None,
+    run: str | None = None,
 ) -> nx.DiGraph:
     """The lineage of a task or entity as a graph (edges cause → effect: entity → task that
     used it, task → entity it generated, task → task for dependencies without entities).
 
     Node attributes: ``kind`` (task/entity), ``label`` (node or entity name), ``depth``
-    (task generations away), ``run``, ``value``.
+    (task generations away), ``run``, ``value``. The walk stays within the runs of the tasks
+    it reached (every step's lookup names them: targeted on a sharded cluster); ``run``, when
+    known, makes the first lookup targeted too (else it asks every shard).
     """
     if direction not in ("upstream", "downstream"):
         raise InvalidParameterError("direction is upstream or downstream", "direction")
     walker = _Walker(store)
     g = nx.DiGraph()
     limit = depth if depth is not None else 10**9
-    start_tasks = walker.keep(store.tasks_by_id([item_id]))
+    entry = None if run is None else [run]
+    start_tasks = walker.keep(store.tasks_by_id([item_id], entry))
     frontier: list[dict[str, Any]]
     if start_tasks:
         level = 0
@@ -68,10 +75,10 @@ def lineage(
         frontier = [task]
     else:
         level = 1
-        generators = walker.keep(store.tasks_by_entity([item_id], "generated"))
+        generators = walker.keep(store.tasks_by_entity([item_id], "generated", entry))
         # Users matter downstream, or to tell an entity nobody generated from a wrong id.
         users = (
-            walker.keep(store.tasks_by_entity([item_id], "used"))
+            walker.keep(store.tasks_by_entity([item_id], "used", entry))
             if direction == "downstream" or not generators
             else []
         )
@@ -126,6 +133,11 @@ def _add_entity(
     )
 
 
+def _runs(frontier: list[dict[str, Any]]) -> list[str]:
+    """The runs a step looks in: its frontier's (lookups name them, see docs/scale-out.md)."""
+    return sorted({str(t["workflow_id"]) for t in frontier})
+
+
 def _step(
     g: nx.DiGraph, walker: _Walker, frontier: list[dict[str, Any]], direction: str, level: int
 ) -> list[dict[str, Any]]:
@@ -150,7 +162,9 @@ def _step_upstream(
             )
         for dep in deps - explained.get(task["task_id"], set()):
             extra.setdefault(dep, set()).add(task["task_id"])
-    for dep_task in walker.keep(walker.store.tasks_by_id(list(extra))) if extra else []:
+    for dep_task in (
+        walker.keep(walker.store.tasks_by_id(list(extra), _runs(frontier))) if extra else []
+    ):
         _add_task(g, dep_task, level)
         for user_id in extra[dep_task["task_id"]]:
             g.add_edge(dep_task["task_id"], user_id)
@@ -186,7 +200,7 @@ def _entity_step(
     if not wanted:
         return found
     role = "generated" if upstream else "used"
-    for other in walker.keep(walker.store.tasks_by_entity(list(wanted), role)):
+    for other in walker.keep(walker.store.tasks_by_entity(list(wanted), role, _runs(frontier))):
         for eid in other_ids(other):
             if eid in wanted:
                 _add_task(g, other, level)
@@ -205,7 +219,7 @@ def _step_downstream(
     nxt: dict[str, dict[str, Any]] = {}
     _entity_step(g, walker, frontier, level, nxt, upstream=False)
     ids = [t["task_id"] for t in frontier]
-    for dependent in walker.keep(walker.store.tasks_depending_on(ids)):
+    for dependent in walker.keep(walker.store.tasks_depending_on(ids, _runs(frontier))):
         if dependent["task_id"] in nxt:
             continue
         _add_task(g, dependent, level)
@@ -229,7 +243,9 @@ def _value_rule_dependents(
     """Later tasks of the same run that FlowCept's value rule links to ``task``."""
     links = walker.links(str(task.get("workflow_id")))
     later = [t for t, ups in links.upstream.items() if task["task_id"] in ups]
-    for dependent in walker.keep(walker.store.tasks_by_id(later)) if later else []:
+    for dependent in (
+        walker.keep(walker.store.tasks_by_id(later, [str(task["workflow_id"])])) if later else []
+    ):
         if dependent["task_id"] not in nxt:
             _add_task(g, dependent, level)
             g.add_edge(task["task_id"], dependent["task_id"])

@@ -18,7 +18,6 @@ from provcausal.analysis.attribution import prepare
 from provcausal.analysis.selection import select_runs
 from provcausal.analysis.targets import resolve_target
 from provcausal.errors import AnalysisError, InvalidParameterError, NotFoundError
-from provcausal.model import flowcept as fc
 from provcausal.stores import Store, run_label
 
 __all__ = ["anomalies", "find_sample", "default_baseline", "anomaly_verdict", "NORMAL_LABELS"]
@@ -102,10 +101,9 @@ def find_sample(store: Store, workflow: str, sample: str) -> tuple[str, str]:
         return run_id, rest
     if sample in ids:
         return sample, sample
-    for doc in runs:
-        for task in store.find_tasks([str(doc["workflow_id"])]):
-            if not fc.is_captured(task) and fc.task_sample(task) == sample:
-                return str(doc["workflow_id"]), sample
+    for row in store.sample_rows([str(doc["workflow_id"]) for doc in runs]):
+        if not row["captured"] and row["sample"] == sample:
+            return row["workflow_id"], sample
     raise NotFoundError(f"no sample {sample!r} in workflow {workflow!r}")
 
 

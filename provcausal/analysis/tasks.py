@@ -1,6 +1,6 @@
 """One table of the tasks of selected runs: what the causal graph and the sample data share.
 
-Loaded once per analysis through the store's indexed ``find_tasks`` (by run), whatever system
+Loaded once per analysis through the store's ``sample_rows`` (batches of runs), whatever system
 wrote the tasks: provcausal's importers, or FlowCept itself (whose lineage comes from
 ``dependencies`` and from FlowCept's used/generated value rule). A process whose out-ports
 hold different values is split into one variable per port (``process.port``).
@@ -16,7 +16,6 @@ import pandas as pd
 
 from provcausal.captured import CapturedSamples, captured_samples, is_iteration
 from provcausal.model import flowcept as fc
-from provcausal.model.times import to_epoch
 from provcausal.stores import Store
 
 __all__ = ["load_task_table", "TABLE_COLUMNS"]
@@ -41,46 +40,51 @@ TABLE_COLUMNS = [
 ]
 
 
-def _row(task: dict[str, Any], run_id: str, formed: CapturedSamples | None) -> dict:
-    start, end = to_epoch(task.get("started_at")), to_epoch(task.get("ended_at"))
-    duration = fc.task_duration(task)
-    deps = set(task.get("dependencies") or [])
-    tid = str(task["task_id"])
-    value = fc.task_value(task)
-    sample, visit = fc.task_sample(task, run_id), fc.task_visit(task)
-    unobserved = fc.task_unobserved(task)
+def _row(row: dict[str, Any], formed: CapturedSamples | None) -> dict:
+    """One table row from a store's sample row (:func:`provcausal.model.flowcept.sample_row`)."""
+    run_id, tid = row["workflow_id"], row["task_id"]
+    deps = set(row["dependencies"])
+    sample, visit, unobserved = row["sample"], row["visit"], row["unobserved"]
     if formed is not None and tid in formed.sample:
         deps |= formed.upstream.get(tid, set())
         sample, visit = formed.sample[tid], formed.visit[tid]
         # A loop's iteration task is bookkeeping unless it recorded a value (end_iter).
-        unobserved = unobserved or (is_iteration(task) and value is None)
+        unobserved = unobserved or (is_iteration(_captured_task(row)) and row["value"] is None)
     return {
         "task_id": tid,
         "run_id": run_id,
-        "node": fc.task_node(task),
+        "node": row["node"],
         "sample": f"{run_id}/{sample}",
         "visit": visit,
-        "value": value,
-        "duration": duration,
-        "start": start,
-        "end": end,
+        "value": row["value"],
+        "duration": row["duration"],
+        "start": row["started_at"],
+        "end": row["ended_at"],
         "unobserved": unobserved,
         "deps": sorted(deps),
-        "ports": _ports(task),
-        "used_names": sorted(map(str, task.get("used") or {})),
+        "ports": _ports(row),
+        "used_names": sorted(row["used_names"]),
     }
 
 
-def _ports(task: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
+def _captured_task(row: dict[str, Any]) -> dict[str, Any]:
+    """The FlowCept fields of a captured task's sample row, as :mod:`provcausal.captured`
+    reads them."""
+    task = {key: row[key] for key in fc.CAPTURED_FIELDS}
+    task["activity_id"] = row["node"]
+    return task
+
+
+def _ports(row: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
     """Out-port → (output name, value) for a task with several out-ports, else ``{}``."""
-    raw = fc.task_attrs(task).get("outPorts")
+    raw = row["out_ports"]
     if not raw:
         return {}
     try:
         ports = raw if isinstance(raw, dict) else json.loads(raw)
     except (TypeError, ValueError):
         return {}
-    generated = task.get("generated") or {}
+    generated = row["generated"]
     out = {}
     for port, name in ports.items():
         value = generated.get(name)
@@ -133,22 +137,35 @@ def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
 
 
+def _run_rows(rows: list[dict[str, Any]], formed_by: dict[str, int]) -> list[dict[str, Any]]:
+    """Table rows of one run's sample rows; FlowCept-captured tasks get FlowCept's lineage and
+    their samples from :func:`provcausal.captured.captured_samples`."""
+    captured = [_captured_task(r) for r in rows if r["captured"]]
+    formed = captured_samples(captured, rows[0]["workflow_id"]) if captured else None
+    if formed is not None:
+        formed_by[formed.how] = formed_by.get(formed.how, 0) + 1
+    return [_row(r, formed) for r in rows]
+
+
 def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """All tasks of ``run_ids`` as rows (see ``TABLE_COLUMNS``); ``sample`` is run-qualified.
 
-    Tasks FlowCept captured get their lineage from FlowCept's rules and their samples from
-    :func:`provcausal.captured.captured_samples`; ``table.attrs["samples_formed"]`` counts the
-    captured runs by how their samples were formed (``iterations``, ``components``, ``run``).
+    The store computes the rows in batches of runs (:meth:`Store.sample_rows`: one indexed
+    query per batch, only the fields read here). Tasks FlowCept captured get their lineage
+    from FlowCept's rules and their samples from :func:`provcausal.captured.captured_samples`;
+    ``table.attrs["samples_formed"]`` counts the captured runs by how their samples were
+    formed (``iterations``, ``components``, ``run``).
     """
     rows: list[dict[str, Any]] = []
     formed_by: dict[str, int] = {}
-    for run_id in run_ids:
-        tasks = list(store.find_tasks([run_id]))
-        captured = [t for t in tasks if fc.is_captured(t)]
-        formed = captured_samples(captured, run_id) if captured else None
-        if formed is not None:
-            formed_by[formed.how] = formed_by.get(formed.how, 0) + 1
-        rows.extend(_row(t, run_id, formed) for t in tasks)
+    run: list[dict[str, Any]] = []
+    for sample in store.sample_rows(run_ids):
+        if run and sample["workflow_id"] != run[0]["workflow_id"]:
+            rows.extend(_run_rows(run, formed_by))
+            run = []
+        run.append(sample)
+    if run:
+        rows.extend(_run_rows(run, formed_by))
     table = _split_ports(pd.DataFrame(rows, columns=TABLE_COLUMNS))
     table = table.astype(
         {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}

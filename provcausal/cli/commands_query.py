@@ -68,11 +68,19 @@ def nodes_cmd(app, workflow, as_json):
 @click.option(
     "--depth", type=click.IntRange(0, None), metavar="N", help="At most N task generations away."
 )
+@click.option(
+    "--run",
+    "-r",
+    "run_id",
+    metavar="RUN_ID",
+    help="The run ID belongs to: look it up there only (one shard on a sharded MongoDB).",
+)
 @json_option
 @click.pass_obj
-def lineage_cmd(app, item_id, upstream, depth, as_json):
+def lineage_cmd(app, item_id, upstream, depth, run_id, as_json):
     """The tasks and entities that task or entity ID derives from or leads to."""
-    g = lineage(app.store(), item_id, "upstream" if upstream else "downstream", depth)
+    direction = "upstream" if upstream else "downstream"
+    g = lineage(app.store(), item_id, direction, depth, run=run_id)
     table = lineage_table(g)
     doc = {
         "root": item_id,

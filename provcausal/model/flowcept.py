@@ -80,6 +80,14 @@ __all__ = [
     "task_attrs",
     "task_document",
     "numeric",
+    # sample rows
+    "SAMPLE_COLUMNS",
+    "SAMPLE_PATHS",
+    "CAPTURED_FIELDS",
+    "needs_values",
+    "sample_row",
+    "sample_row_raw",
+    "finish_sample_row",
 ]
 
 #: Key under ``custom_metadata`` where provcausal keeps what FlowCept has no field for.
@@ -399,3 +407,163 @@ def task_document(
     doc["adapter_id"] = f"provcausal.{system}"
     doc[META] = {PC: dict(meta)}
     return doc
+
+
+# -- sample rows: the few fields of a task the analysis reads -----------------------------------
+
+#: The columns of a sample row (:func:`sample_row`), the slice of a task document the analysis
+#: reads. Stores may compute the raw columns in the backend (MongoDB: an aggregation
+#: pipeline; SQLite: ``json_extract``) and finish them with :func:`finish_sample_row`.
+SAMPLE_COLUMNS = (
+    "task_id",
+    "workflow_id",
+    "node",
+    "sample",
+    "visit",
+    "value",
+    "duration",
+    "started_at",
+    "ended_at",
+    "unobserved",
+    "dependencies",
+    "used_names",
+    "used",
+    "generated",
+    "out_ports",
+    "captured",
+    "parent_task_id",
+    "subtype",
+    "group_id",
+)
+
+#: Raw column → the document path it is read from (provcausal's metadata paths via
+#: :func:`meta_path`). ``used_names``, ``used``, ``generated`` and ``captured`` are derived.
+SAMPLE_PATHS = {
+    "task_id": "task_id",
+    "workflow_id": "workflow_id",
+    "node": "activity_id",
+    "sample": meta_path(SAMPLE),
+    "visit": meta_path(VISIT),
+    "value": meta_path(VALUE),
+    "duration": meta_path(DURATION),
+    "started_at": "started_at",
+    "ended_at": "ended_at",
+    "unobserved": meta_path(UNOBSERVED),
+    "dependencies": "dependencies",
+    "out_ports": f"{meta_path(ATTRS)}.outPorts",
+    "parent_task_id": "parent_task_id",
+    "subtype": "subtype",
+    "group_id": "group_id",
+}
+
+#: The sample-row columns :mod:`provcausal.captured` reads of a FlowCept-captured task
+#: (under FlowCept's own names; ``activity_id`` is the row's ``node``).
+CAPTURED_FIELDS = (
+    "task_id",
+    "workflow_id",
+    "started_at",
+    "ended_at",
+    "dependencies",
+    "used",
+    "generated",
+    "parent_task_id",
+    "subtype",
+    "group_id",
+)
+
+
+def needs_values(captured: bool, has_value: bool, has_ports: bool) -> tuple[bool, bool]:
+    """Whether a sample row must carry the task's ``used`` and ``generated`` values.
+
+    ``used`` values only feed FlowCept's lineage rule (captured tasks); ``generated`` values
+    give a captured or unvalued task its value and a several-port task its port values.
+    """
+    return captured, captured or not has_value or has_ports
+
+
+def sample_row_raw(task: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw sample columns of a task document, computed in Python (the reference for what
+    stores compute in their backend)."""
+    meta = _meta(task)
+    captured = is_captured(task)
+    ports = (
+        (meta.get(ATTRS) or {}).get("outPorts") if isinstance(meta.get(ATTRS), Mapping) else None
+    )
+    want_used, want_generated = needs_values(captured, VALUE in meta, bool(ports))
+    used = task.get("used") or {}
+    return {
+        "task_id": task.get("task_id"),
+        "workflow_id": task.get("workflow_id"),
+        "node": task.get("activity_id"),
+        "sample": meta.get(SAMPLE),
+        "visit": meta.get(VISIT),
+        "value": meta.get(VALUE),
+        "duration": meta.get(DURATION),
+        "started_at": task.get("started_at"),
+        "ended_at": task.get("ended_at"),
+        "unobserved": meta.get(UNOBSERVED),
+        "dependencies": task.get("dependencies"),
+        "used_names": list(used),
+        "used": used if want_used else None,
+        "generated": task.get("generated") if want_generated else None,
+        "out_ports": ports,
+        "captured": captured,
+        "parent_task_id": task.get("parent_task_id"),
+        "subtype": task.get("subtype"),
+        "group_id": task.get("group_id"),
+    }
+
+
+def _epoch_or_none(value: Any) -> float | None:
+    try:
+        return to_epoch(value)
+    except TimeValueError:
+        return None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def finish_sample_row(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed sample columns from raw ones, with the accessors' rules: the node falls back to
+    the task id, the sample to the run, the value to the first numeric generated value, the
+    duration to end − start; times become epoch seconds."""
+    task_id = str(raw["task_id"])
+    run = str(raw["workflow_id"])
+    generated = raw.get("generated") or {}
+    value = numeric(raw["value"]) if raw.get("value") is not None else None
+    if raw.get("value") is None:
+        value = next((n for n in map(numeric, generated.values()) if n is not None), None)
+    start, end = _epoch_or_none(raw.get("started_at")), _epoch_or_none(raw.get("ended_at"))
+    duration = numeric(raw.get("duration"))
+    if duration is None and start is not None and end is not None:
+        duration = end - start
+    if duration is not None and not math.isfinite(duration):
+        duration = None
+    return {
+        "task_id": task_id,
+        "workflow_id": run,
+        "node": str(raw.get("node") or task_id),
+        "sample": run if raw.get("sample") is None else str(raw["sample"]),
+        "visit": int(raw.get("visit") or 0),
+        "value": value,
+        "duration": duration,
+        "started_at": start,
+        "ended_at": end,
+        "unobserved": bool(raw.get("unobserved") or False),
+        "dependencies": [str(d) for d in raw.get("dependencies") or []],
+        "used_names": [str(n) for n in raw.get("used_names") or []],
+        "used": dict(raw.get("used") or {}),
+        "generated": dict(generated),
+        "out_ports": raw.get("out_ports"),
+        "captured": bool(raw.get("captured")),
+        "parent_task_id": _text_or_none(raw.get("parent_task_id")),
+        "subtype": _text_or_none(raw.get("subtype")),
+        "group_id": _text_or_none(raw.get("group_id")),
+    }
+
+
+def sample_row(task: Mapping[str, Any]) -> dict[str, Any]:
+    """A task document's sample row (columns :data:`SAMPLE_COLUMNS`)."""
+    return finish_sample_row(sample_row_raw(task))

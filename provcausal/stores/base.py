@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from provcausal.errors import StoreError
-from provcausal.model.flowcept import META, PC, RunRecords, is_visible, run_label
+from provcausal.model.flowcept import META, PC, RunRecords, is_visible, run_label, sample_row
 from provcausal.model.times import to_epoch
 from provcausal.stores.where import Condition, matches
 
@@ -28,7 +28,11 @@ __all__ = [
     "compress_prov",
     "decompress_prov",
     "PROV_CHUNK_BYTES",
+    "SAMPLE_BATCH_RUNS",
 ]
+
+#: Runs per query when reading sample rows: one indexed query reads this many runs' tasks.
+SAMPLE_BATCH_RUNS = 500
 
 #: PROV-JSON is stored zlib-compressed in chunks, far below MongoDB's 16 MB document limit.
 PROV_CHUNK_BYTES = 4 * 1024 * 1024
@@ -152,16 +156,40 @@ class Store(ABC):
     ) -> Iterator[dict[str, Any]]:
         """Tasks of the given runs (index on ``workflow_id``), optionally of some nodes only."""
 
+    def sample_rows(
+        self, run_ids: Sequence[str], batch: int = SAMPLE_BATCH_RUNS
+    ) -> Iterator[dict[str, Any]]:
+        """The sample row (:func:`provcausal.model.flowcept.sample_row`) of every task of
+        ``run_ids``, with one indexed query per ``batch`` runs. Rows of one run are
+        consecutive, in the run's task order. Stores override this to compute the rows in
+        the backend; this default reads whole documents."""
+        ids = list(dict.fromkeys(run_ids))
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            by_run: dict[str, list[dict[str, Any]]] = {r: [] for r in part}
+            for task in self.find_tasks(part):
+                by_run.setdefault(str(task["workflow_id"]), []).append(sample_row(task))
+            for rows in by_run.values():
+                yield from rows
+
+    # ``runs``: when given, only tasks of these runs. Lineage passes the runs it walks in, so
+    # that on a cluster sharded by ``workflow_id`` the lookup goes only to their shards.
     @abstractmethod
-    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def tasks_by_id(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Tasks by ``task_id`` (unique index)."""
 
     @abstractmethod
-    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def tasks_depending_on(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Tasks whose ``dependencies`` name any of ``task_ids`` (index)."""
 
     @abstractmethod
-    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
+    def tasks_by_entity(
+        self, entity_ids: Sequence[str], role: str, runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Tasks that ``role`` (``"used"`` or ``"generated"``) any of ``entity_ids`` (index)."""
 
     @abstractmethod

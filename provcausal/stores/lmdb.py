@@ -73,6 +73,14 @@ def _open_env(path: str, where: str, key: str | None) -> Any:
         raise BadInputError(f"{path} is not a readable LMDB: {reason}", where, key=key) from None
 
 
+def _in_runs(docs: list[dict[str, Any]], runs: Sequence[str] | None) -> list[dict[str, Any]]:
+    """``docs`` of ``runs`` only (all when ``runs`` is ``None``)."""
+    if runs is None:
+        return docs
+    keep = set(runs)
+    return [d for d in docs if d.get("workflow_id") in keep]
+
+
 class LMDBStore(Store):
     """FlowCept's LMDB, read-only. ``where``/``key`` name the setting that chose the path."""
 
@@ -165,24 +173,34 @@ class LMDBStore(Store):
                 if only is None or doc.get("activity_id") in only:
                     yield doc
 
-    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
-        return self._get(b"tasks", [str(t).encode() for t in dict.fromkeys(task_ids)])
+    def tasks_by_id(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        docs = self._get(b"tasks", [str(t).encode() for t in dict.fromkeys(task_ids)])
+        return _in_runs(docs, runs)
 
-    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def tasks_depending_on(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         wanted = set(task_ids)
-        return [
-            doc
-            for _key, doc in self._scan(b"tasks")
-            if wanted.intersection(doc.get("dependencies") or [])
-        ]
+        return _in_runs(
+            [
+                doc
+                for _key, doc in self._scan(b"tasks")
+                if wanted.intersection(doc.get("dependencies") or [])
+            ],
+            runs,
+        )
 
-    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
+    def tasks_by_entity(
+        self, entity_ids: Sequence[str], role: str, runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         wanted = set(entity_ids)
         out = []
         for _key, doc in self._scan(b"tasks"):
             if wanted.intersection(fc.entity_ids(doc, role)):
                 out.append(doc)
-        return out
+        return _in_runs(out, runs)
 
     def get_prov_json(self, run_id: str) -> str | None:
         return None  # FlowCept's LMDB keeps no PROV documents

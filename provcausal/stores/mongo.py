@@ -47,12 +47,12 @@ from provcausal.model.flowcept import (
     meta_path,
     run_label,
 )
-from provcausal.stores.base import Store, compress_prov, decompress_prov
-from provcausal.stores.codec import escape_record, unescape_keys
+from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
+from provcausal.stores.codec import escape_record, unescape_key, unescape_keys
 from provcausal.stores.uri import redact_text
 from provcausal.stores.where import Condition, mongo_filter
 
-__all__ = ["MongoStore", "DEFAULT_DB"]
+__all__ = ["MongoStore", "DEFAULT_DB", "sample_pipeline", "consistency_options"]
 
 DEFAULT_DB = "flowcept"
 PROV_COLLECTION = "provcausal_prov"
@@ -129,6 +129,64 @@ def _bulk_upsert(collection: Any, ops: list[Any], session: Any = None) -> None:
         collection.bulk_write(ops, ordered=False)
 
 
+def consistency_options(uri: str) -> dict[str, Any]:
+    """Write concern ``majority`` and read concern ``majority`` unless the URI sets them.
+
+    On a replica set an acknowledged run then survives a failover (no rollback can take its
+    ``complete`` marker or some of its tasks back), and readers only see what is majority
+    committed; see ``docs/scale-out.md``. On a standalone server both act as ``w: 1``/
+    ``local``."""
+    query = uri.partition("?")[2].lower()
+    given = {part.partition("=")[0] for part in query.replace(";", "&").split("&")}
+    out: dict[str, Any] = {}
+    if "w" not in given:
+        out["w"] = "majority"
+    if "readconcernlevel" not in given:
+        out["readConcernLevel"] = "majority"
+    return out
+
+
+def _field(path: str) -> str:
+    return "$" + path
+
+
+def _is_null(path: str) -> dict[str, Any]:
+    return {"$eq": [{"$ifNull": [_field(path), None]}, None]}
+
+
+def sample_pipeline(run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The aggregation that reshapes the tasks of ``run_ids`` into raw sample columns
+    (:data:`provcausal.model.flowcept.SAMPLE_COLUMNS`) on the server."""
+    paths = fc.SAMPLE_PATHS
+    # Absent and null are one case here ({"$ifNull": [x, None]}), as in fc.finish_sample_row
+    # (nx-27017's $type does not answer "missing" for an absent field).
+    captured = _is_null(f"{fc.META}.{fc.PC}")
+    no_value = _is_null(paths["value"])
+    has_ports = {"$not": [_is_null(paths["out_ports"])]}
+    project: dict[str, Any] = {"_id": 0}
+    project.update({column: _field(path) for column, path in paths.items()})
+    project["used_names"] = {
+        "$map": {
+            "input": {"$objectToArray": "$used"},  # null when absent
+            "as": "kv",
+            "in": "$$kv.k",
+        }
+    }
+    project["captured"] = captured
+    project["used"] = {"$cond": [captured, "$used", None]}  # see fc.needs_values
+    project["generated"] = {"$cond": [{"$or": [captured, no_value, has_ports]}, "$generated", None]}
+    return [{"$match": {"workflow_id": {"$in": list(run_ids)}}}, {"$project": project}]
+
+
+def _unescape_sample(raw: dict[str, Any]) -> dict[str, Any]:
+    """Field names inside ``used``/``generated`` are stored escaped (see ``codec``)."""
+    raw["used_names"] = [unescape_key(str(k)) for k in raw.get("used_names") or []]
+    for key in ("used", "generated"):
+        if raw.get(key):
+            raw[key] = unescape_keys(raw[key])
+    return raw
+
+
 def _clean(doc: dict[str, Any]) -> dict[str, Any]:
     doc = unescape_keys(doc)
     doc.pop("_id", None)
@@ -163,6 +221,7 @@ class MongoStore(Store):
         try:
             self._client: Any = pymongo.MongoClient(
                 uri,
+                **consistency_options(uri),
                 tz_aware=True,
                 serverSelectionTimeoutMS=timeout_ms,
                 connectTimeoutMS=timeout_ms,
@@ -494,31 +553,53 @@ class MongoStore(Store):
             for doc in docs:
                 yield _clean(doc)
 
-    def _find(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    def sample_rows(
+        self, run_ids: Sequence[str], batch: int = SAMPLE_BATCH_RUNS
+    ) -> Iterator[dict[str, Any]]:
+        """Sample rows computed by the server: one aggregation per ``batch`` runs whose
+        ``$match`` uses the ``workflow_id`` index and whose ``$project`` returns only the
+        columns the analysis reads (see :func:`sample_pipeline`)."""
+        ids = list(dict.fromkeys(run_ids))
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            by_run: dict[str, list[dict[str, Any]]] = {r: [] for r in part}
+            with self._guard("reading sample rows"):
+                for raw in self._tasks.aggregate(sample_pipeline(part)):
+                    row = fc.finish_sample_row(_unescape_sample(raw))
+                    by_run.setdefault(row["workflow_id"], []).append(row)
+            for rows in by_run.values():
+                yield from rows
+
+    def _find(self, query: dict[str, Any], runs: Sequence[str] | None) -> list[dict[str, Any]]:
+        if runs is not None:
+            query = {"workflow_id": {"$in": list(dict.fromkeys(runs))}, **query}
         with self._guard("reading tasks"):
             return [_clean(d) for d in self._tasks.find(query)]
 
-    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(task_ids))
+    def _find_in(
+        self, field: str, values: Sequence[str], runs: Sequence[str] | None
+    ) -> list[dict[str, Any]]:
+        ids = list(dict.fromkeys(values))
         out: list[dict[str, Any]] = []
         for i in range(0, len(ids), _BATCH):
-            out.extend(self._find({"task_id": {"$in": ids[i : i + _BATCH]}}))
+            out.extend(self._find({field: {"$in": ids[i : i + _BATCH]}}, runs))
         return out
 
-    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(task_ids))
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(ids), _BATCH):
-            out.extend(self._find({"dependencies": {"$in": ids[i : i + _BATCH]}}))
-        return out
+    def tasks_by_id(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self._find_in("task_id", task_ids, runs)
 
-    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(entity_ids))
+    def tasks_depending_on(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self._find_in("dependencies", task_ids, runs)
+
+    def tasks_by_entity(
+        self, entity_ids: Sequence[str], role: str, runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         field = meta_path({"used": USED_IDS, "generated": GENERATED_IDS}[role])
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(ids), _BATCH):
-            out.extend(self._find({field: {"$in": ids[i : i + _BATCH]}}))
-        return out
+        return self._find_in(field, entity_ids, runs)
 
     def get_prov_json(self, run_id: str) -> str | None:
         """The chunks of the token the run's workflow document names; if a re-import

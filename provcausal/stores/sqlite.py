@@ -9,6 +9,7 @@ indexed tables. Writing a run is one transaction: readers see all of it or none.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sqlite3
@@ -20,7 +21,7 @@ from urllib.parse import quote
 from provcausal.errors import StoreError, StoreFileError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
-from provcausal.stores.base import Store, compress_prov, decompress_prov
+from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
 from provcausal.stores.codec import dumps, loads
 from provcausal.stores.where import Condition, sql_filter
 
@@ -86,6 +87,68 @@ def _rollback(db: sqlite3.Connection) -> None:
     if db.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")
+
+
+def _json_path(path: str) -> str:
+    return "$." + path
+
+
+def _time_sql(field: str) -> str:
+    """A stored time: datetimes are ``{"$date": epoch}`` (see ``codec``), others as written."""
+    return f"""coalesce(json_extract(doc, '$.{field}."$date"'), json_extract(doc, '$.{field}'))"""
+
+
+_SAMPLE_SCALARS = (
+    "node",
+    "sample",
+    "visit",
+    "value",
+    "duration",
+    "unobserved",
+    "parent_task_id",
+    "subtype",
+    "group_id",
+)
+_SAMPLE_SELECT = (
+    "SELECT task_id, workflow_id, "
+    + ", ".join(f"json_extract(doc, '{_json_path(fc.SAMPLE_PATHS[c])}')" for c in _SAMPLE_SCALARS)
+    + f", {_time_sql('started_at')}, {_time_sql('ended_at')}"
+    + ", json_extract(doc, '$.dependencies'), json_extract(doc, '$.used')"
+    + ", json_extract(doc, '$.generated')"
+    + f", json_extract(doc, '{_json_path(fc.SAMPLE_PATHS['out_ports'])}')"
+    + f", json_type(doc, '$.{fc.META}.{fc.PC}') IS NULL"
+    + " FROM tasks"
+)
+
+
+def _sample_raw(row: tuple[Any, ...]) -> dict[str, Any]:
+    """Raw sample columns from one row of ``_SAMPLE_SELECT``."""
+    task_id, run, node, sample, visit, value, duration, unobserved = row[:8]
+    parent, subtype, group, start, end = row[8:13]
+    deps, used_text, generated_text, ports, captured = row[13:]
+    used = loads(used_text) if used_text else {}
+    want_used, want_generated = fc.needs_values(bool(captured), value is not None, bool(ports))
+    return {
+        "task_id": task_id,
+        "workflow_id": run,
+        "node": node,
+        "sample": sample,
+        "visit": visit,
+        "value": value,
+        "duration": duration,
+        "started_at": start,
+        "ended_at": end,
+        "unobserved": unobserved,
+        "dependencies": json.loads(deps) if deps else None,
+        "used_names": list(used),
+        "used": used if want_used else None,
+        "generated": loads(generated_text) if want_generated and generated_text else None,
+        "out_ports": ports,
+        "captured": bool(captured),
+        "parent_task_id": parent,
+        "subtype": subtype,
+        "group_id": group,
+    }
 
 
 def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:
@@ -524,42 +587,59 @@ class SQLiteStore(Store):
             for (doc,) in rows:
                 yield loads(doc)
 
-    def tasks_by_id(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def sample_rows(
+        self, run_ids: Sequence[str], batch: int = SAMPLE_BATCH_RUNS
+    ) -> Iterator[dict[str, Any]]:
+        """Sample rows computed in SQL (``json_extract`` of only the fields the analysis
+        reads), one indexed query per ``batch`` runs."""
+        ids = list(dict.fromkeys(run_ids))
+        for part in _chunks(ids, min(batch, _BATCH)):
+            marks = ",".join("?" * len(part))
+            sql = f"{_SAMPLE_SELECT} WHERE workflow_id IN ({marks}) ORDER BY workflow_id, rowid"
+            for row in self._db.execute(sql, list(part)):
+                yield fc.finish_sample_row(_sample_raw(row))
+
+    def _ids(self, sql: str, args: list[Any], runs: Sequence[str] | None) -> list[str]:
+        """The first column of ``sql``, restricted to ``runs`` when given."""
+        if runs is None:
+            return [r[0] for r in self._db.execute(sql, args)]
+        run_set = set(runs)
+        sql = sql.replace("SELECT task_id", "SELECT task_id, workflow_id", 1)
+        return [r[0] for r in self._db.execute(sql, args) if r[1] in run_set]
+
+    def tasks_by_id(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        run_set = None if runs is None else set(runs)
         for part in _chunks(list(dict.fromkeys(task_ids))):
             marks = ",".join("?" * len(part))
+            sql = f"SELECT doc, workflow_id FROM tasks WHERE task_id IN ({marks})"
             out.extend(
                 loads(doc)
-                for (doc,) in self._db.execute(
-                    f"SELECT doc FROM tasks WHERE task_id IN ({marks})", list(part)
-                )
+                for doc, run in self._db.execute(sql, list(part))
+                if run_set is None or run in run_set
             )
         return out
 
-    def tasks_depending_on(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def tasks_depending_on(
+        self, task_ids: Sequence[str], runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         ids: list[str] = []
         for part in _chunks(list(dict.fromkeys(task_ids))):
             marks = ",".join("?" * len(part))
-            ids.extend(
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT task_id FROM task_dependencies WHERE dependency IN ({marks})",
-                    list(part),
-                )
-            )
+            sql = f"SELECT task_id FROM task_dependencies WHERE dependency IN ({marks})"
+            ids.extend(self._ids(sql, list(part), runs))
         return self.tasks_by_id(ids)
 
-    def tasks_by_entity(self, entity_ids: Sequence[str], role: str) -> list[dict[str, Any]]:
+    def tasks_by_entity(
+        self, entity_ids: Sequence[str], role: str, runs: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         ids: list[str] = []
         for part in _chunks(list(dict.fromkeys(entity_ids))):
             marks = ",".join("?" * len(part))
-            ids.extend(
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT task_id FROM task_entities WHERE role = ? AND entity_id IN ({marks})",
-                    [role, *part],
-                )
-            )
+            sql = f"SELECT task_id FROM task_entities WHERE role = ? AND entity_id IN ({marks})"
+            ids.extend(self._ids(sql, [role, *part], runs))
         return self.tasks_by_id(ids)
 
     def get_prov_json(self, run_id: str) -> str | None:
