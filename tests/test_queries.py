@@ -92,10 +92,12 @@ def test_lineage_cli_json_and_unknown_id(gc, store_uri):
 def test_given_a_run_when_tracing_lineage_then_the_id_is_looked_up_in_that_run_only(gc, store_uri):
     store, runs = gc
     ratio = list_tasks(store, run=runs[0]).set_index("node").loc["gcratio", "task_id"]
-    code, out, _ = invoke("--store", store_uri, "lineage", ratio, "--run", runs[0], "--json")
-    assert code == 0 and len(json.loads(out)["nodes"]) > 1
-    code, _, err = invoke("--store", store_uri, "lineage", ratio, "-r", runs[1])
-    assert code == 2 and f"no task or entity {ratio!r}" in err
+    doc = run_cli("lineage", ratio, "--run", runs[0], "--json", store=store_uri).ok().json()
+    every_task = set(list_tasks(store, run=runs[0])["node"])
+    assert {n["label"] for n in doc["nodes"] if n["kind"] == "task"} == every_task
+    run_cli("lineage", ratio, "-r", runs[1], store=store_uri).error(
+        2, f"no task or entity {ratio!r}"
+    )
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
