@@ -150,8 +150,6 @@ def test_gcm_auto_qualities_rank_the_shifted_node_first(quality):
     # every ancestor of the target has a model, roots their empirical distribution
     assert sorted(result.models) == ["x0", "x1", "x2", "x3"]
     assert result.models["x0"] == "empirical" and all(result.models.values())
-    if quality == "good":  # gcm.auto's selection finds the chain's linear mechanisms
-        assert result.models["x1"] == "linear"
 
 
 def _fork_run(source: str, label: str, shift: float):
