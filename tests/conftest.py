@@ -1,4 +1,5 @@
-"""Fixtures: a fresh store of each kind, and a real MongoDB-protocol server process."""
+"""Fixtures: a fresh store of each kind, and a real MongoDB-protocol server process; the
+Hypothesis profile every run uses."""
 
 from __future__ import annotations
 
@@ -7,9 +8,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from provcausal.stores import Store, open_store
 from tests.mongo_server import ENV_URI, WireServer, fresh_database_uri
+
+# CI's verdict must not depend on a random draw: the default profile draws the same examples
+# on every run (derandomize, no example database) and never times one out on a busy machine.
+# HYPOTHESIS_PROFILE=explore searches afresh with many more examples, for a fuzzing session.
+_QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile(
+    "provcausal",
+    derandomize=True,
+    database=None,
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_QUIET,
+)
+settings.register_profile(
+    "explore", max_examples=2000, deadline=None, print_blob=True, suppress_health_check=_QUIET
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "provcausal"))
 
 
 @pytest.fixture(scope="session")

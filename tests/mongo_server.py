@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -39,16 +38,19 @@ class WireServer:
         return f"mongodb://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        exe = shutil.which("nx-27017") or str(Path(sys.executable).with_name("nx-27017"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.workdir / "stdout.log", "wb") as log:
-            self.proc = self._spawn(exe, log)
+            self.proc = self._spawn(log)
         self._wait_ready(timeout)
 
-    def _spawn(self, exe: str, log: Any) -> subprocess.Popen[bytes]:
+    def _spawn(self, log: Any) -> subprocess.Popen[bytes]:
+        # The module of this interpreter's nx-27017, not a console script found on PATH: a
+        # venv that sees its packages through another environment has no script of its own.
         return subprocess.Popen(
             [
-                exe,
+                sys.executable,
+                "-m",
+                "nx_27017.nx_27017",
                 "--host",
                 "127.0.0.1",
                 "--port",

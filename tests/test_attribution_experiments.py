@@ -4,57 +4,29 @@ rank first in at least 95 % of the bootstrap repeats."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
+from provcausal.analysis.attribution import prepare
 from provcausal.examples import nodered_chain, scipipe_gcratio, seldon_claims
+from provcausal.stores import open_store
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
-
-
-def invoke(*args: str) -> dict:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout) if "--json" in args else {"text": result.stdout}
 
 
 def import_labelled(
     store_uri: str, system: str, path, workflow: str, label: str, *extra: str
 ) -> None:
-    invoke(
-        "--store",
-        store_uri,
-        "-q",
-        "import",
-        system,
-        str(path),
-        "--workflow",
-        workflow,
-        "--label",
-        label,
-        *extra,
-    )
+    args = ("-q", "import", system, path, "--workflow", workflow, "--label", label, *extra)
+    run_cli(*args, store=store_uri).ok()
 
 
 def attribute(store_uri: str, workflow: str, comparison: str, *extra: str) -> dict:
-    return invoke(
-        "--store",
-        store_uri,
-        "-q",
-        "attribute",
-        "--workflow",
-        workflow,
-        "--baseline",
-        "normal",
-        "--comparison",
-        comparison,
-        "--json",
-        *extra,
-    )
+    args = ("-q", "attribute", "--workflow", workflow, "--baseline", "normal")
+    return run_cli(*args, "--comparison", comparison, "--json", *extra, store=store_uri).ok().json()
 
 
 def assert_first(report: dict, node: str) -> None:
@@ -77,16 +49,41 @@ def gcratio_runs(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(
     "broken, culprit", [("break-count1", "count1"), ("break-count2", "count2")]
 )
-def test_scipipe_gcratio_narrowed_count_ranks_first(gcratio_runs, store_uri, broken, culprit):
+def test_scipipe_gcratio_narrowed_count_ranks_first(gcratio_runs, sqlite_uri, broken, culprit):
     for label in ("normal", broken):
-        import_labelled(store_uri, "scipipe", str(gcratio_runs / label), "gcratio", label)
-    report = attribute(store_uri, "gcratio", broken)
+        import_labelled(sqlite_uri, "scipipe", str(gcratio_runs / label), "gcratio", label)
+    report = attribute(sqlite_uri, "gcratio", broken)
     assert report["target"] == "gcratio" and report["metric"] == "value"
     assert report["baseline"] == {"samples": 30, "selection": "normal"}
     assert report["comparison"] == {"samples": 30, "selection": broken}
     assert_first(report, culprit)
     assert "contracted gccat (unobserved)" in report["notes"]
     assert ["gcsum", "gcratio"] in report["graph"]["edges"]
+
+
+def test_mongodb_gives_the_attribution_exactly_the_inputs_sqlite_gives(
+    gcratio_runs, sqlite_uri, mongo_uri
+):
+    """The attribution is a deterministic function of what ``prepare`` reads (seeded), so
+    equal inputs from both stores stand in for running dowhy twice on the same data."""
+    prepared = []
+    for uri in (sqlite_uri, mongo_uri):
+        for label in ("normal", "break-count1"):
+            import_labelled(uri, "scipipe", gcratio_runs / label, "gcratio", label)
+        with open_store(uri) as store:
+            prepared.append(prepare(store, "gcratio", "normal", "break-count1"))
+    lite, mongo = prepared
+    assert sorted(mongo.graph.edges) == sorted(lite.graph.edges)
+    assert mongo.graph.graph == lite.graph.graph
+    assert (mongo.metric, mongo.labels, mongo.notes, mongo.outputs) == (
+        lite.metric,
+        lite.labels,
+        lite.notes,
+        lite.outputs,
+    )
+    assert lite.baseline.shape == (30, 9) and lite.comparison.shape == (30, 9)
+    pd.testing.assert_frame_equal(mongo.baseline, lite.baseline)
+    pd.testing.assert_frame_equal(mongo.comparison, lite.comparison)
 
 
 @pytest.fixture(scope="module")
@@ -156,22 +153,16 @@ def test_same_seed_same_numbers_and_text_output(gcratio_runs, sqlite_uri):
     again = attribute(sqlite_uri, "gcratio", "break-count1", "--repeats", "5", "--seed", "3")
     first.pop("seconds"), again.pop("seconds")
     assert first == again
-    text = invoke(
-        "--store",
-        sqlite_uri,
-        "-q",
-        "attribute",
-        "--workflow",
-        "gcratio",
-        "--baseline",
-        "normal",
-        "--comparison",
-        "break-count1",
-        "--repeats",
-        "3",
-        "--show-graph",
-        "--plot",
-        str(gcratio_runs / "plot.png"),
-    )["text"]
+    plot = gcratio_runs / "plot.png"
+    args = ("-q", "attribute", "--workflow", "gcratio", "--baseline", "normal")
+    text = (
+        run_cli(
+            *args,
+            *("--comparison", "break-count1", "--repeats", "3", "--show-graph", "--plot", plot),
+            store=sqlite_uri,
+        )
+        .ok()
+        .out
+    )
     assert text.splitlines()[4].startswith("count1") and "graph used (cause -> effect):" in text
     assert (gcratio_runs / "plot.png").read_bytes()[:4] == b"\x89PNG"

@@ -13,18 +13,17 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples import nodered_chain, scipipe_gcratio
 from provcausal.stores import open_store
+from tests.helpers import run_cli
 
 RUNS = 6
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), input=input)
-    return result.exit_code, result.stdout, result.stderr
+    result = run_cli(*args, input=input)
+    return result.code, result.out, result.err
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
+import pkgutil
 import re
 from pathlib import Path
 
@@ -42,23 +44,38 @@ def test_readme_starts_with_the_two_setup_commands():
     assert block[1].endswith("pytest")
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
+def _modules_with_examples() -> list[str]:
+    """Every provcausal module whose source holds a ``>>>`` example (found, not listed by
+    hand, so an example moved to another module is still run)."""
+    import provcausal.importers
+    import provcausal.queries
+
+    found = []
+    for package in (provcausal, provcausal.importers, provcausal.queries):
+        modules = [package.__name__] + [
+            info.name for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+        ]
+        for name in modules:
+            spec = importlib.util.find_spec(name)
+            if spec and spec.origin and ">>>" in Path(spec.origin).read_text(encoding="utf-8"):
+                found.append(name)
+    return sorted(set(found))
+
+
+EXAMPLES = _modules_with_examples()
+
+
+def test_examples_are_found():
+    assert {
         "provcausal",
-        "provcausal.model.ids",
         "provcausal.model.times",
-        "provcausal.model.flowcept",
-        "provcausal.stores",
         "provcausal.stores.uri",
-        "provcausal.stores.where",
         "provcausal.stores.codec",
-        "provcausal.stores.flowcept_settings",
         "provcausal.importers",
-        "provcausal.importers.base",
-        "provcausal.analysis.distance",
-    ],
-)
+    } <= set(EXAMPLES)
+
+
+@pytest.mark.parametrize("module", EXAMPLES)
 def test_docstring_examples(module):
-    failures, _ = doctest.testmod(importlib.import_module(module))
-    assert failures == 0
+    failures, attempted = doctest.testmod(importlib.import_module(module))
+    assert (failures, attempted > 0) == (0, True), (failures, attempted)  # no examples: no test

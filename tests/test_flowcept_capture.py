@@ -22,11 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.model import flowcept as fc
 from tests.flowcept_pipeline import ENV_PIPELINE_SHIM, GRAPH
+from tests.helpers import run_cli
 from tests.mongo_server import ENV_URI
 from tests.redis_server import RedisServer
 
@@ -119,9 +118,8 @@ def _cli(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, *args: str):
     for key in [k for k in os.environ if k.startswith(("MONGO_", "LMDB_", "FLOWCEPT_"))]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("FLOWCEPT_SETTINGS_PATH", env["FLOWCEPT_SETTINGS_PATH"])
-    result = CliRunner().invoke(cli, ["--store", "flowcept", *args])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout) if "--json" in args else result.stdout
+    result = run_cli(*args, store="flowcept").ok()
+    return result.json() if "--json" in args else result.out
 
 
 @pytest.mark.parametrize("database", ["lmdb", "mongodb"])
@@ -148,8 +146,7 @@ def test_captured_runs_are_read_with_no_import(
     }
     label = ["label", "-w", "fcpipe", "--where", "campaign_id=c-faulty", "--set", "broken"]
     if database == "lmdb":  # FlowCept's LMDB is never written
-        refused = CliRunner().invoke(cli, ["--store", "flowcept", *label])
-        assert refused.exit_code == 1 and "read-only" in refused.output
+        run_cli(*label, store="flowcept").error(1, "read-only")
         return
     _cli(env, monkeypatch, *label)
     broken = _cli(env, monkeypatch, "runs", "--label", "broken", "--json")

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import prov.model as pm
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples.scipipe_gcratio import write_run
 from provcausal.ingest import import_paths
 from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
+from tests.helpers import run_cli
 
 DRIVER = Path(__file__).with_name("flowcept_driver.py")
 
@@ -132,12 +131,10 @@ def test_provcausal_reads_lists_exports_and_analyses_flowcept_records(tmp_path, 
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(_captured_spec(8, 8)))
     flowcept("capture", str(spec), mongo_uri, tmp_path)
-    runner = CliRunner()
 
     def run(*args):
-        result = runner.invoke(cli, ["--store", mongo_uri, *args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout) if "--json" in args else result.stdout
+        result = run_cli(*args, store=mongo_uri).ok()
+        return result.json() if "--json" in args else result.out
 
     (wf,) = run("workflows", "--json")
     assert wf["workflow"] == "fctrain" and wf["runs"] == 16

@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.errors import BadInputError
 from provcausal.stores.flowcept_settings import load_flowcept_settings
+from tests.helpers import CliResult, run_cli
 
 ENV_VARS = (
     "FLOWCEPT_SETTINGS_PATH",
@@ -118,31 +117,24 @@ def test_interpolation_and_enabled_flags(tmp_path, clean_env) -> None:
     assert (s.mongo_enabled, s.database(), s.lmdb_path) == (False, "lmdb", "h_lmdb")
 
 
-def _cli(*args: str):
-    return CliRunner().invoke(cli, ["--store", "flowcept", *args])
+def _cli(*args: str) -> CliResult:
+    return run_cli(*args, store="flowcept")
 
 
 def test_bad_settings_are_one_line_errors_naming_file_and_key(tmp_path, clean_env) -> None:
     path = tmp_path / "s.yaml"
     clean_env.setenv("FLOWCEPT_SETTINGS_PATH", str(path))
     path.write_text("databases:\n  mongodb:\n    enabled: true\n    port: ${oc.env:NO_SUCH_VAR}\n")
-    result = _cli("workflows")
-    assert result.exit_code == 2, result.output
-    (line,) = result.output.strip().splitlines()
-    assert str(path) in line and "'databases.mongodb.port'" in line and "NO_SUCH_VAR" in line
+    _cli("workflows").error(2, str(path), "'databases.mongodb.port'", "NO_SUCH_VAR")
 
     path.unlink()
     path.mkdir()  # exists, but cannot be read as a file
-    result = _cli("runs")
-    assert result.exit_code == 2 and str(path) in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    _cli("runs").error(2, str(path))
 
     other = tmp_path / "t.yaml"
     clean_env.setenv("FLOWCEPT_SETTINGS_PATH", str(other))
     other.write_text("databases:\n  mongodb:\n    enabled: false\n  lmdb:\n    enabled: false\n")
-    result = _cli("workflows")
-    assert result.exit_code == 2 and str(other) in result.output
-    assert "enables no database" in result.output
+    _cli("workflows").error(2, str(other), "enables no database")
 
 
 def test_lmdb_path_that_is_not_lmdb_names_file_and_key(tmp_path, clean_env) -> None:
@@ -155,10 +147,7 @@ def test_lmdb_path_that_is_not_lmdb_names_file_and_key(tmp_path, clean_env) -> N
         f"  lmdb:\n    enabled: true\n    path: {not_lmdb}\n"
     )
     clean_env.setenv("FLOWCEPT_SETTINGS_PATH", str(path))
-    result = _cli("workflows")
-    assert result.exit_code == 2, result.output
-    (line,) = result.output.strip().splitlines()
-    assert str(path) in line and "'databases.lmdb.path'" in line and str(not_lmdb) in line
+    _cli("workflows").error(2, str(path), "'databases.lmdb.path'", str(not_lmdb))
     assert not (not_lmdb / "lock.mdb").exists()  # nothing created in someone else's folder
     clean_env.setenv("LMDB_PATH", str(tmp_path / "absent"))
     with pytest.raises(BadInputError, match="not an LMDB environment"):

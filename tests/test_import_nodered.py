@@ -7,15 +7,14 @@ from pathlib import Path
 
 import prov.model as pm
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples.nodered_chain import chain_flow, write_flow, write_trace_log
 from provcausal.ingest import import_paths, read_runs
 from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
+from tests.helpers import SAMPLES, needs_samples, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "nodered"
+SHARED = (SAMPLES or Path("shared-samples-missing")) / "nodered"
 
 
 def ev(name, node, ts, kind="function", node_name=None):
@@ -218,30 +217,15 @@ def test_bad_lines_exit_2_with_line_and_key_and_skip_bad(tmp_path, store_uri, ba
     later = line([ev("onReceive", "a", 5), ev("onSend", "a", 7)])
     path = tmp_path / "t.log"
     path.write_text(good + "\n" + bad + "\n" + later + "\n")
-    runner = CliRunner()
-    result = runner.invoke(
-        cli, ["--store", store_uri, "import", "nodered", str(path), "--workflow", "w"]
+    run_cli("import", "nodered", path, "--workflow", "w", store=store_uri).error(
+        2, str(path), where
     )
-    assert result.exit_code == 2
-    assert str(path) in result.stderr and where in result.stderr
     with open_store(store_uri) as store:
-        assert store.find_runs() == []
-    result = runner.invoke(
-        cli,
-        [
-            "--store",
-            store_uri,
-            "import",
-            "nodered",
-            str(path),
-            "--workflow",
-            "w",
-            "--skip-bad",
-            "--json",
-        ],
+        assert store.find_runs() == [] and store.count_tasks() == 0
+    result = run_cli(
+        "import", "nodered", path, "--workflow", "w", "--skip-bad", "--json", store=store_uri
     )
-    assert result.exit_code == 0
-    report = json.loads(result.stdout)
+    report = result.ok().json()
     assert report["samples"] == 2 and report["skipped"] == 1
     assert "line 2" in report["skipped_where"][0]
 
@@ -250,29 +234,28 @@ def test_empty_and_binary_logs(tmp_path, store_uri):
     (tmp_path / "empty.log").write_text("")
     (tmp_path / "bin.log").write_bytes(b"\xff\xfe\x00garbage")
     for name, message in (("empty.log", "file is empty"), ("bin.log", "not UTF-8")):
-        result = CliRunner().invoke(
-            cli,
-            ["--store", store_uri, "import", "nodered", str(tmp_path / name), "--workflow", "w"],
-        )
-        assert result.exit_code == 2 and message in result.stderr
+        result = run_cli("import", "nodered", tmp_path / name, "--workflow", "w", store=store_uri)
+        result.error(2, str(tmp_path / name), message)
 
 
 def test_auto_detects_nodered(tmp_path, store_uri):
     log = write_trace_log(tmp_path / "whatever.txt", chain_flow(2), 2)
-    result = CliRunner().invoke(
-        cli, ["--store", store_uri, "import", "auto", str(log), "--workflow", "w", "--json"]
+    report = (
+        run_cli("import", "auto", log, "--workflow", "w", "--json", store=store_uri).ok().json()
     )
-    assert result.exit_code == 0 and json.loads(result.stdout)["system"] == "nodered"
+    assert report["system"] == "nodered" and report["detected"] is True
+    assert report["samples"] == 2
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/samples is not beside this checkout")
+@needs_samples
 def test_real_flow_exports_parse(tmp_path):
     from provcausal.importers.nodered_flow import parse_flow
 
     paper = parse_flow(SHARED / "paper-flow-normal.json")
-    assert paper.has_edge("f049e9fb.779d6", "c5161aa1.85248")  # delay -> AutoPlay switch
+    assert len(paper.edges) == 76  # 74 wires and 2 link out -> link in pairs
+    assert paper.has_edge("f049e9fb.779d6", "c5161aa1.85248")  # "Auto-play delay" wire
     assert paper.has_edge("f50cf07b.26f8", "deb9e3943de84f28")
-    assert not paper.has_edge("f049e9fb.779d6", "deb9e3943de84f28")  # no wire between them
+    assert not paper.has_edge("f049e9fb.779d6", "deb9e3943de84f28")  # same group, no wire
     assert paper.has_edge("4f296647.ff86b8", "b0aa5a7f.d6162")  # link out -> link in
     assert paper.tabs["7c24ffae.00d628"] == "Quake Playback v5"
     example = parse_flow(SHARED / "profiler-example-flow.json")

@@ -8,24 +8,18 @@ from pathlib import Path
 
 import prov.model as pm
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples.scipipe_gcratio import FORMAT_VERSIONS, write_run
 from provcausal.ingest import import_paths, read_runs
 from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
+from tests.helpers import SAMPLES, needs_samples, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "scipipe"
+SHARED = (SAMPLES or Path("shared-samples-missing")) / "scipipe"
 
 
 def by_node(store, run_id):
     return {t["activity_id"]: t for t in store.find_tasks([run_id])}
-
-
-def invoke(*args):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_given_gcratio_run_when_imported_then_values_lineage_and_times(tmp_path, store):
@@ -246,28 +240,21 @@ def test_bad_input_is_exit_2_naming_file_and_where_and_stores_nothing(tmp_path, 
     write_run(tmp_path / "run", seed=2)
     bad = tmp_path / "run" / "chry.fa.gccnt1.audit.json"
     bad.write_bytes(_bad_bytes(kind, bad.read_bytes()))
-    code, out, err = invoke(
-        "--store", store_uri, "import", "scipipe", str(tmp_path / "run"), "--workflow", "gcratio"
+    result = run_cli(
+        "import", "scipipe", tmp_path / "run", "--workflow", "gcratio", store=store_uri
     )
-    assert code == 2, err
-    assert out == ""
-    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1
-    assert str(bad) in err and BAD_CASES[kind][1] in err
+    result.error(2, str(bad), BAD_CASES[kind][1])
     with open_store(store_uri) as store:
         assert store.find_runs() == [] and store.count_tasks() == 0
-    code, out, err = invoke(
-        "--store",
-        store_uri,
-        "import",
-        "scipipe",
-        str(tmp_path / "run"),
-        "--workflow",
-        "gcratio",
-        "--skip-bad",
-        "--json",
+    report = (
+        run_cli(
+            *("import", "scipipe", tmp_path / "run", "--workflow", "gcratio", "--skip-bad"),
+            "--json",
+            store=store_uri,
+        )
+        .ok()
+        .json()
     )
-    assert code == 0, err
-    report = json.loads(out)
     assert report["skipped"] == 1 and str(bad) in report["skipped_where"][0]
     assert report["runs"] == 1 and report["tasks"] == 11
     with open_store(store_uri) as store:
@@ -279,37 +266,28 @@ def test_bad_input_is_exit_2_naming_file_and_where_and_stores_nothing(tmp_path, 
 
 def test_path_with_no_records_is_exit_2(tmp_path, store_uri):
     (tmp_path / "empty").mkdir()
-    code, _, err = invoke(
-        "--store", store_uri, "import", "scipipe", str(tmp_path / "empty"), "--workflow", "x"
-    )
-    assert code == 2 and "no SciPipe audit files" in err
-    code, _, err = invoke(
-        "--store", store_uri, "import", "scipipe", str(tmp_path / "nope"), "--workflow", "x"
-    )
-    assert code == 2 and "no such file or folder" in err
+    empty, missing = tmp_path / "empty", tmp_path / "nope"
+    result = run_cli("import", "scipipe", empty, "--workflow", "x", store=store_uri)
+    result.error(2, "no SciPipe audit files", str(empty))
+    result = run_cli("import", "scipipe", missing, "--workflow", "x", store=store_uri)
+    result.error(2, "no such file or folder", str(missing))
 
 
 def test_import_auto_detects_scipipe_from_content(tmp_path, store_uri):
     write_run(tmp_path / "r", seed=1)
-    renamed = tmp_path / "renamed"
-    renamed.mkdir()
-    for f in (tmp_path / "r").glob("*.audit.json"):
-        shutil.copy(f, renamed / f.name)
-    code, out, err = invoke(
-        "--store",
-        store_uri,
-        "import",
-        "auto",
-        str(tmp_path / "r"),
-        "--workflow",
-        "gcratio",
-        "--json",
-    )
-    assert code == 0, err
-    assert json.loads(out)["system"] == "scipipe" and json.loads(out)["detected"] is True
+    renamed = tmp_path / "ratio.log"  # a name that says nothing about SciPipe
+    shutil.copy(tmp_path / "r" / "gcratio.txt.audit.json", renamed)
+    for path, tasks in ((tmp_path / "r", 11), (renamed, 3)):  # gcratio, gcsum, atsum
+        report = (
+            run_cli("import", "auto", path, "--workflow", "gcratio", "--json", store=store_uri)
+            .ok()
+            .json()
+        )
+        assert report["system"] == "scipipe" and report["detected"] is True
+        assert report["tasks"] == tasks, path
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/samples is not beside this checkout")
+@needs_samples
 def test_shared_real_sample_imports_with_repaired_lineage(tmp_path, store):
     summary = import_paths(store, "scipipe", [SHARED / "run-normal-1"], "gcratio")
     tasks = by_node(store, summary.runs[0])

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import prov.model as pm
 import pytest
-from click.testing import CliRunner
 from provcausal.importers.seldon_inspect import tensor_values, xid_time
 
-from provcausal.cli import cli
 from provcausal.examples.seldon_claims import (
     FORMATS,
     PIPELINE,
@@ -22,8 +19,9 @@ from provcausal.examples.seldon_claims import (
 from provcausal.ingest import import_paths, read_runs
 from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
+from tests.helpers import SAMPLES, needs_samples, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "seldon"
+SHARED = (SAMPLES or Path("shared-samples-missing")) / "seldon"
 EXPECTED_EDGES = {
     ("insurance-claims.inputs", "claim-complexity"),
     ("insurance-claims.inputs", "fraud-score"),
@@ -114,10 +112,8 @@ def test_rename_maps_a_redeployed_model_to_the_same_node(tmp_path, store):
 
 def test_a_bad_rename_is_a_parameter_error_naming_the_flag(tmp_path, store_uri):
     path = write_inspect(tmp_path / "out.txt", simulate(2), fmt="raw28")
-    args = ["--store", store_uri, "import", "seldon", str(path), "-w", "w", "--rename", "x"]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 2
-    assert "rename takes OLD=NEW, got 'x' (--rename)" in result.stderr
+    result = run_cli("import", "seldon", path, "-w", "w", "--rename", "x", store=store_uri)
+    result.error(2, "rename takes OLD=NEW, got 'x' (--rename)")
 
 
 def test_headers_with_dots_come_back_unchanged(tmp_path, store):
@@ -167,47 +163,30 @@ def test_document_round_trips(tmp_path):
 def test_bad_input_exit_2_naming_file_and_place(tmp_path, store_uri, content, where):
     path = tmp_path / "bad.txt"
     path.write_text(content)
-    result = CliRunner().invoke(
-        cli, ["--store", store_uri, "import", "seldon", str(path), "--workflow", "w"]
-    )
-    assert result.exit_code == 2, result.output
-    assert where in result.stderr
+    run_cli("import", "seldon", path, "--workflow", "w", store=store_uri).error(2, str(path), where)
     with open_store(store_uri) as store:
-        assert store.find_runs() == []
+        assert store.find_runs() == [] and store.count_tasks() == 0
 
 
 def test_bad_spec_names_file_and_key(tmp_path, store_uri):
     path = write_inspect(tmp_path / "out.txt", simulate(2), fmt="raw28")
     spec = tmp_path / "spec.yaml"
     spec.write_text("kind: Pipeline\nmetadata:\n  name: p\nspec:\n  steps: 3\n")
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--store",
-            store_uri,
-            "import",
-            "seldon",
-            str(path),
-            "--workflow",
-            "w",
-            "--pipeline",
-            str(spec),
-        ],
+    result = run_cli(
+        "import", "seldon", path, "--workflow", "w", "--pipeline", spec, store=store_uri
     )
-    assert result.exit_code == 2 and "spec.steps" in result.stderr and str(spec) in result.stderr
+    result.error(2, "spec.steps", str(spec))
 
 
 def test_auto_detects_each_generation(tmp_path, store_uri):
     for fmt in FORMATS:
         path = write_inspect(tmp_path / f"{fmt}.out", simulate(2), fmt=fmt)
-        result = CliRunner().invoke(
-            cli, ["--store", store_uri, "import", "auto", str(path), "--workflow", fmt, "--json"]
-        )
-        assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout)["system"] == "seldon"
+        result = run_cli("import", "auto", path, "--workflow", fmt, "--json", store=store_uri)
+        report = result.ok().json()
+        assert (report["system"], report["detected"], report["samples"]) == ("seldon", True, 2)
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/samples is not beside this checkout")
+@needs_samples
 def test_real_doc_outputs_import(tmp_path, store):
     docs = sorted((SHARED / "docs").glob("*.txt"))
     for path in docs:

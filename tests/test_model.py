@@ -9,23 +9,17 @@ import math
 
 import prov.model as pm
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.errors import BadInputError
 from provcausal.model import flowcept as fc
 from provcausal.model import ids, times
 from provcausal.model import prov as P
 from provcausal.model.convert import flowcept_to_prov, prov_to_flowcept
 from provcausal.model.links import flowcept_links
+from tests.helpers import run_cli
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def foreign(activity_attrs: dict, entity: dict | None = None) -> pm.ProvDocument:
@@ -236,11 +230,8 @@ def test_given_visit_x_when_importing_prov_then_exit_2_with_a_clear_message(tmp_
     path = tmp_path / "bad.json"
     path.write_text(foreign({"provcausal:visit": "x"}).serialize(format="json"))
     store = f"sqlite://{tmp_path / 'store.db'}"
-    code, _, err = invoke("--store", store, "import", "prov", str(path), "--workflow", "w")
-    assert code == 2, err
-    assert "internal error" not in err
-    assert str(path) in err and "ex:a1" in err and "provcausal:visit" in err
-    assert "'x'" in err
+    result = run_cli("import", "prov", path, "--workflow", "w", store=store)
+    result.error(2, str(path), "ex:a1", "provcausal:visit", "'x'")
 
 
 # -- FlowCept accessors -----------------------------------------------------------------------

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
+from tests.helpers import run_cli
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 NODERED = REAL / "nodered"
@@ -65,17 +64,15 @@ NODERED_FAULT = {
 }
 
 
-def run_cli(*args: str) -> Any:
+def cli_json(*args: str) -> Any:
     """Run the provcausal CLI; fail with its output unless it exits 0; return its JSON."""
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return run_cli(*args).ok().json()
 
 
 def import_cli(uri: str, system: str, path: Path, workflow: str, label: str, *extra: str) -> Any:
     """``provcausal import SYSTEM PATH`` into ``uri`` with a workflow and label; its JSON."""
     args = ["--store", uri, "import", system, str(path), *extra]
-    return run_cli(*args, "--workflow", workflow, "--label", label, "--json")
+    return cli_json(*args, "--workflow", workflow, "--label", label, "--json")
 
 
 def trace_lines(shape: str, variant: str) -> list[dict[str, Any]]:
@@ -123,7 +120,7 @@ def test_nodered_fixture_imports_through_cli(shape: str, sqlite_uri: str) -> Non
         assert (summary["runs"], summary["samples"]) == (1, messages)
         assert summary["tasks"] == tasks
         assert summary["warnings"] == []
-    nodes = run_cli("--store", sqlite_uri, "nodes", "--workflow", shape, "--json")
+    nodes = cli_json("--store", sqlite_uri, "nodes", "--workflow", shape, "--json")
     unnamed = {n["type"] for n in flow_nodes(shape, "normal") if n["type"] == "file"}
     # The unnamed file node shows its type, as Node-RED's editor does (issue 12, item 14).
     assert {n["label"] for n in nodes} == names | unnamed
@@ -305,7 +302,9 @@ def test_scipipe_fixture_imports_through_cli(variant: str, sqlite_uri: str) -> N
     assert (summary["runs"], summary["samples"]) == (20, 20)
     assert (summary["tasks"], summary["entities"]) == (180, 300)
     assert summary["warnings"] == []
-    nodes = {n["node"]: n for n in run_cli("--store", sqlite_uri, "nodes", "-w", "stats", "--json")}
+    nodes = {
+        n["node"]: n for n in cli_json("--store", sqlite_uri, "nodes", "-w", "stats", "--json")
+    }
     assert set(nodes) == SCIPIPE_NODES  # the ParamSource is no task
     assert [k for k, n in nodes.items() if n["unobserved"]] == ["sumcat"]
     assert all(n["runs"] == 20 for n in nodes.values())
@@ -391,7 +390,7 @@ def test_scipipe_two_sinks_imports_through_cli(variant: str, sqlite_uri: str) ->
     assert (summary["runs"], summary["samples"]) == (10, 10)
     assert (summary["tasks"], summary["entities"]) == (80, 140)
     assert summary["warnings"] == []
-    nodes = run_cli("--store", sqlite_uri, "nodes", "-w", "stats2sinks", "--json")
+    nodes = cli_json("--store", sqlite_uri, "nodes", "-w", "stats2sinks", "--json")
     assert {n["node"] for n in nodes} == SCIPIPE_NODES - {"score"}
 
 

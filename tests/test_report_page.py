@@ -12,10 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples import scipipe_gcratio
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +38,12 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scipipe_gcratio.write_runs(root / "normal", 8, seed=0)
     scipipe_gcratio.write_runs(root / "broken", 8, seed=1, count1_max=10)
     store = f"sqlite://{root / 'store.db'}"
-    runner = CliRunner()
     for label in ("normal", "broken"):
         args = ["--store", store, "import", "scipipe", str(root / label), "-w", "gcratio"]
-        assert runner.invoke(cli, [*args, "-l", label]).exit_code == 0
+        run_cli(*args, "-l", label).ok()
     out = root / "report.html"
-    result = runner.invoke(
-        cli,
-        [
+    result = run_cli(
+        *[
             "report",
             "--store",
             store,
@@ -61,9 +58,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-o",
             str(out),
         ],
-    )
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == f"wrote {out}"
+    ).ok()
+    assert result.out.splitlines()[-1] == f"wrote {out}"
     return out
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pandas as pd
-from click.testing import CliRunner
 
 from provcausal.analysis.routing import add_routing
-from provcausal.cli import cli
+from tests.helpers import run_cli
 
 
 def _switch_frames(rows: int, share: float, seed: int) -> pd.DataFrame:
@@ -54,15 +53,9 @@ def test_too_few_samples_says_how_many_of_how_many(tmp_path, sqlite_uri):
 
     scipipe_ports.write_runs(tmp_path / "normal", 3, seed=1)
     scipipe_ports.write_runs(tmp_path / "broken", 6, seed=2)
-    runner = CliRunner()
     for label in ("normal", "broken"):
-        args = ["import", "scipipe", str(tmp_path / label), "-w", "p", "--label", label]
-        assert runner.invoke(cli, ["--store", sqlite_uri, *args]).exit_code == 0
-    result = runner.invoke(
-        cli, ["--store", sqlite_uri, "attribute", "-w", "p", "-b", "normal", "-c", "broken"]
-    )
-    assert result.exit_code == 2
-    assert "only 3 complete baseline sample(s) of 3 selected; at least 5 are needed" in (
-        result.stderr
-    )
-    assert len(result.stderr.strip().splitlines()) == 1
+        run_cli(
+            "import", "scipipe", tmp_path / label, "-w", "p", "--label", label, store=sqlite_uri
+        ).ok()
+    result = run_cli("attribute", "-w", "p", "-b", "normal", "-c", "broken", store=sqlite_uri)
+    result.error(2, "only 3 complete baseline sample(s) of 3 selected; at least 5 are needed")

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from click.testing import CliRunner
 from provcausal.queries import label_runs
 
 from provcausal.analysis.selection import select_runs
-from provcausal.cli import cli
 from provcausal.errors import AnalysisError, BadInputError, NotFoundError
 from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 from provcausal.stores.where import parse_where
-from tests.helpers import chain_run
+from tests.helpers import chain_run, run_cli
 
 
 def _captured(store: Store) -> dict[str, str]:
@@ -85,12 +81,10 @@ def test_import_campaign_and_cli_label(tmp_path, sqlite_uri) -> None:
 
     write_run(tmp_path / "a", seed=1)
     write_run(tmp_path / "b", seed=2)
-    runner = CliRunner()
 
     def run(*args: str):
-        result = runner.invoke(cli, ["--store", sqlite_uri, *args])
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout) if "--json" in args else result.stdout
+        result = run_cli(*args, store=sqlite_uri).ok()
+        return result.json() if "--json" in args else result.out
 
     run("import", "scipipe", str(tmp_path / "a"), "-w", "gc", "--campaign", "c1")
     run("import", "scipipe", str(tmp_path / "b"), "-w", "gc")
@@ -103,8 +97,7 @@ def test_import_campaign_and_cli_label(tmp_path, sqlite_uri) -> None:
     out = run("label", "-w", "gc", "--where", "campaign_id=c1", "--set", "normal", "--json")
     assert out == {"label": "normal", "runs": [rows[0]["run_id"]], "store": sqlite_uri}
     assert [r["label"] for r in run("runs", "--label", "normal", "--json")] == ["normal"]
-    missing = runner.invoke(cli, ["--store", sqlite_uri, "label", "-w", "gc", "--where",
-                                  "campaign_id=zz", "--set", "x"])  # fmt: skip
-    assert missing.exit_code == 2 and "no runs of workflow 'gc' where campaign_id=zz" in (
-        missing.output
+    missing = run_cli(
+        "label", "-w", "gc", "--where", "campaign_id=zz", "--set", "x", store=sqlite_uri
     )
+    missing.error(2, "no runs of workflow 'gc' where campaign_id=zz")

@@ -7,26 +7,22 @@ faulty set broke must rank first.
 
 from __future__ import annotations
 
-import json
 import shlex
 import shutil
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples import shapes
+from tests.helpers import CliResult, run_cli
 
 
-def run(store_uri: str, args: list[str]):
-    result = CliRunner().invoke(cli, ["--store", store_uri, *args])
-    assert result.exit_code == 0, result.output
-    return result
+def run(store_uri: str, args: list) -> CliResult:
+    return run_cli(*args, store=store_uri).ok()
 
 
 def example(store_uri: str, shape: str, folder, *extra: str) -> dict:
     """Write the example, run the import commands it prints; return its --json report."""
-    report = json.loads(run(store_uri, ["example", shape, str(folder), "--json", *extra]).stdout)
+    report = run(store_uri, ["example", shape, folder, "--json", *extra]).json()
     for command in report["next"][:-1]:
         run(store_uri, shlex.split(command)[1:])
     return report
@@ -34,7 +30,7 @@ def example(store_uri: str, shape: str, folder, *extra: str) -> dict:
 
 def attribute(store_uri: str, workflow: str, *extra: str) -> dict:
     args = ["attribute", "-w", workflow, "-b", "normal", "-c", "broken", "--json"]
-    return json.loads(run(store_uri, [*args, "--repeats", "3", *extra]).stdout)
+    return run(store_uri, [*args, "--repeats", "3", *extra]).json()
 
 
 @pytest.mark.parametrize(
@@ -50,7 +46,7 @@ def test_given_a_shape_when_a_node_breaks_then_it_ranks_first(tmp_path, sqlite_u
     report = example(sqlite_uri, shape, tmp_path, "--fault", fault)
     doc = attribute(sqlite_uri, report["workflow"])
     assert doc["attributions"][0]["label"] == fault, doc["attributions"][:3]
-    assert doc["attributions"][0]["changed"]
+    assert doc["attributions"][0]["changed"] is True
 
 
 @pytest.mark.slow
@@ -126,7 +122,5 @@ def test_same_data_in_two_folders_and_import_orders_gives_identical_scores(tmp_p
 
 def test_shapes_list_their_faults_and_refuse_unknown_ones(tmp_path, sqlite_uri):
     assert shapes.faults("switch") == ["Parse", "Common", "Rare"]
-    result = CliRunner().invoke(
-        cli, ["--store", sqlite_uri, "example", "switch", str(tmp_path), "--fault", "Nope"]
-    )
-    assert result.exit_code == 2 and "Parse, Common, Rare" in result.output
+    result = run_cli("example", "switch", tmp_path, "--fault", "Nope", store=sqlite_uri)
+    result.error(2, "Parse, Common, Rare", usage=True)

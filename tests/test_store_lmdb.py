@@ -9,13 +9,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.errors import StoreError
 from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
-from tests.helpers import T0, chain_run
+from tests.helpers import T0, chain_run, run_cli
 from tests.lmdb_layout import write_flowcept_lmdb, write_runs
 
 pytest.importorskip("lmdb")
@@ -80,13 +78,10 @@ def test_run_filters_by_label_time_ids_and_writing_state(tmp_path: Path) -> None
 def test_cli_reads_lmdb_uri_and_rejects_writes(tmp_path: Path) -> None:
     run = chain_run("/data/run1")
     write_runs(tmp_path / "db", [run])
-    runner = CliRunner()
     uri = f"lmdb://{tmp_path / 'db'}"
-    result = runner.invoke(cli, ["--store", uri, "tasks", "--run", run.run_id, "--json"])
-    assert result.exit_code == 0, result.output
-    assert "a" in result.output
-    result = runner.invoke(cli, ["--store", uri, "runs", "delete", run.run_id])
-    assert result.exit_code == 1 and "read-only" in result.output
+    tasks = run_cli("tasks", "--run", run.run_id, "--json", store=uri).ok().json()
+    assert sorted(t["node"] for t in tasks) == ["a", "b", "c"]
+    run_cli("runs", "delete", run.run_id, store=uri).error(1, "read-only")
 
 
 _WRITER = textwrap.dedent(
@@ -147,15 +142,13 @@ def test_flowcept_store_reads_lmdb_when_lmdb_is_the_enabled_database(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("FLOWCEPT_SETTINGS_PATH", str(settings))
     monkeypatch.setenv("FC_LMDB_DIR", str(tmp_path))
-    result = CliRunner().invoke(cli, ["--store", "flowcept", "runs", "--json"])
-    assert result.exit_code == 0, result.output
-    assert run.run_id in result.output
+    runs = run_cli("runs", "--json", store="flowcept").ok().json()
+    assert [r["run_id"] for r in runs] == [run.run_id]
 
 
 def test_lmdb_uri_that_is_not_lmdb_is_a_one_line_error(tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     folder.mkdir()
-    result = CliRunner().invoke(cli, ["--store", f"lmdb://{folder}", "runs"])
-    assert result.exit_code == 2
-    assert result.output.strip() == f"Error: {folder}: not an LMDB environment (no data.mdb)"
+    line = run_cli("runs", store=f"lmdb://{folder}").error(2)
+    assert line == f"Error: {folder}: not an LMDB environment (no data.mdb)"
     assert list(folder.iterdir()) == []
