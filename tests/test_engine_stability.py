@@ -10,6 +10,7 @@ import pytest
 
 from provcausal.analysis.engine import attribute_frames, canonical
 from provcausal.analysis.verdict import verdict
+from tests.helpers import run_cli
 
 CLIP = nx.DiGraph([("src", "clip"), ("clip", "out")])
 
@@ -67,11 +68,8 @@ def test_clipped_step_whose_limit_moved_same_top_and_verdict_in_10_row_orders_an
 
 @pytest.mark.slow
 def test_readme_gc_ratio_same_top_and_verdict_in_10_row_orders(tmp_path):
-    from click.testing import CliRunner
-
     from provcausal.analysis.attribution import prepare
     from provcausal.analysis.targets import resolve_target
-    from provcausal.cli import cli
     from provcausal.examples import scipipe_gcratio
     from provcausal.stores import open_store
 
@@ -80,7 +78,7 @@ def test_readme_gc_ratio_same_top_and_verdict_in_10_row_orders(tmp_path):
     scipipe_gcratio.write_runs(tmp_path / "broken", 30, seed=12, count1_max=10)
     for label in ("normal", "broken"):
         args = ["import", "scipipe", str(tmp_path / label), "-w", "gcratio", "--label", label]
-        assert CliRunner().invoke(cli, ["--store", uri, "-q", *args]).exit_code == 0
+        run_cli("-q", *args, store=uri).ok()
     with open_store(uri) as store:
         prep = prepare(store, "gcratio", "normal", "broken")
     target = resolve_target(prep.graph, None)

@@ -11,17 +11,12 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from provcausal.queries import list_tasks
 
-from provcausal.cli import cli
 from provcausal.examples import scipipe_gcratio
 from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
-
-
-def invoke(store_uri: str, *args: str):
-    return CliRunner().invoke(cli, ["--store", store_uri, *args])
+from tests.helpers import run_cli
 
 
 def event(name: str, ts: object) -> str:
@@ -46,14 +41,12 @@ def run_ids(store_uri: str) -> list[str]:
 def test_nodered_timestamps_out_of_range(tmp_path, store_uri, bad):
     log = tmp_path / "t.log"
     log.write_text(trace_line(1678674215001) + "\n" + trace_line(bad) + "\n")
-    result = invoke(store_uri, "import", "nodered", str(log), "-w", "wf")
-    assert result.exit_code == 2, result.output
-    (message,) = result.stderr.strip().splitlines()
+    result = run_cli("import", "nodered", str(log), "-w", "wf", store=store_uri)
+    message = result.error(2)
     assert message.startswith(f"Error: {log}, line 2, key 'trace[1].timestamp': ")
     assert run_ids(store_uri) == []
-    result = invoke(store_uri, "import", "nodered", str(log), "-w", "wf", "--skip-bad")
-    assert result.exit_code == 0, result.output
-    assert "skipped 1 bad record(s)" in result.output and f"{log}, line 2" in result.output
+    result = run_cli("import", "nodered", str(log), "-w", "wf", "--skip-bad", store=store_uri).ok()
+    assert "skipped 1 bad record(s)" in result.out and f"{log}, line 2" in result.out
     with open_store(store_uri) as store:
         (run,) = store.find_runs()
         assert fc.run_count(run, "samples") == 1
@@ -87,17 +80,15 @@ def test_scipipe_numbers_and_times_out_of_range(tmp_path, store_uri, field, bad,
     run = scipipe_run(tmp_path)
     audit = run / "gcratio.txt.audit.json"
     edit_audit(audit, rf'"{field}": [^,\n]+', f'"{field}": {bad}')
-    result = invoke(store_uri, "import", "scipipe", str(run), "-w", "gc")
-    assert result.exit_code == 2, result.output
-    (message,) = result.stderr.strip().splitlines()
+    result = run_cli("import", "scipipe", str(run), "-w", "gc", store=store_uri)
+    message = result.error(2)
     text = audit.read_text()
     line = text[: text.index(f'"{field}"')].count("\n") + 1
     where = f"{audit}, line {line}" if len(bad) > 1000 else f"{audit}, key '{field}'"
     assert message.startswith(f"Error: {where}: {expected}"), message
     assert run_ids(store_uri) == []
-    result = invoke(store_uri, "import", "scipipe", str(run), "-w", "gc", "--skip-bad")
-    assert result.exit_code == 0, result.output
-    assert f"skipped 1 bad record(s):\n  {where}" in result.output
+    result = run_cli("import", "scipipe", str(run), "-w", "gc", "--skip-bad", store=store_uri).ok()
+    assert f"skipped 1 bad record(s):\n  {where}" in result.out
 
 
 PROV_TASK = {
@@ -138,19 +129,17 @@ def prov_file(folder: Path, name: str, activity: dict, entity: dict) -> Path:
 def test_prov_attributes_out_of_range(tmp_path, store_uri, activity, entity, expected):
     good = prov_file(tmp_path, "good.json", {}, {})
     bad = prov_file(tmp_path, "bad.json", activity, entity)
-    result = invoke(store_uri, "import", "prov", str(good), str(bad), "-w", "p")
-    assert result.exit_code == 2, result.output
-    (message,) = result.stderr.strip().splitlines()
+    result = run_cli("import", "prov", str(good), str(bad), "-w", "p", store=store_uri)
+    message = result.error(2)
     assert message.startswith(f"Error: {bad}: PROV record {expected}"), message
-    result = invoke(store_uri, "import", "prov", str(good), str(bad), "-w", "p", "--skip-bad")
-    assert result.exit_code == 0, result.output
-    assert f"skipped 1 bad record(s):\n  {bad}: " in result.output
+    result = run_cli("import", "prov", good, bad, "-w", "p", "--skip-bad", store=store_uri).ok()
+    assert f"skipped 1 bad record(s):\n  {bad}: " in result.out
     assert len(run_ids(store_uri)) == 1
 
 
 def test_prov_unobserved_text_false_is_false(tmp_path, store_uri):
     path = prov_file(tmp_path, "d.json", {"provcausal:unobserved": "false"}, {})
-    assert invoke(store_uri, "import", "prov", str(path), "-w", "p").exit_code == 0
+    run_cli("import", "prov", str(path), "-w", "p", store=store_uri).ok()
     with open_store(store_uri) as store:
         (task,) = store.find_tasks(run_ids(store_uri))
         assert fc.task_unobserved(task) is False
@@ -166,34 +155,31 @@ def test_go_zero_time_is_unknown_and_nothing_else_is_lost(tmp_path, store_uri):
             doc = json.loads(audit.read_text())
             doc["StartTime"] = doc["FinishTime"] = "0001-01-01T00:00:00Z"
             audit.write_text(json.dumps(doc))
-        result = invoke(store_uri, "import", "scipipe", str(run), "-w", "gc")
-        assert result.exit_code == 0, result.output
+        run_cli("import", "scipipe", str(run), "-w", "gc", store=store_uri).ok()
         (run_id,) = run_ids(store_uri)
         with open_store(store_uri) as store:
             frame = list_tasks(store, run=run_id)  # crashed on NaT
             frames[label] = frame.set_index("node")["value"].fillna(-1.0).sort_index()
             ratio = [t for t in store.find_tasks([run_id]) if t["activity_id"] == "gcratio"]
             assert (ratio[0]["started_at"] is None) == (label == "zero")
-        result = invoke(store_uri, "tasks", "--run", run_id)
-        assert result.exit_code == 0, result.output
+        run_cli("tasks", "--run", run_id, store=store_uri).ok()
     assert frames["zero"].to_dict() == frames["normal"].to_dict()
     assert (frames["zero"] != -1.0).sum() == 9  # the two concatenators carry no value
 
 
 def stored_run(store_uri: str, tmp_path: Path) -> str:
     run = scipipe_run(tmp_path)
-    assert invoke(store_uri, "import", "scipipe", str(run), "-w", "gc").exit_code == 0
+    run_cli("import", "scipipe", str(run), "-w", "gc", store=store_uri).ok()
     return run_ids(store_uri)[0]
 
 
 def test_output_into_a_missing_folder(tmp_path, store_uri):
     run = stored_run(store_uri, tmp_path)
     target = tmp_path / "missing" / "out.json"
-    result = invoke(store_uri, "export", "--run", run, "-o", str(target))
-    assert result.exit_code == 2
-    assert result.stderr.strip() == f"Error: {target}: cannot write: No such file or directory"
-    result = invoke(store_uri, "graph", "-w", "gc", "-o", str(tmp_path / "missing" / "g.dot"))
-    assert result.exit_code == 2 and "cannot write: No such file or directory" in result.stderr
+    result = run_cli("export", "--run", run, "-o", str(target), store=store_uri)
+    assert result.error(2) == f"Error: {target}: cannot write: No such file or directory"
+    result = run_cli("graph", "-w", "gc", "-o", tmp_path / "missing" / "g.dot", store=store_uri)
+    result.error(2, "cannot write: No such file or directory")
     assert not (tmp_path / "missing").exists()
 
 
@@ -214,12 +200,11 @@ def test_output_on_a_full_disk_leaves_the_old_file(tmp_path, store_uri, monkeypa
     monkeypatch.setattr(os, "write", full)
     for args in (["export", "--run", run], ["graph", "-w", "gc"]):
         target = out / ("prov.json" if args[0] == "export" else "g.dot")
-        result = invoke(store_uri, *args, "-o", str(target))
-        assert result.exit_code == 2, result.output
-        assert result.stderr.strip() == f"Error: {target}: cannot write: No space left on device"
+        result = run_cli(*args, "-o", target, store=store_uri)
+        assert result.error(2) == f"Error: {target}: cannot write: No space left on device"
         calls.clear()
     assert sorted(p.name for p in out.iterdir()) == ["prov.json"]  # no temporary file left
     assert (out / "prov.json").read_text() == "old"
     monkeypatch.undo()
-    assert invoke(store_uri, "export", "--run", run, "-o", str(out / "prov.json")).exit_code == 0
+    run_cli("export", "--run", run, "-o", out / "prov.json", store=store_uri).ok()
     assert json.loads((out / "prov.json").read_text())["prefix"]

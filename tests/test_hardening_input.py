@@ -19,11 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples import nodered_chain, scipipe_gcratio
 from provcausal.stores import open_store
+from tests.helpers import CliResult, run_cli
 
 
 @contextlib.contextmanager
@@ -42,9 +41,10 @@ def deadline(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def run_cli(store_uri: str, *args: str, timeout: int = 60):
+def run_within(store_uri: str, *args: str, timeout: int = 60) -> CliResult:
+    """``run_cli``, failing instead of hanging if a FIFO gets opened."""
     with deadline(timeout):
-        return CliRunner().invoke(cli, ["--store", store_uri, *args])
+        return run_cli(*args, store=store_uri)
 
 
 def nodered_folder(root: Path) -> Path:
@@ -68,9 +68,8 @@ def test_fifo_in_a_folder_is_skipped_with_a_warning(tmp_path, store_uri, system)
             json.dumps({"activity": {"ex:a": {}}, "prefix": {"ex": "http://example.org/"}})
         )
     os.mkfifo(folder / "b.fifo")
-    result = run_cli(store_uri, "import", system, str(folder), "-w", "wf")
-    assert result.exit_code == 0, result.output
-    assert f"{folder / 'b.fifo'}: skipped: a FIFO" in result.stderr
+    result = run_within(store_uri, "import", system, str(folder), "-w", "wf").ok()
+    assert f"{folder / 'b.fifo'}: skipped: a FIFO" in result.err
     assert run_count(store_uri) == 1
 
 
@@ -78,14 +77,13 @@ def test_fifo_named_explicitly_is_refused(tmp_path, store_uri):
     fifo = tmp_path / "trace.log"
     os.mkfifo(fifo)
     for system in ("nodered", "prov", "scipipe", "auto"):
-        result = run_cli(store_uri, "import", system, str(fifo), "-w", "wf")
-        assert result.exit_code == 2, (system, result.output)
-        assert f"{fifo}: not a regular file (a FIFO)" in result.stderr
+        result = run_within(store_uri, "import", system, str(fifo), "-w", "wf")
+        result.error(2, f"{fifo}: not a regular file (a FIFO)")
     flow = tmp_path / "flows.fifo"
     os.mkfifo(flow)
     log = nodered_chain.write_trace_log(tmp_path / "a.log", nodered_chain.chain_flow(3), 2)
-    result = run_cli(store_uri, "import", "nodered", str(log), "--flow", str(flow), "-w", "wf")
-    assert result.exit_code == 2 and "not a regular file (a FIFO)" in result.stderr
+    result = run_within(store_uri, "import", "nodered", str(log), "--flow", str(flow), "-w", "wf")
+    result.error(2, "not a regular file (a FIFO)")
     assert run_count(store_uri) == 0
 
 
@@ -96,10 +94,9 @@ def test_scipipe_fifo_dot_and_audit_file_are_skipped(tmp_path, store_uri):
         dot.unlink()
     os.mkfifo(run / "graph.dot")
     os.mkfifo(run / "zz.audit.json")
-    result = run_cli(store_uri, "import", "scipipe", str(run), "-w", "gc")
-    assert result.exit_code == 0, result.output
-    assert f"{run / 'graph.dot'}: ignored workflow graph: a FIFO" in result.stderr
-    assert f"{run / 'zz.audit.json'}: skipped: a FIFO" in result.stderr
+    result = run_within(store_uri, "import", "scipipe", str(run), "-w", "gc").ok()
+    assert f"{run / 'graph.dot'}: ignored workflow graph: a FIFO" in result.err
+    assert f"{run / 'zz.audit.json'}: skipped: a FIFO" in result.err
     assert run_count(store_uri) == 1
 
 
@@ -110,8 +107,7 @@ def test_fifo_output_file_is_not_read_for_a_value(tmp_path, sqlite_uri):
     target = outputs[0]
     target.unlink()
     os.mkfifo(target)
-    result = run_cli(sqlite_uri, "import", "scipipe", str(run), "-w", "gc")
-    assert result.exit_code == 0, result.output
+    run_within(sqlite_uri, "import", "scipipe", str(run), "-w", "gc").ok()
 
 
 def test_symlink_loop_is_a_warning_in_a_folder_and_an_error_when_named(tmp_path, store_uri):
@@ -120,15 +116,14 @@ def test_symlink_loop_is_a_warning_in_a_folder_and_an_error_when_named(tmp_path,
     os.symlink(folder / "x.log", folder / "y.log")
     os.symlink(folder, folder / "cycle")  # a folder link back to itself is not followed
     for system in ("nodered", "prov", "auto"):
-        result = run_cli(store_uri, "import", system, str(folder), "-w", "wf")
+        result = run_within(store_uri, "import", system, str(folder), "-w", "wf")
         if system == "prov":  # no PROV document in the folder: a clean error
-            assert result.exit_code == 2 and "Error:" in result.stderr, result.output
+            result.error(2)
             continue
-        assert result.exit_code == 0, result.output
-        assert f"{folder / 'x.log'}: skipped: a symlink loop" in result.stderr
-    result = run_cli(store_uri, "import", "nodered", str(folder / "x.log"), "-w", "wf")
-    assert result.exit_code == 2
-    assert f"{folder / 'x.log'}: not a regular file (a symlink loop)" in result.stderr
+        result.ok()
+        assert f"{folder / 'x.log'}: skipped: a symlink loop" in result.err
+    result = run_within(store_uri, "import", "nodered", str(folder / "x.log"), "-w", "wf")
+    result.error(2, f"{folder / 'x.log'}: not a regular file (a symlink loop)")
 
 
 def _deny(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
@@ -148,13 +143,11 @@ def test_run_folder_that_cannot_be_listed(tmp_path, store_uri, monkeypatch):
     folders = scipipe_gcratio.write_runs(tmp_path / "corpus", 2, seed=2)
     _deny(monkeypatch, folders[1])
     corpus = str(tmp_path / "corpus")
-    result = run_cli(store_uri, "import", "scipipe", corpus, "-w", "gc")
-    assert result.exit_code == 2
-    assert f"{folders[1]}: cannot list folder: Permission denied" in result.stderr
+    result = run_within(store_uri, "import", "scipipe", corpus, "-w", "gc")
+    result.error(2, f"{folders[1]}: cannot list folder: Permission denied")
     assert run_count(store_uri) == 0
-    result = run_cli(store_uri, "import", "scipipe", corpus, "-w", "gc", "--skip-bad")
-    assert result.exit_code == 0, result.output
-    assert f"skipped: {folders[1]}: cannot list folder: Permission denied" in result.stderr
+    result = run_within(store_uri, "import", "scipipe", corpus, "-w", "gc", "--skip-bad").ok()
+    assert f"skipped: {folders[1]}: cannot list folder: Permission denied" in result.err
     assert run_count(store_uri) == 1
 
 
@@ -163,10 +156,10 @@ def test_nodered_folder_that_cannot_be_listed(tmp_path, sqlite_uri, monkeypatch)
     sub = folder / "more"
     sub.mkdir()
     _deny(monkeypatch, sub)
-    result = run_cli(sqlite_uri, "import", "nodered", str(folder), "-w", "wf")
-    assert result.exit_code == 2 and f"{sub}: cannot list folder" in result.stderr
-    result = run_cli(sqlite_uri, "import", "nodered", str(folder), "-w", "wf", "--skip-bad")
-    assert result.exit_code == 0 and f"{sub}: cannot list folder" in result.stderr
+    result = run_within(sqlite_uri, "import", "nodered", str(folder), "-w", "wf")
+    result.error(2, f"{sub}: cannot list folder")
+    result = run_within(sqlite_uri, "import", "nodered", str(folder), "-w", "wf", "--skip-bad")
+    assert f"{sub}: cannot list folder" in result.ok().err
 
 
 def _as_nobody(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

@@ -15,23 +15,20 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples import scipipe_gcratio
 from provcausal.ingest import import_paths
 from provcausal.model import flowcept as fc
 from provcausal.stores import mongo as mongo_module
 from provcausal.stores import open_store
+from tests.helpers import run_cli
 from tests.test_flowcept_interop import DRIVER
 
 TASKS_PER_RUN = 11  # scipipe_gcratio runs
 
 
 def doctor(store_uri: str, *flags: str) -> list[dict]:
-    result = CliRunner().invoke(cli, ["--store", store_uri, "doctor", "--json", *flags])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return run_cli("doctor", "--json", *flags, store=store_uri).ok().json()
 
 
 def assert_whole(store_uri: str, runs: int) -> None:

@@ -19,22 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.errors import StoreFileError, StoreUnreachableError
 from provcausal.stores import open_store
-from tests.helpers import chain_run
-
-
-def invoke(store_uri: str, *args: str):
-    return CliRunner().invoke(cli, ["--store", store_uri, *args])
-
-
-def one_line_error(result, code: int = 3) -> str:
-    assert result.exit_code == code, result.output
-    (line,) = result.stderr.strip().splitlines()
-    return line
+from tests.helpers import chain_run, run_cli
 
 
 def digest(path: Path) -> str:
@@ -52,7 +40,7 @@ def filled(tmp_path: Path) -> Path:
 def test_corrupted_store_is_a_clean_error(tmp_path, filled):
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(os.urandom(8192))
-    line = one_line_error(invoke(f"sqlite://{garbage}", "runs"))
+    line = run_cli("runs", store=f"sqlite://{garbage}").error(3)
     assert (
         line == f"Error: {garbage}: not a SQLite database (the file is corrupted or something else)"
     )
@@ -60,7 +48,7 @@ def test_corrupted_store_is_a_clean_error(tmp_path, filled):
     data[100:4096] = os.urandom(3996)  # a good header, then a corrupted schema page
     filled.write_bytes(bytes(data))
     for args in (["runs"], ["workflows", "--json"], ["runs", "delete", "x"]):
-        line = one_line_error(invoke(f"sqlite://{filled}", *args))
+        line = run_cli(*args, store=f"sqlite://{filled}").error(3)
         assert line.startswith(f"Error: {filled}: cannot "), line
 
 
@@ -77,8 +65,7 @@ def test_corrupted_page_found_while_reading(tmp_path):
     for page in range(root + 1, pages):  # the schema stays readable, table pages do not
         data[page * size + 8 : page * size + 64] = b"\xff" * 56
     path.write_bytes(bytes(data))
-    result = invoke(f"sqlite://{path}", "tasks", "-w", "wf", "--node", "a")
-    line = one_line_error(result)
+    line = run_cli("tasks", "-w", "wf", "--node", "a", store=f"sqlite://{path}").error(3)
     assert line.startswith(f"Error: {path}: cannot read the embedded store: "), line
 
 
@@ -90,14 +77,14 @@ def test_unknown_or_missing_schema_version(filled, version):
         else:
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (version,))
     for args in (["runs"], ["runs", "delete", "x"]):
-        line = one_line_error(invoke(f"sqlite://{filled}", *args))
+        line = run_cli(*args, store=f"sqlite://{filled}").error(3)
         assert line == f"Error: {filled}: unknown store schema version {version!r} (expected 1)"
 
 
 def test_newer_schema_is_refused(filled):
     with sqlite3.connect(filled) as db:
         db.execute("UPDATE meta SET value = '7' WHERE key = 'schema'")
-    line = one_line_error(invoke(f"sqlite://{filled}", "runs"))
+    line = run_cli("runs", store=f"sqlite://{filled}").error(3)
     assert line == f"Error: {filled}: written by a newer provcausal (schema 7)"
 
 
@@ -112,7 +99,7 @@ def test_foreign_sqlite_file_is_never_changed(tmp_path):
 
     scipipe_gcratio.write_run(run, seed=1)
     for args in (["runs"], ["workflows"], ["import", "scipipe", str(run), "-w", "g"]):
-        line = one_line_error(invoke(f"sqlite://{foreign}", *args))
+        line = run_cli(*args, store=f"sqlite://{foreign}").error(3)
         assert (
             line
             == f"Error: {foreign}: a SQLite database, but not a provcausal store (left unchanged)"
@@ -130,10 +117,9 @@ def test_reader_does_not_wait_behind_a_writer(filled):
     writer.execute("DELETE FROM workflows")
     try:
         start = time.monotonic()
-        result = invoke(f"sqlite://{filled}", "runs", "--json")
-        assert result.exit_code == 0, result.output
+        result = run_cli("runs", "--json", store=f"sqlite://{filled}").ok()
         assert time.monotonic() - start < 5
-        assert '"run_id"' in result.output  # the committed run, not the pending delete
+        assert '"run_id"' in result.out  # the committed run, not the pending delete
     finally:
         writer.execute("ROLLBACK")
         writer.close()

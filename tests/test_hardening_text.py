@@ -7,11 +7,10 @@ import json
 
 import pymongo
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
 from provcausal.examples import scipipe_gcratio
 from provcausal.stores.uri import redact_text, redact_uri
+from tests.helpers import run_cli
 from tests.mongo_server import free_port
 
 SECRETS = ("p@ss", "2Secret", "KeyPw9", "Tok3n", "S3cr%40t", "S3cr@t", "proxyPw7")
@@ -54,11 +53,6 @@ def test_decoded_password_in_a_message_is_redacted():
     assert redact_text("auth failed for password S3cr@t", uri) == "auth failed for password ***"
 
 
-def _cli_stderr(*args: str):
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stderr
-
-
 @pytest.mark.parametrize(
     "query",
     [
@@ -68,7 +62,8 @@ def _cli_stderr(*args: str):
 )
 def test_client_errors_outside_pymongo_hierarchy_are_clean_and_redacted(query):
     uri = f"mongodb://alice:p@ss@2Secret@127.0.0.1:{free_port()}/db?{query}"
-    code, err = _cli_stderr("--store", uri, "--debug", "runs")
+    result = run_cli("--debug", "runs", store=uri)
+    code, err = result.code, result.err
     assert code in (2, 3), err
     assert "internal error" not in err
     for secret in SECRETS:
@@ -77,8 +72,9 @@ def test_client_errors_outside_pymongo_hierarchy_are_clean_and_redacted(query):
 
 
 def test_port_out_of_range_is_a_clean_error():
-    code, err = _cli_stderr("--store", "mongodb://alice:2Secret@127.0.0.1:99999/db", "runs")
-    assert code == 2 and "2Secret" not in err and "internal error" not in err, err
+    result = run_cli("runs", store="mongodb://alice:2Secret@127.0.0.1:99999/db")
+    line = result.error(2)
+    assert "2Secret" not in line and "internal error" not in line
 
 
 def test_keyerror_from_the_driver_is_clean_and_redacted(monkeypatch, mongo_base_uri):
@@ -88,8 +84,9 @@ def test_keyerror_from_the_driver_is_clean_and_redacted(monkeypatch, mongo_base_
         raise KeyError(f"no option for {uri}")
 
     monkeypatch.setattr(pymongo, "MongoClient", broken)
-    code, err = _cli_stderr("--store", uri, "--debug", "runs")
-    assert code == 2, err
+    result = run_cli("--debug", "runs", store=uri)
+    err = result.err
+    assert result.code == 2, err
     assert "2Secret" not in err and "internal error" not in err
     assert "alice:***@" in err
 
@@ -108,29 +105,26 @@ def test_keyerror_while_reading_is_clean_and_redacted(monkeypatch, mongo_uri):
         raise KeyError(f"cursor lost for {uri}")
 
     monkeypatch.setattr(Collection, "find", broken)
-    code, err = _cli_stderr("--store", mongo_uri, "runs")
-    assert code == 1 and "internal error" not in err, err
-    assert err.startswith("Error: MongoDB client failed while reading workflows")
-    assert "2Secret" not in err
+    line = run_cli("runs", store=mongo_uri).error(1)
+    assert "internal error" not in line
+    assert line.startswith("Error: MongoDB client failed while reading workflows")
+    assert "2Secret" not in line
 
 
 @pytest.mark.parametrize("bad", ["", "  ", "two\nlines", "tab\there", "nul\x00"])
 def test_names_that_break_tables_are_refused(tmp_path, store_uri, bad):
     scipipe_gcratio.write_run(tmp_path / "run", seed=1)
     run = str(tmp_path / "run")
-    code, err = _cli_stderr("--store", store_uri, "import", "scipipe", run, "--workflow", "gc")
-    assert code == 0, err
+    run_cli("import", "scipipe", run, "--workflow", "gc", store=store_uri).ok()
     for args in (
         ["import", "scipipe", run, "--workflow", bad],
         ["import", "scipipe", run, "--workflow", "gc", "--label", bad],
         ["runs", "--workflow", bad],
         ["nodes", "--workflow", bad],
     ):
-        code, err = _cli_stderr("--store", store_uri, *args)
-        assert code == 2, (args, err)
-        assert "Error: Invalid value for" in err and "internal error" not in err
-    result = CliRunner().invoke(cli, ["--store", store_uri, "runs", "--json"])
-    assert result.exit_code == 0 and len(json.loads(result.output)) == 1  # nothing else stored
+        line = run_cli(*args, store=store_uri).error(2, "Invalid value for", usage=True)
+        assert "internal error" not in line
+    assert len(run_cli("runs", "--json", store=store_uri).ok().json()) == 1  # nothing else stored
 
 
 def test_names_stored_by_others_are_escaped_in_tables(store_uri):
@@ -139,12 +133,11 @@ def test_names_stored_by_others_are_escaped_in_tables(store_uri):
 
     with open_store(store_uri) as store:  # e.g. captured by FlowCept, not through provcausal
         store.put_run(chain_run("/r1", workflow="evil\nname", label="x\ry"))
-    result = CliRunner().invoke(cli, ["--store", store_uri, "workflows"])
-    assert result.exit_code == 0
-    assert "evil\\nname" in result.output
-    assert len(result.output.strip().splitlines()) == 2  # header and one row
-    result = CliRunner().invoke(cli, ["--store", store_uri, "runs", "--json"])
-    assert json.loads(result.output)[0]["workflow"] == "evil\nname"  # JSON keeps the value
+    result = run_cli("workflows", store=store_uri).ok()
+    assert "evil\\nname" in result.out
+    assert len(result.out.strip().splitlines()) == 2  # header and one row
+    result = run_cli("runs", "--json", store=store_uri).ok()
+    assert result.json()[0]["workflow"] == "evil\nname"  # JSON keeps the value
 
 
 def test_prov_warnings_are_silent_with_quiet(tmp_path, sqlite_uri, monkeypatch):
@@ -164,12 +157,9 @@ def test_prov_warnings_are_silent_with_quiet(tmp_path, sqlite_uri, monkeypatch):
     monkeypatch.setattr(provfile, "read_prov", warned)
     path = tmp_path / "doc.json"
     path.write_text(json.dumps({"prefix": {"ex": "http://example.org/"}, "activity": {"ex:a": {}}}))
-    base = ["--store", sqlite_uri]
-    loud = CliRunner().invoke(cli, [*base, "import", "prov", str(path), "-w", "p"])
-    assert loud.exit_code == 0, loud.output
-    assert "Warning: ProvFutureRejectionWarning: prov 3.3.0 will reject this" in loud.stderr
-    for args in ([*base, "-q", "import", "prov", str(path), "-w", "p"],
-                 [*base, "import", "prov", str(path), "-w", "p", "-q"]):  # fmt: skip
-        quiet = CliRunner().invoke(cli, args)
-        assert quiet.exit_code == 0, quiet.output
-        assert quiet.stderr == "", quiet.stderr
+    loud = run_cli("import", "prov", path, "-w", "p", store=sqlite_uri).ok()
+    assert "Warning: ProvFutureRejectionWarning: prov 3.3.0 will reject this" in loud.err
+    for args in (["-q", "import", "prov", path, "-w", "p"],
+                 ["import", "prov", path, "-w", "p", "-q"]):  # fmt: skip
+        quiet = run_cli(*args, store=sqlite_uri).ok()
+        assert quiet.err == "", quiet.err

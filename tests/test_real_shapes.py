@@ -8,14 +8,12 @@ the same workflow with two sinks; the fault is in one port (``stats2.max``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from provcausal.cli import cli
+from tests.helpers import run_cli
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 
@@ -33,9 +31,7 @@ NODERED_FAULT = {
 
 
 def cli_json(store: str, *args: str) -> Any:
-    result = CliRunner().invoke(cli, ["--store", store, *args, "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return run_cli(*args, "--json", store=store).ok().json()
 
 
 def attribute(store: str, workflow: str) -> dict[str, Any]:
