@@ -121,9 +121,16 @@ def test_nodered_fixture_imports_through_cli(shape: str, sqlite_uri: str) -> Non
         assert summary["tasks"] == tasks
         assert summary["warnings"] == []
     nodes = cli_json("--store", sqlite_uri, "nodes", "--workflow", shape, "--json")
-    unnamed = {n["type"] for n in flow_nodes(shape, "normal") if n["type"] == "file"}
-    # The unnamed file node shows its type, as Node-RED's editor does (issue 12, item 14).
-    assert {n["label"] for n in nodes} == names | unnamed
+    flow = {n["id"]: n for n in flow_nodes(shape, "normal")}
+    # every node a message visits, the initiator and the unnamed file node included; the
+    # inject, the profiler and the tab are no nodes of the dataflow
+    assert {n["node"] for n in nodes} == {
+        i for i, n in flow.items() if n["type"] not in ("tab", "inject", "msg-time-profiler")
+    }
+    assert {n["label"] for n in nodes if flow[n["node"]]["name"]} == names
+    # An unnamed node shows its type, as Node-RED's editor does (issue 12, item 14).
+    unnamed = [n for n in nodes if not flow[n["node"]]["name"]]
+    assert unnamed and all(n["label"] == flow[n["node"]]["type"] for n in unnamed)
     assert all(n["runs"] == 2 for n in nodes)
 
 
@@ -153,17 +160,19 @@ def test_nodered_fanout_lines_share_prefix_up_to_link_out() -> None:
     flow = flow_nodes("fanout", "normal")
     (link_out,) = [n for n in flow if n["type"] == "link out"]
     assert len(link_out["links"]) == 2  # link out/in connect through links, not wires
-    lines = trace_lines("fanout", "normal")
-    assert len(lines) == 2 * source_count("fanout")
-    for a, b in zip(lines[0::2], lines[1::2], strict=True):
-        cut = next(
-            i
-            for i, e in enumerate(a["trace"])
-            if e["eventName"] == "onSend" and e["node"]["id"] == link_out["id"]
-        )
-        assert a["trace"][: cut + 1] == b["trace"][: cut + 1]  # same events and timestamps
-        assert visited(a)[2] == "fastA" and visited(b)[2] == "slowB"
-    assert Counter(visited(line)[1] for line in lines) == {"in A": 50, "in B": 50}
+    for variant in ("normal", "faulty"):
+        lines = trace_lines("fanout", variant)
+        assert len(lines) == 2 * source_count("fanout")
+        for a, b in zip(lines[0::2], lines[1::2], strict=True):
+            cut = next(
+                i
+                for i, e in enumerate(a["trace"])
+                if e["eventName"] == "onSend" and e["node"]["id"] == link_out["id"]
+            )
+            assert a["trace"][: cut + 1] == b["trace"][: cut + 1]  # same events and times
+            assert a["trace"][cut + 1] != b["trace"][cut + 1]
+            assert visited(a)[2] == "fastA" and visited(b)[2] == "slowB"
+        assert Counter(visited(line)[1] for line in lines) == {"in A": 50, "in B": 50}
 
 
 def test_nodered_fanout_by_wires_lines_come_in_completion_order() -> None:
@@ -259,14 +268,12 @@ def test_nodered_fault_shows_in_the_named_node_only(shape: str) -> None:
     assert changed == {fault, "source"}  # the faulty node and the source's seed
 
 
-# --- SciPipe: 20 normal and 20 faulty runs of one workflow, one folder per run -----------
+# --- SciPipe: one workflow, a normal and a faulty set of runs, one folder per run ---------
 
-SCIPIPE = REAL / "scipipe" / "multiport"
+SCIPIPE = REAL / "scipipe" / "multiport"  # 20 + 20 runs
+TWO_SINKS = REAL / "scipipe" / "two_sinks"  # 10 + 10 runs of the workflow without score
 STATS_PORTS = {"sum", "count", "min", "max"}
 SCIPIPE_NODES = {"gen1", "gen2", "stats1", "stats2", "sumcat", "total", "mean", "spread", "score"}
-
-
-TWO_SINKS = REAL / "scipipe" / "two_sinks"
 
 
 def run_dirs(variant: str, base: Path = SCIPIPE) -> list[Path]:
