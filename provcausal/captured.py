@@ -31,10 +31,11 @@ from typing import Any
 
 import networkx as nx
 
+from provcausal.model import flowcept as fc
 from provcausal.model.links import flowcept_links
 from provcausal.model.times import to_epoch
 
-__all__ = ["CapturedSamples", "captured_samples", "is_iteration"]
+__all__ = ["CapturedSamples", "captured_samples", "is_iteration", "task_of_row", "run_counts"]
 
 
 @dataclass
@@ -153,3 +154,21 @@ def captured_samples(tasks: Sequence[Mapping[str, Any]], run_id: str) -> Capture
         visit[tid] = seen[key]
         seen[key] += 1
     return CapturedSamples(how, sample, visit, upstream, bookkeeping)
+
+
+def task_of_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The FlowCept fields of a captured task's sample row (``Store.sample_rows``), as this
+    module reads them."""
+    task = {key: row[key] for key in fc.CAPTURED_FIELDS}
+    task["activity_id"] = row["node"]
+    return task
+
+
+def run_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Tasks and samples per captured run, from the runs' sample rows, split into samples
+    exactly as the analysis splits them."""
+    by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["captured"]:
+            by_run[str(row["workflow_id"])].append(task_of_row(row))
+    return {run: (len(tasks), captured_samples(tasks, run).count) for run, tasks in by_run.items()}

@@ -61,17 +61,12 @@ def _system(doc: dict[str, Any]) -> str:
 
 def captured_counts(store: Store, docs: Sequence[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     """Tasks and samples of the runs FlowCept captured (provcausal's imports carry their
-    counts): the runs' tasks are read and split into samples as the analysis splits them."""
-    from provcausal.captured import captured_samples
+    counts), read in batches of runs and split into samples as the analysis splits them."""
+    from provcausal.captured import run_counts
 
-    out = {}
-    for doc in docs:
-        if not fc.is_captured(doc):
-            continue
-        run_id = str(doc["workflow_id"])
-        tasks = list(store.find_tasks([run_id]))
-        out[run_id] = (len(tasks), captured_samples(tasks, run_id).count if tasks else 0)
-    return out
+    runs = [str(doc["workflow_id"]) for doc in docs if fc.is_captured(doc)]
+    counts = run_counts(list(store.sample_rows(runs))) if runs else {}
+    return {run: counts.get(run, (0, 0)) for run in runs}
 
 
 def _counts(doc: dict[str, Any], captured: dict[str, tuple[int, int]]) -> tuple[Any, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from provcausal.captured import CapturedSamples, captured_samples, is_iteration
+from provcausal.captured import CapturedSamples, captured_samples, is_iteration, task_of_row
 from provcausal.model import flowcept as fc
 from provcausal.stores import Store
 
@@ -49,7 +49,7 @@ def _row(row: dict[str, Any], formed: CapturedSamples | None) -> dict:
         deps |= formed.upstream.get(tid, set())
         sample, visit = formed.sample[tid], formed.visit[tid]
         # A loop's iteration task is bookkeeping unless it recorded a value (end_iter).
-        unobserved = unobserved or (is_iteration(_captured_task(row)) and row["value"] is None)
+        unobserved = unobserved or (is_iteration(task_of_row(row)) and row["value"] is None)
     return {
         "task_id": tid,
         "run_id": run_id,
@@ -65,14 +65,6 @@ def _row(row: dict[str, Any], formed: CapturedSamples | None) -> dict:
         "ports": _ports(row),
         "used_names": sorted(row["used_names"]),
     }
-
-
-def _captured_task(row: dict[str, Any]) -> dict[str, Any]:
-    """The FlowCept fields of a captured task's sample row, as :mod:`provcausal.captured`
-    reads them."""
-    task = {key: row[key] for key in fc.CAPTURED_FIELDS}
-    task["activity_id"] = row["node"]
-    return task
 
 
 def _ports(row: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
@@ -140,7 +132,7 @@ def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
 def _run_rows(rows: list[dict[str, Any]], formed_by: dict[str, int]) -> list[dict[str, Any]]:
     """Table rows of one run's sample rows; FlowCept-captured tasks get FlowCept's lineage and
     their samples from :func:`provcausal.captured.captured_samples`."""
-    captured = [_captured_task(r) for r in rows if r["captured"]]
+    captured = [task_of_row(r) for r in rows if r["captured"]]
     formed = captured_samples(captured, rows[0]["workflow_id"]) if captured else None
     if formed is not None:
         formed_by[formed.how] = formed_by.get(formed.how, 0) + 1
