@@ -236,7 +236,11 @@ def _assignment(quality: str) -> Any:
 
 class Mechanism:
     """A node's mechanism fitted on one data set: an additive-noise regressor, a classifier
-    for 0/1 nodes, or (roots) the empirical distribution."""
+    for 0/1 nodes, or (roots) the empirical distribution.
+
+    An additive-noise mechanism's training residuals are computed on first use only: the
+    change tests fit thousands of mechanisms and never read them, and for a local model
+    they cost a neighbour query over every training row."""
 
     def __init__(
         self, kind: str, factory: Factory | None, X: np.ndarray | None, y: np.ndarray
@@ -245,7 +249,8 @@ class Mechanism:
         self.model: Any = None
         self.constant = float(y[0]) if len(y) else 0.0
         self.y = y
-        self.residuals: np.ndarray | None = None
+        self._X = X
+        self._residuals: np.ndarray | None = None
         if kind == "root":
             return
         if factory is None or (kind == "binary" and len(np.unique(y)) < 2):
@@ -257,8 +262,15 @@ class Mechanism:
             return
         assert X is not None
         self.model.fit(X, y.astype(str) if kind == "binary" else y)
-        if kind == "anm":
-            self.residuals = y - self.predict(X)
+
+    @property
+    def residuals(self) -> np.ndarray | None:
+        """The training rows' residuals of an additive-noise mechanism (None otherwise)."""
+        if self.kind != "anm" or self._X is None:
+            return None
+        if self._residuals is None:
+            self._residuals = self.y - self.predict(self._X)
+        return self._residuals
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The expected value (for a 0/1 node, the probability of 1) given parents ``X``."""
