@@ -90,6 +90,9 @@ class Game:
     target: str
     distance: Distance = binned_kl
 
+    def __post_init__(self) -> None:
+        self.observed = {c: self.base[c].to_numpy(float) for c in self.base.columns}
+
     @classmethod
     def build(
         cls,
@@ -111,10 +114,18 @@ class Game:
         return cls(specs, moved, base, old_mech, new_mech, noise, draws, support, target, distance)
 
     def simulate(self, on: frozenset[str]) -> np.ndarray:
-        """The target with the mechanisms of ``on`` swapped for their comparison fits."""
-        cur = {c: self.base[c].to_numpy(float) for c in self.base.columns}
+        """The target with the mechanisms of ``on`` swapped for their comparison fits.
+
+        Only ``on`` and what lies downstream of it is evaluated: every other node replays its
+        own baseline noise through its baseline mechanism, which gives back its baseline
+        values (abduction), so they are taken as they are."""
+        cur = dict(self.observed)
+        touched = set(on)
         for node in self.moved:
             parents = self.specs[node].parents
+            if node not in on and not touched.intersection(parents):
+                continue
+            touched.add(node)
             if not parents:
                 if node in on:
                     cur[node] = self.draws[node]
@@ -131,7 +142,7 @@ class Game:
 
     def value(self, on: frozenset[str]) -> float:
         """Distance between the baseline target and the target simulated with ``on``."""
-        return self.distance(self.base[self.target].to_numpy(float), self.simulate(on))
+        return self.distance(self.observed[self.target], self.simulate(on))
 
 
 def shapley_values(
