@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -103,12 +104,25 @@ class _Plan:
     resample_test: ChangeTest
 
 
+_controller: tuple[int, Any] | None = None
+
+
+def _one_thread() -> Any:
+    """A context manager that limits BLAS and OpenMP to one thread. The thread pools are
+    looked up (a scan of the loaded shared libraries, 3-5 ms) only when modules were imported
+    since the last look-up, not on every one of the ~30 blocks of a call."""
+    global _controller
+    from threadpoolctl import ThreadpoolController  # installed with scikit-learn
+
+    if _controller is None or _controller[0] != len(sys.modules):
+        _controller = (len(sys.modules), ThreadpoolController())
+    return _controller[1].limit(limits=1)
+
+
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Silence sklearn/dowhy warnings (and dowhy's progress bars, if dowhy is in use) and use
     one BLAS thread, for this block only."""
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn
-
     config = sys.modules.get("dowhy.gcm.config")
     shown = getattr(config, "show_progress_bars", None)
     if config is not None:
@@ -116,7 +130,7 @@ def _quiet() -> Iterator[None]:
     try:
         # One BLAS thread: the matrices are small, and on a busy machine multi-threaded BLAS
         # spends more time synchronising than computing.
-        with warnings.catch_warnings(), threadpool_limits(1):
+        with warnings.catch_warnings(), _one_thread():
             warnings.simplefilter("ignore")
             yield
     finally:
