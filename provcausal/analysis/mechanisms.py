@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,13 @@ def is_binary(values: np.ndarray) -> bool:
     return len(distinct) <= 2 and set(distinct.tolist()) <= {0.0, 1.0}
 
 
+@lru_cache(maxsize=64)
+def _pairs(width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs (i <= j) of the products in a quadratic design of ``width`` inputs."""
+    i, j = np.triu_indices(width)
+    return i, j
+
+
 class LeastSquares:
     """Ordinary least squares on the inputs (``degree=1``) or on them with their squares and
     pairwise products (``degree=2``), by ``numpy.linalg.lstsq``: the same fit as
@@ -72,11 +79,14 @@ class LeastSquares:
 
     def _design(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=float).reshape(len(X), -1)
-        columns = [np.ones((len(X), 1)), X]
-        if self.degree >= 2:
-            i, j = np.triu_indices(X.shape[1])
-            columns.append(X[:, i] * X[:, j])
-        return np.hstack(columns)
+        width = X.shape[1]
+        pairs = _pairs(width) if self.degree >= 2 else None
+        D = np.empty((len(X), 1 + width + (len(pairs[0]) if pairs else 0)))
+        D[:, 0] = 1.0
+        D[:, 1 : 1 + width] = X
+        if pairs:
+            np.multiply(X[:, pairs[0]], X[:, pairs[1]], out=D[:, 1 + width :])
+        return D
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> LeastSquares:
         """Fit the coefficients (minimum-norm where the inputs are collinear)."""
