@@ -54,3 +54,44 @@ def test_given_no_player_switched_on_then_the_game_reproduces_the_baseline():
     np.testing.assert_allclose(game.simulate(frozenset()), old["b"].to_numpy())
     assert game.value(frozenset()) == 0.0
     assert game.simulate(frozenset({"b"})).mean() == pytest.approx(old["b"].mean() + 3, abs=0.3)
+
+
+def test_given_known_noise_then_abduction_uses_it_and_matches_its_own_prediction():
+    rng = np.random.default_rng(1)
+    old = pd.DataFrame({"a": rng.normal(size=300)})
+    old["b"] = 2 * old["a"] + rng.normal(size=300)
+    old["c"] = old["b"] - old["a"] + rng.normal(size=300)
+    new = old.assign(a=old["a"] + 1)
+    specs = {**_linear_specs(), "c": NodeSpec("c", ("a", "b"), "anm", "linear", None)}
+    specs["c"] = NodeSpec("c", ("a", "b"), "anm", "linear", specs["b"].factory)
+    mechs = fit_changed(specs, ["a", "b", "c"], {"a"}, old, new)
+    own = Game.build(specs, ["a", "b", "c"], ["a"], old, mechs, new, "c", np.random.default_rng(2))
+    known = {n: own.noise[n].copy() for n in ("b", "c")}
+    looked_up = Game.build(
+        specs, ["a", "b", "c"], ["a"], old, mechs, new, "c", np.random.default_rng(2), known=known
+    )
+    assert looked_up.value(frozenset({"a"})) == own.value(frozenset({"a"}))
+    known["c"] = known["c"] + 5.0  # a different noise must change the simulation
+    shifted = Game.build(
+        specs, ["a", "b", "c"], ["a"], old, mechs, new, "c", np.random.default_rng(2), known=known
+    )
+    assert shifted.simulate(frozenset({"a"})).mean() == pytest.approx(
+        own.simulate(frozenset({"a"})).mean() + 5.0
+    )
+
+
+def test_given_a_coalition_then_only_its_descendants_are_simulated():
+    rng = np.random.default_rng(3)
+    old = pd.DataFrame({"a": rng.normal(size=300)})
+    old["b"] = 2 * old["a"] + rng.normal(size=300)
+    new = old.assign(b=old["b"] + 3)
+    specs = _linear_specs()
+    mechs = fit_changed(specs, ["a", "b"], {"b"}, old, new)
+    game = Game.build(specs, ["a", "b"], ["b"], old, mechs, new, "b", rng)
+    calls: list[int] = []
+    predict = game.old_mech["b"].predict
+    game.old_mech["b"].predict = lambda X: calls.append(len(X)) or predict(X)  # type: ignore[method-assign]
+    assert np.array_equal(game.simulate(frozenset()), old["b"].to_numpy())
+    assert calls == []  # nothing switched on: the baseline is replayed without evaluation
+    game.simulate(frozenset({"b"}))
+    assert calls == [300]

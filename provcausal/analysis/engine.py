@@ -102,6 +102,9 @@ class _Plan:
     fitted: dict[str, Mechanism]
     #: The test on resamples (default test: one fold draw, as the resample is a draw too).
     resample_test: ChangeTest
+    #: The noise of each ``fitted`` additive-noise mechanism on every baseline row as given:
+    #: the abduction of unchanged nodes is a look-up instead of a prediction per replicate.
+    noise: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 _controller: tuple[int, Any] | None = None
@@ -138,12 +141,15 @@ def _quiet() -> Iterator[None]:
             setattr(config, "show_progress_bars", shown)  # noqa: B010
 
 
-def _resample(old: pd.DataFrame, new: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A bootstrap resample of each set."""
+def _resample(
+    old: pd.DataFrame, new: pd.DataFrame, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """A bootstrap resample of each set, and the baseline rows it drew."""
     rng = np.random.default_rng(seed + 7919)
-    old = old.iloc[rng.integers(0, len(old), len(old))].reset_index(drop=True)
+    rows = rng.integers(0, len(old), len(old))
+    old = old.iloc[rows].reset_index(drop=True)
     new = new.iloc[rng.integers(0, len(new), len(new))].reset_index(drop=True)
-    return old, new
+    return old, new, rows
 
 
 def _moved(graph: nx.DiGraph, order: list[str], players: list[str]) -> list[str]:
@@ -155,17 +161,31 @@ def _moved(graph: nx.DiGraph, order: list[str], players: list[str]) -> list[str]
 
 
 def _replicate(
-    plan: _Plan, old: pd.DataFrame, new: pd.DataFrame, seed: int, test: ChangeTest
+    plan: _Plan,
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    seed: int,
+    test: ChangeTest,
+    rows: np.ndarray | None = None,
 ) -> Replicate:
-    """Test every mechanism, fit what moved, and play the Shapley game among the changed."""
+    """Test every mechanism, fit what moved, and play the Shapley game among the changed.
+    ``rows``: which rows of the baseline as given ``old`` holds (default: all, in order)."""
     rng = np.random.default_rng(seed)
     changes = detect_changes(plan.specs, plan.order, old, new, seed, test)
     players = changes.players
     moved = _moved(plan.graph, plan.order, players)
-    base = old.iloc[rng.integers(0, len(old), plan.num_samples)].reset_index(drop=True)
+    pick = rng.integers(0, len(old), plan.num_samples)
+    base = old.iloc[pick].reset_index(drop=True)
     mechanisms = fit_changed(plan.specs, moved, set(players), old, new, plan.fitted)
+    # The noise of a mechanism fitted once per call is known for every baseline row as given.
+    taken = pick if rows is None else rows[pick]
+    known = {
+        n: plan.noise[n][taken]
+        for n in moved
+        if n in plan.noise and mechanisms[0].get(n) is plan.fitted[n]
+    }
     game = Game.build(
-        plan.specs, moved, players, base, mechanisms, new, plan.target, rng, plan.distance
+        plan.specs, moved, players, base, mechanisms, new, plan.target, rng, plan.distance, known
     )
     values = shapley_values(game.value, players, seed)
     scores = dict.fromkeys(plan.order, 0.0)
@@ -178,8 +198,8 @@ def _run_replicate(
 ) -> Replicate:
     with _quiet():
         if resample:
-            old, new = _resample(old, new, seed)
-            return _replicate(plan, old, new, seed, plan.resample_test)
+            old, new, rows = _resample(old, new, seed)
+            return _replicate(plan, old, new, seed, plan.resample_test, rows)
         return _replicate(plan, old, new, seed, plan.change_test)
 
 
@@ -316,8 +336,13 @@ def attribute_frames(
     with _quiet():
         # Unchanged nodes' mechanisms, on both sets pooled (see ``fit_changed``).
         fitted = {n: fit(specs[n], pooled) for n in order if specs[n].parents}
+        noise = {
+            n: old[n].to_numpy(float) - m.predict(columns(old, specs[n].parents))
+            for n, m in fitted.items()
+            if m.kind != "binary"
+        }
     plan = _Plan(
-        g, order, specs, target, size, change_test, distance, repeats, fitted, resample_test
+        g, order, specs, target, size, change_test, distance, repeats, fitted, resample_test, noise
     )
     seeds = [seed * 1_000_003 + i for i in range(repeats + 1)]
     replicates = _run_all(plan, old, new, seeds, n_jobs or _auto_jobs(plan, old, new), progress)

@@ -33,14 +33,19 @@ def abduct(
     old_mech: dict[str, Mechanism],
     base: pd.DataFrame,
     rng: np.random.Generator,
+    known: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Each baseline row's noise under its baseline mechanism, for every moved non-root node
-    (for a 0/1 node, a uniform draw consistent with the observed value)."""
+    (for a 0/1 node, a uniform draw consistent with the observed value). ``known`` gives
+    the noise of additive-noise nodes that the caller has already computed."""
     noise: dict[str, np.ndarray] = {}
     for node in moved:
         if not specs[node].parents:
             continue
         mech = old_mech[node]
+        if known is not None and node in known and mech.kind != "binary":
+            noise[node] = known[node]
+            continue
         y = base[node].to_numpy(float)
         X = columns(base, specs[node].parents)
         if mech.kind == "binary":
@@ -105,10 +110,12 @@ class Game:
         target: str,
         rng: np.random.Generator,
         distance: Distance = binned_kl,
+        known: dict[str, np.ndarray] | None = None,
     ) -> Game:
-        """Abduct the baseline noise and draw the comparison noise, once for all coalitions."""
+        """Abduct the baseline noise (``known``: see :func:`abduct`) and draw the comparison
+        noise, once for all coalitions."""
         old_mech, new_mech = mechanisms
-        noise = abduct(specs, moved, old_mech, base, rng)
+        noise = abduct(specs, moved, old_mech, base, rng, known)
         draws = _new_draws(specs, players, new, new_mech, len(base), rng)
         support = {n: columns(new, specs[n].parents) for n in players if specs[n].parents}
         return cls(specs, moved, base, old_mech, new_mech, noise, draws, support, target, distance)
