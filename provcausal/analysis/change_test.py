@@ -31,6 +31,8 @@ from provcausal.analysis.mechanisms import (
 
 __all__ = [
     "ALPHA",
+    "NeighbourCache",
+    "Neighbours",
     "DETERMINISTIC",
     "ChangeTest",
     "Changes",
@@ -64,6 +66,7 @@ def predictive_test(
     seed: int,
     variance: bool = False,
     fold_repeats: int | None = None,
+    neighbours: NeighbourCache | None = None,
 ) -> float:
     """p-value of "``spec``'s mechanism differs between ``old`` and ``new``".
 
@@ -71,6 +74,8 @@ def predictive_test(
     :data:`FOLD_REPEATS`), and each row's loss difference is averaged over the repeats, so
     the answer does not hinge on one fold draw.
     With ``variance``, the same test on residual magnitudes catches noise-level changes.
+    ``neighbours``: the local test's neighbour look-ups, shared by the tests of one
+    attribution on the data as given and its resamples (see :class:`NeighbourCache`).
     """
     from scipy import stats
 
@@ -87,10 +92,11 @@ def predictive_test(
     if folds < 2:
         return 1.0
     splits = _splits(t, folds, seed, fold_repeats or FOLD_REPEATS)
+    shared, ids = neighbours.lookup(spec, old, new, X) if neighbours else (None, None)
     if spec.kind == "anm" and spec.model in LOCAL_MODELS:
         # A tree-ensemble mechanism: tested with the local model, which is far cheaper to
         # refit in every fold than the ensemble and follows the same local structure.
-        p, resid = _local_test(X, y, t, splits)
+        p, resid = _local_test(X, y, t, splits, LeastSquares, shared, ids)
         return _with_variance(p, X, resid, t, splits) if variance else p
     mode = "interact" if spec.linear else "feature"
     p, resid, loss = _cross_validated(X, y, t, spec.kind, spec.factory, mode, splits)
@@ -99,7 +105,8 @@ def predictive_test(
         # a trend; a ratio) is misfit by a linear or quadratic model in a way that depends on
         # the input range, so a shifted input alone makes it look changed. A local model
         # must agree.
-        p = max(p, _local_test(X, y, t, splits, spec.factory or LeastSquares)[0])
+        trend = spec.factory or LeastSquares
+        p = max(p, _local_test(X, y, t, splits, trend, shared, ids)[0])
     if variance and spec.kind == "anm":
         p = _with_variance(p, X, resid, t, splits)
     return p
@@ -140,22 +147,162 @@ def _local_test(
     t: np.ndarray,
     splits: list[Split],
     trend: Callable[[], Any] = LeastSquares,
+    shared: Neighbours | None = None,
+    ids: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """The change test with a local model: after a smooth ``trend`` fitted on both sets,
     nearest neighbours (on standardised parents) per set against one for both. The local
     model follows structure that smooth fits miss, and removing the trend first keeps its
-    averaging window from blurring steep slopes. Returns the p-value and held-out residuals."""
-    local = partial(NearestNeighbours, neighbours_for(len(y)))
+    averaging window from blurring steep slopes. Returns the p-value and held-out residuals.
+
+    ``shared``: neighbours looked up once for the rows (``ids``: which of its rows each row
+    is); by default they are looked up here when the folds are drawn several times."""
+    k = neighbours_for(len(y))
+    repeats = sum(1 for _, test in splits if len(test) and test[0] == 0)
+    if shared is None or ids is None or shared.k != k:
+        if repeats >= SHARED_REPEATS:
+            shared, ids = Neighbours(X, t, k), np.arange(len(y))
+        else:
+            shared, ids = None, None
+    # Every neighbour model measures distance on one scale (all rows', not each model's
+    # training rows'), so that the models with and without the set agree on what is near.
+    Z = X / (shared.scale if shared is not None else _scale(X))
+    local = partial(NearestNeighbours, k, standardise=False)
     gain, resid, held_out = np.zeros_like(y), np.zeros_like(y), np.zeros_like(y)
     for train, test in splits:
         r = y - trend().fit(X[train], y[train]).predict(X)
-        plain = local().fit(X[train], r[train]).predict(X[test])
-        aware = _aware_losses("anm", local, "separate", (X, r, t), train, test)
+        if shared is not None and ids is not None:
+            plain, aware = _shared_losses(shared, ids, (Z, r, t), train, test, local)
+        else:
+            plain = local().fit(Z[train], r[train]).predict(Z[test])
+            aware = _aware_losses("anm", local, "separate", (Z, r, t), train, test)
         gain[test] += (r[test] - plain) ** 2 - aware
         resid[test] += np.abs(r[test] - plain)
         held_out[test] += 1
     held_out = np.maximum(held_out, 1)
     return _gain_pvalue(gain / held_out, y), resid / held_out
+
+
+def _scale(X: np.ndarray) -> np.ndarray:
+    """Each column's standard deviation (1 for a constant column)."""
+    scale = X.std(axis=0)
+    return np.where(scale > 0, scale, 1.0)
+
+
+#: From this many fold draws on, the local test looks neighbours up once for all folds.
+SHARED_REPEATS = 4
+
+
+class Neighbours:
+    """Each row's nearest rows, among all rows and among the rows of its own set, looked up
+    once (a k-d tree query of ``4 k`` neighbours) for all the folds and resamples of a local
+    test. A fold's k-nearest-neighbour model then averages, for each held-out row, its first
+    ``k`` neighbours that are training rows, counted as often as the training rows repeat
+    them (a bootstrap resample repeats rows): the same model as a k-d tree of the fold's
+    training rows, up to the order of tied neighbours, at the cost of a few array
+    operations. A row whose looked-up neighbours hold fewer than ``k`` training rows gets
+    its own k-d tree query. ``X``: the rows' parents; ``t``: their set (0 or 1)."""
+
+    def __init__(self, X: np.ndarray, t: np.ndarray, k: int) -> None:
+        from scipy.spatial import cKDTree
+
+        self.scale = _scale(X)
+        Z = X / self.scale
+        self.k, self.rows, self.t = k, len(Z), t
+        self.pooled = self._lookup(Z, np.arange(len(Z)), cKDTree)
+        #: Per set: its rows' neighbours within the set, and each row's line in that table.
+        self.side: dict[float, np.ndarray] = {}
+        self.line = np.zeros(len(Z), dtype=int)
+        for side in np.unique(t):
+            members = np.flatnonzero(t == side)
+            self.side[float(side)] = self._lookup(Z[members], members, cKDTree)
+            self.line[members] = np.arange(len(members))
+
+    def _lookup(self, Z: np.ndarray, members: np.ndarray, tree: Any) -> np.ndarray:
+        """Row numbers of each member's ``4 k`` nearest members (itself first)."""
+        width = min(4 * self.k, len(members))
+        _, nearest = tree(Z).query(Z, k=width)
+        return members[np.asarray(nearest).reshape(len(members), width)]
+
+    def average(
+        self, values: np.ndarray, weight: np.ndarray, rows: np.ndarray, side: float | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean of ``values`` over each of ``rows``' ``k`` nearest training rows (``weight``:
+        how often each row is a training row), among all rows or those of ``side``; and
+        which rows had too few training rows among their looked-up neighbours."""
+        found = self.pooled[rows] if side is None else self.side[side][self.line[rows]]
+        k = min(self.k, int(weight.sum()))
+        copies = weight[found]
+        before = np.cumsum(copies, axis=1) - copies
+        used = np.clip(k - before, 0, copies)
+        return (used * values[found]).sum(axis=1) / max(k, 1), used.sum(axis=1) < k
+
+
+class NeighbourCache:
+    """The :class:`Neighbours` of each parent set in the data as given (``old`` and ``new``,
+    indexed 0..n-1), looked up on first use and shared by the local tests of every replicate
+    of one attribution. A replicate's frames name in their index the rows of the data as
+    given that they hold (a bootstrap resample repeats them); frames that do not are tested
+    without the cache."""
+
+    def __init__(self, old: pd.DataFrame, new: pd.DataFrame) -> None:
+        self.old, self.new = old, new
+        self.found: dict[tuple[str, ...], tuple[np.ndarray, Neighbours]] = {}
+
+    def lookup(
+        self, spec: NodeSpec, old: pd.DataFrame, new: pd.DataFrame, X: np.ndarray
+    ) -> tuple[Neighbours | None, np.ndarray | None]:
+        """The neighbours of ``spec``'s parents and the row there of each row of ``old`` and
+        ``new`` (whose parents are ``X``), or ``(None, None)`` when the rows are not rows of
+        the data as given."""
+        first, second = old.index.to_numpy(), new.index.to_numpy()
+        if first.dtype.kind not in "iu" or second.dtype.kind not in "iu":
+            return None, None
+        if len(first) and not (first.min() >= 0 and first.max() < len(self.old)):
+            return None, None
+        if len(second) and not (second.min() >= 0 and second.max() < len(self.new)):
+            return None, None
+        if spec.parents not in self.found:
+            parents = list(spec.parents)
+            given = np.vstack([columns(self.old, parents), columns(self.new, parents)])
+            sides = np.concatenate([np.zeros(len(self.old)), np.ones(len(self.new))])
+            self.found[spec.parents] = given, Neighbours(given, sides, neighbours_for(len(given)))
+        given, shared = self.found[spec.parents]
+        ids = np.concatenate([first, second + len(self.old)])
+        if not np.array_equal(given[ids], X, equal_nan=True):
+            return None, None
+        return shared, ids
+
+
+def _shared_losses(
+    shared: Neighbours,
+    ids: np.ndarray,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray],
+    train: np.ndarray,
+    test: np.ndarray,
+    local: Callable[[], NearestNeighbours],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The local test's held-out predictions of the model for both sets and squared errors
+    of the models per set, from ``shared`` neighbours (``ids``: each row's row there)."""
+    Z, r, t = data
+    values = np.zeros(shared.rows)
+    values[ids] = r  # a repeated row has the same parents, value and residual
+    weight = np.bincount(ids[train], minlength=shared.rows)
+    plain, short = shared.average(values, weight, ids[test], None)
+    if short.any():
+        plain[short] = local().fit(Z[train], r[train]).predict(Z[test[short]])
+    aware = np.empty(len(test))
+    for side in (0.0, 1.0):
+        rows = test[t[test] == side]
+        if not len(rows):
+            continue
+        fit_rows = train[t[train] == side]
+        weight = np.bincount(ids[fit_rows], minlength=shared.rows)
+        predicted, short = shared.average(values, weight, ids[rows], side)
+        if short.any():
+            predicted[short] = local().fit(Z[fit_rows], r[fit_rows]).predict(Z[rows[short]])
+        aware[t[test] == side] = (r[rows] - predicted) ** 2
+    return plain, aware
 
 
 def _aware_losses(

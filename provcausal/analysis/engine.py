@@ -30,7 +30,12 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from provcausal.analysis.change_test import ChangeTest, detect_changes, predictive_test
+from provcausal.analysis.change_test import (
+    ChangeTest,
+    NeighbourCache,
+    detect_changes,
+    predictive_test,
+)
 from provcausal.analysis.distance import Distance, binned_kl
 from provcausal.analysis.mechanisms import (
     Mechanism,
@@ -147,9 +152,8 @@ def _resample(
     """A bootstrap resample of each set, and the baseline rows it drew."""
     rng = np.random.default_rng(seed + 7919)
     rows = rng.integers(0, len(old), len(old))
-    old = old.iloc[rows].reset_index(drop=True)
-    new = new.iloc[rng.integers(0, len(new), len(new))].reset_index(drop=True)
-    return old, new, rows
+    # The index keeps the row numbers of the data as given (see ``NeighbourCache``).
+    return old.iloc[rows], new.iloc[rng.integers(0, len(new), len(new))], rows
 
 
 def _moved(graph: nx.DiGraph, order: list[str], players: list[str]) -> list[str]:
@@ -327,9 +331,11 @@ def attribute_frames(
     keep = nx.ancestors(graph, target) | {target}
     g = graph.subgraph(keep).copy()
     order = list(nx.lexicographical_topological_sort(g))
-    old, new = canonical(old[order]), canonical(new[order])
-    resample_test = change_test or _default_test(quality, fold_repeats=1)
-    change_test = change_test or _default_test(quality)
+    old = canonical(old[order]).reset_index(drop=True)
+    new = canonical(new[order]).reset_index(drop=True)
+    cache = NeighbourCache(old, new)
+    resample_test = change_test or _default_test(quality, fold_repeats=1, neighbours=cache)
+    change_test = change_test or _default_test(quality, neighbours=cache)
     specs = _specs(g, order, old, new, quality, seed)
     size = num_samples or int(np.clip(4 * max(len(old), len(new)), 1000, 4000))
     pooled = pd.concat([old, new], ignore_index=True)
@@ -371,6 +377,13 @@ def _auto_jobs(plan: _Plan, old: pd.DataFrame, new: pd.DataFrame) -> int:
     return min(2, os.cpu_count() or 1) if work > PARALLEL_WORK else 1
 
 
-def _default_test(quality: str, fold_repeats: int | None = None) -> ChangeTest:
+def _default_test(
+    quality: str, fold_repeats: int | None = None, neighbours: NeighbourCache | None = None
+) -> ChangeTest:
     """The predictive test; for ``good``/``better`` also on residual magnitudes."""
-    return partial(predictive_test, variance=quality != "fast", fold_repeats=fold_repeats)
+    return partial(
+        predictive_test,
+        variance=quality != "fast",
+        fold_repeats=fold_repeats,
+        neighbours=neighbours,
+    )

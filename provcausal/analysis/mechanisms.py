@@ -110,13 +110,16 @@ class NearestNeighbours:
     """k-nearest-neighbour regression on inputs standardised with the training rows' scale
     (a scipy k-d tree): a local model that is cheap to fit and to pickle."""
 
-    def __init__(self, neighbours: int = 5) -> None:
+    def __init__(self, neighbours: int = 5, standardise: bool = True) -> None:
         self.neighbours = neighbours
+        self.standardise = standardise
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> NearestNeighbours:
-        """Remember the rows."""
+        """Remember the rows (standardised unless the caller has put them on one scale)."""
         X = np.asarray(X, float).reshape(len(X), -1)
         self.center, scale = X.mean(axis=0), X.std(axis=0)
+        if not self.standardise:
+            self.center, scale = np.zeros_like(self.center), np.ones_like(scale)
         self.scale = np.where(scale > 0, scale, 1.0)
         self.X, self.y = (X - self.center) / self.scale, np.asarray(y, float)
         return self
