@@ -99,3 +99,19 @@ def test_chosen_models_serve_as_dowhy_mechanisms_for_anomalies(shape):
     mech.fit(X=x, Y=y)  # dowhy's keyword call
     assert np.mean((mech.prediction_model.predict(x).ravel() - y) ** 2) < 1.0
     assert mech.clone() is not None
+
+
+def test_numpy_logistic_matches_scikit_learns_default_fit():
+    from sklearn.linear_model import LogisticRegression
+
+    from provcausal.analysis.mechanisms import Logistic
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 2)) * [1.0, 8.0]
+    y = (rng.uniform(size=300) < 1 / (1 + np.exp(-(X[:, 0] - 0.1 * X[:, 1])))).astype(float)
+    ours, theirs = Logistic().fit(X, y.astype(str)), LogisticRegression().fit(X, y.astype(str))
+    assert list(ours.classes_) == list(theirs.classes_) == ["0.0", "1.0"]
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=2e-3)
+    separable = np.r_[np.zeros(20), np.ones(20)]  # the penalty keeps the fit finite
+    probs = Logistic().fit(separable[:, None] * 6 - 3, separable).predict_proba([[-3.0], [3.0]])
+    assert np.all(np.isfinite(probs)) and probs[0, 0] > 0.9 and probs[1, 1] > 0.9
