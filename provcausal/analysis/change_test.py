@@ -85,11 +85,16 @@ def predictive_test(
     if folds < 2:
         return 1.0
     splits = _splits(t, folds, seed, fold_repeats or FOLD_REPEATS)
-    shared, ids = neighbours.lookup(spec, old, new, X) if neighbours else (None, None)
+
+    def local(trend: Callable[[], Any]) -> tuple[float, np.ndarray]:
+        # The neighbour look-ups are built only for the nodes that need the local test.
+        shared, ids = neighbours.lookup(spec, old, new, X) if neighbours else (None, None)
+        return _local_test(X, y, t, splits, trend, shared, ids)
+
     if spec.kind == "anm" and spec.model in LOCAL_MODELS:
         # A tree-ensemble mechanism: tested with the local model, which is far cheaper to
         # refit in every fold than the ensemble and follows the same local structure.
-        p, resid = _local_test(X, y, t, splits, LeastSquares, shared, ids)
+        p, resid = local(LeastSquares)
         return _with_variance(p, X, resid, t, splits) if variance else p
     mode = "interact" if spec.linear else "feature"
     p, resid, _ = _cross_validated(X, y, t, spec.kind, spec.factory, mode, splits)
@@ -99,8 +104,7 @@ def predictive_test(
         # depends on the input range, so a shifted input alone makes it look changed: a
         # model that knows the set fits each set's range better. A local model, which does
         # not extrapolate, must agree.
-        trend = spec.factory or LeastSquares
-        p = max(p, _local_test(X, y, t, splits, trend, shared, ids)[0])
+        p = max(p, local(spec.factory or LeastSquares)[0])
     if variance and spec.kind == "anm":
         p = _with_variance(p, X, resid, t, splits)
     return p

@@ -323,12 +323,20 @@ class Mechanism:
         assert X is not None
         self.model.fit(X, y.astype(str) if kind == "binary" else y)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (for a worker process) with its residuals but without its training
+        inputs, which only the residuals needed."""
+        state = dict(self.__dict__)
+        state["_residuals"] = self.residuals
+        state["_X"] = None
+        return state
+
     @property
     def residuals(self) -> np.ndarray | None:
         """The training rows' residuals of an additive-noise mechanism (None otherwise)."""
-        if self.kind != "anm" or self._X is None:
+        if self.kind != "anm":
             return None
-        if self._residuals is None:
+        if self._residuals is None and self._X is not None:
             self._residuals = self.y - self.predict(self._X)
         return self._residuals
 
