@@ -27,8 +27,9 @@ import prov.model as pm
 
 from provcausal.errors import BadInputError
 from provcausal.model import flowcept as fc
-from provcausal.model.convert import prov_to_flowcept
+from provcausal.model.convert import builder_to_flowcept, prov_to_flowcept
 from provcausal.model.flowcept import RunRecords
+from provcausal.model.prov import RunDocumentBuilder
 from provcausal.model.times import MAX_YEAR, MIN_YEAR, parse_rfc3339
 
 __all__ = [
@@ -80,9 +81,10 @@ class RunSource:
 
 @dataclass
 class ImportedRun:
-    """One run read from its source: the PROV document, its FlowCept records, diagnostics."""
+    """One run read from its source: its PROV (a ``prov`` document read from a file, or the
+    builder an importer wrote), its FlowCept records, diagnostics."""
 
-    document: pm.ProvDocument
+    prov: pm.ProvDocument | RunDocumentBuilder
     records: RunRecords
     tasks: int
     entities: int
@@ -93,6 +95,11 @@ class ImportedRun:
     @property
     def run_id(self) -> str:
         return self.records.run_id
+
+    @property
+    def document(self) -> pm.ProvDocument:
+        """The run's PROV as a ``prov`` document (built on first use for a builder's run)."""
+        return self.prov if isinstance(self.prov, pm.ProvDocument) else self.prov.document
 
 
 class Importer(ABC):
@@ -117,7 +124,7 @@ class Importer(ABC):
 
     def finish(
         self,
-        document: pm.ProvDocument,
+        document: pm.ProvDocument | RunDocumentBuilder,
         *,
         run_id: str,
         source: RunSource,
@@ -127,20 +134,23 @@ class Importer(ABC):
         skipped: list[str],
         run_metadata: dict[str, Any] | None = None,
     ) -> ImportedRun:
-        """Map the finished PROV document to FlowCept records (shared by every importer);
-        the task and entity counts are the mapping's."""
+        """Map the finished PROV (a document, or the builder's records) to FlowCept records
+        (shared by every importer); the task and entity counts are the mapping's."""
+        how: dict[str, Any] = {
+            "run_id": run_id,
+            "workflow": options.workflow,
+            "system": self.name,
+            "label": options.label,
+            "source": source.display,
+            "warnings": warnings,
+            "run_metadata": {**(run_metadata or {}), fc.SKIPPED: len(skipped)},
+            "keep_ids": self.keeps_ids,
+        }
         try:
-            records = prov_to_flowcept(
-                document,
-                run_id=run_id,
-                workflow=options.workflow,
-                system=self.name,
-                label=options.label,
-                source=source.display,
-                warnings=warnings,
-                run_metadata={**(run_metadata or {}), fc.SKIPPED: len(skipped)},
-                keep_ids=self.keeps_ids,
-            )
+            if isinstance(document, pm.ProvDocument):
+                records = prov_to_flowcept(document, **how)
+            else:
+                records = builder_to_flowcept(document, **how)
         except BadInputError as exc:  # the mapping names the record; the file is ours to add
             if exc.path is not None:
                 raise

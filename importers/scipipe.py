@@ -479,7 +479,7 @@ class SciPipeImporter(Importer):
                 "give the workflow graph SciPipe writes with --graph to repair it"
             )
         return self.finish(
-            b.document,
+            b,
             run_id=run,
             source=source,
             options=options,
