@@ -219,16 +219,17 @@ class _Index:
     generator: dict[str, str] = field(default_factory=dict)
     informants: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     associated: dict[str, str] = field(default_factory=dict)
-    #: The names of identifiers not in the ``pcid`` namespace under provcausal's prefix.
+    #: Each identifier's name: registered by the document adapter, made on first use for a
+    #: builder's (all in provcausal's ``pcid`` namespace).
     names: dict[str, _Name] = field(default_factory=dict)
 
     def name(self, key: str) -> _Name:
         """The identifier ``key`` (a URI) as text, local part and origin."""
         known = self.names.get(key)
-        if known is not None:
-            return known
-        local = key[_NS_ID_LEN:]
-        return _Name(f"{P.ID_PREFIX}:{local}", local, True)
+        if known is None:  # a builder's record: provcausal's own id
+            local = key[_NS_ID_LEN:]
+            known = self.names[key] = _Name(f"{P.ID_PREFIX}:{local}", local, True)
+        return known
 
     def add_entity(
         self, key: str, attrs: dict[str, Any], label: Any, value: Any, location: Any
@@ -323,7 +324,11 @@ def _builder_attrs(attrs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     for key, value in attrs.items():
         if key.startswith(_ATTR_KEY):
             local = key[_ATTR_KEY_LEN:]
-            ours[local] = _attr_value(local, value[-1] if type(value) is P.Values else value)
+            kind = type(value)
+            if kind is int or kind is float or (kind is str and local not in P.JSON_ATTRS):
+                ours[local] = value  # what _attr_value gives, without the call
+            else:
+                ours[local] = _attr_value(local, value[-1] if kind is P.Values else value)
         elif key.startswith("prov:"):
             provs[key] = value[0] if type(value) is P.Values else value
     return ours, provs
@@ -361,17 +366,28 @@ class _Ids:
     run: str
     keep: bool
     index: _Index
+    _tasks: dict[str, str] = field(default_factory=dict)
+    _entities: dict[str, str] = field(default_factory=dict)
 
     def ours(self, key: str) -> bool:
         return self.keep and self.index.name(key).ours
 
     def task(self, key: str) -> str:
-        name = self.index.name(key)
-        return name.local if self.keep and name.ours else ids.task_id(self.run, name.text)
+        found = self._tasks.get(key)
+        if found is None:
+            name = self.index.name(key)
+            found = name.local if self.keep and name.ours else ids.task_id(self.run, name.text)
+            self._tasks[key] = found
+        return found
 
     def entity(self, key: str) -> str:
-        name = self.index.name(key)
-        return name.local if self.keep and name.ours else ids.entity_id(self.run, name.text)
+        found = self._entities.get(key)
+        if found is None:
+            name = self.index.name(key)
+            ours = self.keep and name.ours
+            found = name.local if ours else ids.entity_id(self.run, name.text)
+            self._entities[key] = found
+        return found
 
 
 @dataclass

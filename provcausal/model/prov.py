@@ -169,6 +169,9 @@ def plain_value(value: Any) -> Any:
     numpy scalars become Python numbers, dicts and lists become JSON text, non-finite floats
     become strings ("nan", "inf"): PROV-JSON cannot carry them as numbers.
     """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # the common case, first
+        return value
     if value is None:
         return None
     if isinstance(value, bool):
@@ -262,6 +265,7 @@ _FORMAL: dict[str, tuple[str, str, str]] = {
     ASSOCIATED: ("prov:activity", "prov:agent", ""),
 }
 
+_UTC = dt.timezone.utc
 _INT32 = 2**31
 _INT64 = 2**63
 
@@ -269,6 +273,8 @@ _INT64 = 2**63
 def datetime_text(value: dt.datetime) -> str:
     """xsd:dateTime text as prov writes it: ISO 8601, an offset that is not a whole number
     of minutes moved to UTC."""
+    if value.tzinfo is _UTC:  # the common case: nothing to normalise
+        return value.isoformat()
     offset = value.utcoffset()
     if offset is not None and (offset.total_seconds() % 60 or offset.microseconds):
         value = value.astimezone(dt.timezone.utc)
@@ -286,17 +292,20 @@ def _double_text(value: float) -> str:
 def json_value(value: Any) -> Any:
     """One attribute value as PROV-JSON writes it (prov's typed literals: ints by
     magnitude, floats as xsd:double text, datetimes as xsd:dateTime)."""
+    kind = type(value)
+    if kind is str or kind is bool:
+        return value
     if isinstance(value, (str, bool)):
         return value
     if isinstance(value, int):
-        kind = (
+        datatype = (
             "xsd:int"
             if -_INT32 <= value < _INT32
             else "xsd:long"
             if -_INT64 <= value < _INT64
             else "xsd:integer"
         )
-        return {"$": str(value), "type": kind}
+        return {"$": str(value), "type": datatype}
     if isinstance(value, float):
         return {"$": _double_text(value), "type": "xsd:double"}
     if isinstance(value, dt.datetime):
