@@ -334,8 +334,15 @@ class SciPipeImporter(Importer):
     def _audit_files(folder: Path, warnings: list[str]) -> list[Path]:
         """The regular ``*.audit.json`` files of a run folder; others are skipped, noted."""
         files = []
-        for path in sorted(folder.glob(f"*{_SUFFIX}")):
-            why = check_regular(path)
+        with os.scandir(folder) as entries:  # file types from the listing: no stat per file
+            names = sorted(
+                (e.name, e.is_file() and not e.is_symlink())
+                for e in entries
+                if e.name.endswith(_SUFFIX)
+            )
+        for name, regular in names:
+            path = folder / name
+            why = None if regular else check_regular(path)
             if why is None:
                 files.append(path)
             elif why != "a folder":

@@ -64,10 +64,13 @@ def escape_keys(value: Any, dots: bool = True) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            key = str(key)
+            if type(key) is not str:
+                key = str(key)
             if "." in key or "%" in key or "\x00" in key or key[:1] == "$":
                 key = escape_key(key, dots)
-            out[key] = escape_keys(item, dots) if isinstance(item, (dict, list, tuple)) else item
+            if type(item) is not str and isinstance(item, (dict, list, tuple)):
+                item = escape_keys(item, dots)
+            out[key] = item
         return out
     if isinstance(value, (list, tuple)):
         return [escape_keys(v, dots) if isinstance(v, (dict, list, tuple)) else v for v in value]
