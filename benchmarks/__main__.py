@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                 if runs <= 10_000:  # the wire-protocol test server is not a production mongod
                     rows.append(imports.throughput(work, runs, "mongodb", server.base_uri, log))
             report["import"] = rows
+            report["import_command"] = [imports.command(work, runs, log) for runs in sizes[:1]]
+            report["import_others"] = imports.other_importers(
+                work, 200 if args.quick else 2_000, log
+            )
         if "memory" in wanted:
             from benchmarks import imports
 
@@ -199,6 +203,24 @@ def render(report: dict[str, Any]) -> str:
             f"{row['write_ratio_to_raw']:.2f}; {row['seconds']:.1f} s end to end, read+map "
             f"{row['read_map_seconds']:.1f} s = {row['read_map_ratio_to_json_load']:.0f}x "
             f"json.load of the audit files ({row['json_load_seconds']:.2f} s)"
+        )
+    for row in report.get("import_command", []):
+        lines.append(
+            f"provcausal import scipipe {row['runs']:>7} runs (fresh process, SQLite): wall "
+            f"{min(row['wall_seconds']):.2f}-{max(row['wall_seconds']):.2f} s, CPU "
+            f"{min(row['cpu_seconds']):.2f}-{max(row['cpu_seconds']):.2f} s"
+        )
+    for row in report.get("import", []):
+        lines.append(
+            f"read+map {row['store']} {row['runs']} runs: CPU {row['read_map_cpu_seconds']:.2f} s"
+            f" = {row['read_map_cpu_ratio_to_json_load']:.0f}x json.load's "
+            f"{row['json_load_cpu_seconds']:.2f} s"
+        )
+    for row in report.get("import_others", []):
+        lines.append(
+            f"read+map {row['system']} ({row['size']}): CPU {min(row['cpu_seconds']):.2f}-"
+            f"{max(row['cpu_seconds']):.2f} s, wall {min(row['wall_seconds']):.2f}-"
+            f"{max(row['wall_seconds']):.2f} s"
         )
     if "memory" in report:
         m = report["memory"]

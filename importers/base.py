@@ -265,34 +265,60 @@ def iter_files(
             raise BadInputError(f"not a regular file ({why})", path=str(path))
 
 
-def open_regular(path: Path) -> BinaryIO:
-    """Open ``path`` for reading only if it is a regular file: opened without blocking and
-    checked on the open descriptor, so a FIFO swapped in after a check cannot hang us."""
+def _open_fd(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor of ``path`` open for reading, and its status, only if it is a regular
+    file: opened without blocking and checked on the open descriptor, so a FIFO swapped in
+    after a check cannot hang us."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise BadInputError(f"not a regular file ({_kind(mode)})", path=str(path))
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise BadInputError(f"not a regular file ({_kind(status.st_mode)})", path=str(path))
         os.set_blocking(fd, True)
+        return fd, status
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file (see :func:`_open_fd`)."""
+    fd, _ = _open_fd(path)
+    try:
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
 
 
+def _read_fd(fd: int, size: int, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of an open file whose size was ``size``: one read of what
+    is there (a read of ``limit + 1`` bytes would allocate that much, a GiB, for every
+    file), then more while the file is still growing."""
+    chunks = [os.read(fd, min(size, limit) + 1)]
+    total = len(chunks[0])
+    while chunks[-1] and total <= limit:
+        chunks.append(os.read(fd, min(1 << 20, limit + 1 - total)))
+        total += len(chunks[-1])
+    return b"".join(chunks)
+
+
 def read_bytes(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
     """A regular file's bytes, refusing files larger than ``limit`` (sparse giants
     included) and anything that is not a regular file."""
     try:
-        with open_regular(path) as handle:
-            size = os.fstat(handle.fileno()).st_size
+        fd, status = _open_fd(path)
+        try:
+            size = status.st_size
             if size > limit:
                 raise BadInputError(
                     f"file is {size / 2**30:.1f} GiB, larger than the {limit / 2**30:.0f} GiB "
                     "an import reads",
                     path=str(path),
                 )
-            return handle.read(limit + 1)
+            return _read_fd(fd, size, limit)
+        finally:
+            os.close(fd)
     except OSError as exc:
         why = "a symlink loop" if exc.errno == errno.ELOOP else exc.strerror or exc
         raise BadInputError(f"cannot read: {why}", path=str(path)) from None

@@ -30,8 +30,8 @@ from provcausal.importers.base import (
     check_regular,
     finite_number,
     iter_files,
-    open_regular,
     parse_json,
+    read_bytes,
     read_text,
 )
 from provcausal.importers.scipipe_dot import ProcessGraph, looks_like_dot, parse_dot
@@ -57,11 +57,8 @@ def read_output_value(path: Path) -> float | None:
     are not read.
     """
     try:
-        with open_regular(path) as handle:
-            if os.fstat(handle.fileno()).st_size > MAX_VALUE_FILE_BYTES:
-                return None
-            head = handle.read(MAX_VALUE_FILE_BYTES)
-    except (OSError, BadInputError):
+        head = read_bytes(path, MAX_VALUE_FILE_BYTES)
+    except (OSError, BadInputError):  # missing, not a regular file, or too large
         return None
     if b"\0" in head:
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -545,3 +546,36 @@ def test_an_undeclared_attribute_prefix_is_refused_as_prov_refuses_it():
     for b in (RunDocumentBuilder("r", "wf", "t"), OldBuilder("r", "wf", "t")):
         with pytest.raises(pm.ProvExceptionInvalidQualifiedName):
             b.entity("e", name="x", attrs={"foo:bar": 1})
+
+
+# -- reading files ------------------------------------------------------------------------------
+
+
+def test_reading_an_open_file_takes_what_is_there_and_what_it_grew_by_up_to_the_limit():
+    from provcausal.importers.base import _read_fd
+
+    for data, size, limit, want in (
+        (b"0123456789", 10, 100, b"0123456789"),  # as large as its status said
+        (b"0123456789", 3, 100, b"0123456789"),  # grew after its status was read
+        (b"0123456789", 3, 5, b"012345"),  # grew beyond the limit: limit + 1 bytes
+        (b"", 0, 5, b""),
+    ):
+        r, w = os.pipe()
+        os.write(w, data)
+        os.close(w)
+        try:
+            assert _read_fd(r, size, limit) == want
+        finally:
+            os.close(r)
+
+
+def test_read_bytes_refuses_a_file_beyond_the_limit_and_reads_one_within_it(tmp_path):
+    from provcausal.importers.base import read_bytes
+
+    from provcausal.errors import BadInputError
+
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"x" * 100)
+    assert read_bytes(path, 100) == b"x" * 100
+    with pytest.raises(BadInputError, match="larger than"):
+        read_bytes(path, 99)
