@@ -266,6 +266,7 @@ _FORMAL: dict[str, tuple[str, str, str]] = {
 }
 
 _UTC = dt.timezone.utc
+_ID = f"{ID_PREFIX}:"
 _INT32 = 2**31
 _INT64 = 2**63
 
@@ -455,25 +456,33 @@ class RunDocumentBuilder:
         ``prov_json_text(self.document)``, written without creating ``prov`` objects
         (relations get prov's blank ids ``_:id1``, ``_:id2`` … in the order written)."""
         container: dict[str, Any] = {"prefix": {ATTR_PREFIX: NS_ATTR, ID_PREFIX: NS_ID}}
+        # by object (the records keep them alive): a task's times recur in its relations
+        times: dict[int, str] = {}
+
+        def time_text(value: dt.datetime) -> str:
+            text = times.get(id(value))
+            if text is None:
+                text = times[id(value)] = datetime_text(value)
+            return text
+
         anon = 0
         for rec in self.records:
             if isinstance(rec, Relation):
                 anon += 1
                 first, second, at = _FORMAL[rec.kind]
-                body: dict[str, Any] = {first: f"{ID_PREFIX}:{rec.first}"}
-                body[second] = f"{ID_PREFIX}:{rec.second}"
+                body: dict[str, Any] = {first: _ID + rec.first, second: _ID + rec.second}
                 if rec.time is not None:
-                    body[at] = datetime_text(rec.time)
+                    body[at] = time_text(rec.time)
                 key = f"_:id{anon}"
             else:
                 body = {}
                 if rec.start is not None:
-                    body["prov:startTime"] = datetime_text(rec.start)
+                    body["prov:startTime"] = time_text(rec.start)
                 if rec.end is not None:
-                    body["prov:endTime"] = datetime_text(rec.end)
+                    body["prov:endTime"] = time_text(rec.end)
                 for name, value in rec.attrs.items():
-                    body[name] = json_value(value)
-                key = f"{ID_PREFIX}:{rec.ident}"
+                    body[name] = value if type(value) is str else json_value(value)
+                key = _ID + rec.ident
             kind = container.get(rec.kind)
             if kind is None:
                 kind = container[rec.kind] = {}
