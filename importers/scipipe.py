@@ -11,6 +11,7 @@ the run folder, or given with ``--graph``, restores the processes that wrote no 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -103,6 +104,7 @@ class _Task:
     outputs: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4096)  # the same paths recur in every file of a run
 def _norm(path: str) -> str:
     path = path.strip()
     if not path:

@@ -579,3 +579,35 @@ def test_read_bytes_refuses_a_file_beyond_the_limit_and_reads_one_within_it(tmp_
     assert read_bytes(path, 100) == b"x" * 100
     with pytest.raises(BadInputError, match="larger than"):
         read_bytes(path, 99)
+
+
+# -- writing the store --------------------------------------------------------------------------
+
+_keys = st.text(alphabet="a.$%\x00b", max_size=3)
+_json_trees = st.recursive(
+    st.one_of(st.none(), st.integers(-5, 5), st.text(alphabet="a.$", max_size=2)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["used", "generated", "custom_metadata", "$x", "a.b"]), _json_trees
+    )
+)
+def test_the_stores_text_escapes_keys_as_escape_record_does(document):
+    """dumps shares subtrees whose keys are all safe instead of copying them: the text is
+    the one escape_record's full copy gives, and the document is not changed."""
+    from provcausal.stores.codec import _default, dumps, escape_record
+
+    before = json.dumps(document, sort_keys=True)
+    want = json.dumps(
+        escape_record(document),
+        default=_default,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    assert dumps(document) == want
+    assert json.dumps(document, sort_keys=True) == before

@@ -534,6 +534,8 @@ class RunDocumentBuilder:
 
 def _time(value: dt.datetime | None) -> dt.datetime | None:
     """A record time: aware (naive is UTC), or ``None``."""
+    if value is None or (type(value) is dt.datetime and value.tzinfo is not None):
+        return value
     time = plain_value(value)
     if time is not None and not isinstance(time, dt.datetime):
         raise TypeError(f"a PROV time must be a datetime, not {type(value).__name__}")
