@@ -591,11 +591,7 @@ _json_trees = st.recursive(
 )
 
 
-@given(
-    st.dictionaries(
-        st.sampled_from(["used", "generated", "custom_metadata", "$x", "a.b"]), _json_trees
-    )
-)
+@given(st.dictionaries(st.sampled_from(["used", "generated", "meta", "$x", "a.b"]), _json_trees))
 def test_the_stores_text_escapes_keys_as_escape_record_does(document):
     """dumps shares subtrees whose keys are all safe instead of copying them: the text is
     the one escape_record's full copy gives, and the document is not changed."""
