@@ -207,7 +207,11 @@ def test_given_the_unique_task_id_index_in_a_write_then_the_check_reports_it() -
     assert _unsharded_writes(writes) == writes
     fine = [
         ("createIndexes", "tasks", {"key": {"workflow_id": 1, "task_id": 1}, "unique": True}),
-        ("update", "tasks", {"q": {"_id": "t", "workflow_id": "r", "task_id": "t"}, "upsert": True}),
+        (
+            "update",
+            "tasks",
+            {"q": {"_id": "t", "workflow_id": "r", "task_id": "t"}, "upsert": True},
+        ),
         ("delete", "tasks", {"q": {"workflow_id": "r"}, "limit": 0}),
     ]
     assert _unsharded_writes(fine) == []
