@@ -143,47 +143,26 @@ def run(
     seed: int,
     log: Any,
 ) -> list[dict[str, Any]]:
+    """Synthetic graphs of each shape and size: ``trials`` data sets for provcausal, the
+    first ``baseline_trials`` of them also for dowhy, one call after the other."""
     warm_up(seed)
     out = []
     for shape in shapes:
         for n in sizes:
             g = chain(n) if shape == "chain" else diamonds(n)
             target = max(g.nodes)
-            stats: dict[str, dict[str, list[float]]] = {
-                "provcausal": {"t": [], "hit": []},
-                "dowhy": {"t": [], "hit": []},
-            }
+            stats: dict[str, list[dict[str, Any]]] = {OURS: [], "dowhy": []}
             for trial in range(trials):
                 rng = np.random.default_rng(seed + 1000 * n + trial)
                 shifted = pick_shifted(g, target, rng)
                 old, new = simulate(g, rows, rng), simulate(g, rows, rng, shifted)
-                runs: list[tuple[str, Any]] = [
-                    (
-                        "provcausal",
-                        functools.partial(provcausal_default, g, old, new, target, trial),
-                    )
-                ]
+                what = f"{shape} n={n} trial {trial}"
+                fn = functools.partial(provcausal_default, g, old, new, target, trial)
+                stats[OURS].append(_timed(OURS, fn, shifted, log, what))
                 if trial < baseline_trials:
-                    runs.append(("dowhy", functools.partial(dowhy_default, g, old, new, target)))
-                for name, fn in runs:
-                    started = time.perf_counter()
-                    scores = fn()
-                    elapsed = time.perf_counter() - started
-                    top = max(scores, key=lambda k: scores[k])
-                    stats[name]["t"].append(elapsed)
-                    stats[name]["hit"].append(float(top == shifted))
-                    log(
-                        f"attribution {shape} n={n} trial {trial}: {name} {elapsed:.1f} s, "
-                        f"top {top} (shifted {shifted})"
-                    )
-            row: dict[str, Any] = {"shape": shape, "nodes": n, "rows_per_side": rows}
-            for name, s in stats.items():
-                row[f"{name}_seconds"] = float(np.median(s["t"])) if s["t"] else None
-                row[f"{name}_top1_rate"] = float(np.mean(s["hit"])) if s["hit"] else None
-                row[f"{name}_trials"] = len(s["t"])
-            if row["dowhy_seconds"] and row["provcausal_seconds"]:
-                row["speedup"] = row["dowhy_seconds"] / row["provcausal_seconds"]
-            out.append(row)
+                    fn = functools.partial(dowhy_default, g, old, new, target)
+                    stats["dowhy"].append(_timed("dowhy", fn, shifted, log, what))
+            out.append(_row({"shape": shape, "nodes": n, "rows_per_side": rows}, stats))
     return out
 
 
@@ -205,11 +184,26 @@ def _row(what: dict[str, Any], stats: dict[str, list[dict[str, Any]]]) -> dict[s
         times = [r["seconds"] for r in runs]
         row[f"{name}_seconds"] = float(np.median(times)) if times else None
         row[f"{name}_seconds_range"] = [min(times), max(times)] if times else None
+        cpu = [r["cpu_seconds"] for r in runs]
+        row[f"{name}_cpu_seconds"] = float(np.median(cpu)) if cpu else None
+        row[f"{name}_seconds_all"] = times
         row[f"{name}_top1_rate"] = float(np.mean([r["hit"] for r in runs])) if runs else None
         row[f"{name}_trials"] = len(runs)
     if row.get("dowhy_seconds") and row.get("provcausal_seconds"):
         row["speedup"] = row["dowhy_seconds"] / row["provcausal_seconds"]
     return row
+
+
+def interactive_median(rows: list[dict[str, Any]], max_nodes: int = 20) -> float | None:
+    """The median wall seconds per provcausal call over every call on a graph of at most
+    ``max_nodes`` nodes (issue 14: <= 2 s for <= 20 nodes and <= 2,000 samples per side)."""
+    times = [
+        t
+        for row in rows
+        if row["nodes"] <= max_nodes and row["rows_per_side"] <= 2000
+        for t in row.get(f"{OURS}_seconds_all") or []
+    ]
+    return float(np.median(times)) if times else None
 
 
 def _console_script() -> str:

@@ -7,14 +7,23 @@ to the store), against the raw speed of inserting the same final documents with 
 own bulk API (``executemany`` / ``insert_many``) into an empty table/collection, and against
 the physical floor of reading the corpus: ``json.load`` of the same audit files.
 
+The command itself, end to end: a fresh ``provcausal import scipipe`` process on the same
+corpus into a new SQLite store (start-up, reading, mapping, writing), wall and CPU seconds.
+The Node-RED and Seldon importers (same builder and converter): read+map of a generated
+Node-RED chain log and a Seldon inspect output.
+
 Memory: peak RSS of the ``provcausal import`` process for two corpus sizes; streaming keeps it
 flat (the ratio large/small stays near 1) instead of proportional to the corpus.
+
+CPU seconds (``time.process_time``, children's ``getrusage``) are printed beside every wall
+time: on a shared, loaded machine they are the figures to compare.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -130,7 +139,8 @@ def throughput(
         f"read+map {read:.1f} s, store writes {write:.2f} s = {n / write:.0f} records/s); raw "
         f"bulk insert of the same documents {raw:.2f} s ({n / raw:.0f} records/s); json.load "
         f"of the {files} audit files {floor:.2f} s (read+map {read / floor:.0f}x that); CPU "
-        f"seconds (load-independent): read+map {read_cpu:.2f}, json.load {floor_cpu:.2f}"
+        f"seconds (load-independent): read+map {read_cpu:.2f}, json.load {floor_cpu:.2f} "
+        f"(read+map {read_cpu / floor_cpu:.0f}x that)"
     )
     return {
         "store": store,
@@ -150,7 +160,83 @@ def throughput(
         "read_map_ratio_to_json_load": read / floor,
         "read_map_cpu_seconds": read_cpu,
         "json_load_cpu_seconds": floor_cpu,
+        "read_map_cpu_ratio_to_json_load": read_cpu / floor_cpu,
     }
+
+
+def command(root: Path, runs: int, log: Any, repeats: int = 3) -> dict[str, Any]:
+    """``provcausal import scipipe`` in a fresh process into a new SQLite store, ``repeats``
+    times: wall seconds and the child's CPU seconds (user + system), start-up included."""
+    folder = corpus(root, runs, log)
+    walls, cpus = [], []
+    for _ in range(repeats):
+        db = root / f"cli-{runs}-{time.time_ns()}.db"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "provcausal.cli", "-q", "--store", f"sqlite://{db}"]
+            + ["import", "scipipe", str(folder), "--workflow", "bench"],
+            check=True,
+            capture_output=True,
+        )
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    log(
+        f"provcausal import scipipe, {runs} runs, fresh process into a new SQLite store: "
+        f"wall {min(walls):.2f}-{max(walls):.2f} s, CPU {min(cpus):.2f}-{max(cpus):.2f} s "
+        f"({repeats} runs)"
+    )
+    return {"runs": runs, "wall_seconds": walls, "cpu_seconds": cpus}
+
+
+def other_importers(root: Path, messages: int, log: Any, repeats: int = 3) -> list[dict[str, Any]]:
+    """Read+map of a Node-RED chain log (``messages`` lines) and a Seldon inspect output
+    (``messages`` / 2 requests), with the same builder and converter as SciPipe."""
+    from provcausal.examples import nodered_chain, seldon_claims
+
+    folder = root / f"others-{messages}"
+    if not (folder / ".complete").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        flow = nodered_chain.chain_flow(6)
+        nodered_chain.write_trace_log(folder / "chain.log", flow, messages, seed=1)
+        nodered_chain.write_flow(folder / "flows.json", flow)
+        seldon_claims.write_spec(folder / "pipeline.yaml")
+        requests = seldon_claims.simulate(messages // 2, seed=1)
+        seldon_claims.write_inspect(folder / "claims.txt", requests, fmt="raw29", verbose=True)
+        (folder / ".complete").write_text("ok")
+    cases = [
+        ("nodered", f"{messages} messages", folder / "chain.log", {"flow": folder / "flows.json"}),
+        (
+            "seldon",
+            f"{messages // 2} requests",
+            folder / "claims.txt",
+            {"pipeline": folder / "pipeline.yaml"},
+        ),
+    ]
+    rows = []
+    for system, size, path, opts in cases:
+        walls, cpus = [], []
+        for _ in range(repeats):
+            started, cpu = time.perf_counter(), time.process_time()
+            _, runs_iter = read_runs(system, [path], "bench", **opts)
+            tasks = sum(r.tasks for r in runs_iter if not isinstance(r, str))
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu)
+        log(
+            f"read+map {system} ({size}, {tasks} tasks): CPU {min(cpus):.2f}-{max(cpus):.2f} s, "
+            f"wall {min(walls):.2f}-{max(walls):.2f} s ({repeats} runs)"
+        )
+        rows.append(
+            {
+                "system": system,
+                "size": size,
+                "tasks": tasks,
+                "cpu_seconds": cpus,
+                "wall_seconds": walls,
+            }
+        )
+    return rows
 
 
 def peak_rss(root: Path, sizes: list[int], log: Any) -> dict[str, Any]:
@@ -187,4 +273,4 @@ def peak_rss(root: Path, sizes: list[int], log: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["throughput", "peak_rss", "corpus", "json_floor"]
+__all__ = ["throughput", "command", "other_importers", "peak_rss", "corpus", "json_floor"]

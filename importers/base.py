@@ -27,8 +27,9 @@ import prov.model as pm
 
 from provcausal.errors import BadInputError
 from provcausal.model import flowcept as fc
-from provcausal.model.convert import prov_to_flowcept
+from provcausal.model.convert import builder_to_flowcept, prov_to_flowcept
 from provcausal.model.flowcept import RunRecords
+from provcausal.model.prov import RunDocumentBuilder
 from provcausal.model.times import MAX_YEAR, MIN_YEAR, parse_rfc3339
 
 __all__ = [
@@ -80,9 +81,10 @@ class RunSource:
 
 @dataclass
 class ImportedRun:
-    """One run read from its source: the PROV document, its FlowCept records, diagnostics."""
+    """One run read from its source: its PROV (a ``prov`` document read from a file, or the
+    builder an importer wrote), its FlowCept records, diagnostics."""
 
-    document: pm.ProvDocument
+    prov: pm.ProvDocument | RunDocumentBuilder
     records: RunRecords
     tasks: int
     entities: int
@@ -93,6 +95,11 @@ class ImportedRun:
     @property
     def run_id(self) -> str:
         return self.records.run_id
+
+    @property
+    def document(self) -> pm.ProvDocument:
+        """The run's PROV as a ``prov`` document (built on first use for a builder's run)."""
+        return self.prov if isinstance(self.prov, pm.ProvDocument) else self.prov.document
 
 
 class Importer(ABC):
@@ -117,7 +124,7 @@ class Importer(ABC):
 
     def finish(
         self,
-        document: pm.ProvDocument,
+        document: pm.ProvDocument | RunDocumentBuilder,
         *,
         run_id: str,
         source: RunSource,
@@ -127,20 +134,23 @@ class Importer(ABC):
         skipped: list[str],
         run_metadata: dict[str, Any] | None = None,
     ) -> ImportedRun:
-        """Map the finished PROV document to FlowCept records (shared by every importer);
-        the task and entity counts are the mapping's."""
+        """Map the finished PROV (a document, or the builder's records) to FlowCept records
+        (shared by every importer); the task and entity counts are the mapping's."""
+        how: dict[str, Any] = {
+            "run_id": run_id,
+            "workflow": options.workflow,
+            "system": self.name,
+            "label": options.label,
+            "source": source.display,
+            "warnings": warnings,
+            "run_metadata": {**(run_metadata or {}), fc.SKIPPED: len(skipped)},
+            "keep_ids": self.keeps_ids,
+        }
         try:
-            records = prov_to_flowcept(
-                document,
-                run_id=run_id,
-                workflow=options.workflow,
-                system=self.name,
-                label=options.label,
-                source=source.display,
-                warnings=warnings,
-                run_metadata={**(run_metadata or {}), fc.SKIPPED: len(skipped)},
-                keep_ids=self.keeps_ids,
-            )
+            if isinstance(document, pm.ProvDocument):
+                records = prov_to_flowcept(document, **how)
+            else:
+                records = builder_to_flowcept(document, **how)
         except BadInputError as exc:  # the mapping names the record; the file is ours to add
             if exc.path is not None:
                 raise
@@ -255,34 +265,60 @@ def iter_files(
             raise BadInputError(f"not a regular file ({why})", path=str(path))
 
 
-def open_regular(path: Path) -> BinaryIO:
-    """Open ``path`` for reading only if it is a regular file: opened without blocking and
-    checked on the open descriptor, so a FIFO swapped in after a check cannot hang us."""
+def _open_fd(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor of ``path`` open for reading, and its status, only if it is a regular
+    file: opened without blocking and checked on the open descriptor, so a FIFO swapped in
+    after a check cannot hang us."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise BadInputError(f"not a regular file ({_kind(mode)})", path=str(path))
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise BadInputError(f"not a regular file ({_kind(status.st_mode)})", path=str(path))
         os.set_blocking(fd, True)
+        return fd, status
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file (see :func:`_open_fd`)."""
+    fd, _ = _open_fd(path)
+    try:
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
 
 
+def _read_fd(fd: int, size: int, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of an open file whose size was ``size``: one read of what
+    is there (a read of ``limit + 1`` bytes would allocate that much, a GiB, for every
+    file), then more while the file is still growing."""
+    chunks = [os.read(fd, min(size, limit) + 1)]
+    total = len(chunks[0])
+    while chunks[-1] and total <= limit:
+        chunks.append(os.read(fd, min(1 << 20, limit + 1 - total)))
+        total += len(chunks[-1])
+    return b"".join(chunks)
+
+
 def read_bytes(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
     """A regular file's bytes, refusing files larger than ``limit`` (sparse giants
     included) and anything that is not a regular file."""
     try:
-        with open_regular(path) as handle:
-            size = os.fstat(handle.fileno()).st_size
+        fd, status = _open_fd(path)
+        try:
+            size = status.st_size
             if size > limit:
                 raise BadInputError(
                     f"file is {size / 2**30:.1f} GiB, larger than the {limit / 2**30:.0f} GiB "
                     "an import reads",
                     path=str(path),
                 )
-            return handle.read(limit + 1)
+            return _read_fd(fd, size, limit)
+        finally:
+            os.close(fd)
     except OSError as exc:
         why = "a symlink loop" if exc.errno == errno.ELOOP else exc.strerror or exc
         raise BadInputError(f"cannot read: {why}", path=str(path)) from None

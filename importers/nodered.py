@@ -226,7 +226,7 @@ class NodeRedImporter(Importer):
             )
         lines_read = sum(len(v) for v in messages.values())
         return self.finish(
-            b.document,
+            b,
             run_id=run,
             source=source,
             options=options,

@@ -11,6 +11,7 @@ the run folder, or given with ``--graph``, restores the processes that wrote no 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -30,8 +31,8 @@ from provcausal.importers.base import (
     check_regular,
     finite_number,
     iter_files,
-    open_regular,
     parse_json,
+    read_bytes,
     read_text,
 )
 from provcausal.importers.scipipe_dot import ProcessGraph, looks_like_dot, parse_dot
@@ -57,11 +58,8 @@ def read_output_value(path: Path) -> float | None:
     are not read.
     """
     try:
-        with open_regular(path) as handle:
-            if os.fstat(handle.fileno()).st_size > MAX_VALUE_FILE_BYTES:
-                return None
-            head = handle.read(MAX_VALUE_FILE_BYTES)
-    except (OSError, BadInputError):
+        head = read_bytes(path, MAX_VALUE_FILE_BYTES)
+    except (OSError, BadInputError):  # missing, not a regular file, or too large
         return None
     if b"\0" in head:
         return None
@@ -106,6 +104,7 @@ class _Task:
     outputs: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4096)  # the same paths recur in every file of a run
 def _norm(path: str) -> str:
     path = path.strip()
     if not path:
@@ -334,8 +333,15 @@ class SciPipeImporter(Importer):
     def _audit_files(folder: Path, warnings: list[str]) -> list[Path]:
         """The regular ``*.audit.json`` files of a run folder; others are skipped, noted."""
         files = []
-        for path in sorted(folder.glob(f"*{_SUFFIX}")):
-            why = check_regular(path)
+        with os.scandir(folder) as entries:  # file types from the listing: no stat per file
+            names = sorted(
+                (e.name, e.is_file() and not e.is_symlink())
+                for e in entries
+                if e.name.endswith(_SUFFIX)
+            )
+        for name, regular in names:
+            path = folder / name
+            why = None if regular else check_regular(path)
             if why is None:
                 files.append(path)
             elif why != "a folder":
@@ -479,7 +485,7 @@ class SciPipeImporter(Importer):
                 "give the workflow graph SciPipe writes with --graph to repair it"
             )
         return self.finish(
-            b.document,
+            b,
             run_id=run,
             source=source,
             options=options,

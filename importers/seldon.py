@@ -227,7 +227,7 @@ class SeldonImporter(Importer):
             )
         )
         return self.finish(
-            b.document,
+            b,
             run_id=run,
             source=source,
             options=options,

@@ -243,12 +243,15 @@ def _write_all(
             summary.skipped.extend(run.skipped)
         batch.clear()
 
+    tasks = 0  # in the batch
     for run in runs:
         if isinstance(run, str):
             summary.skipped.append(run)
             continue
         batch.append(run)
-        if len(batch) >= BATCH_RUNS or sum(r.tasks for r in batch) >= BATCH_TASKS:
+        tasks += run.tasks
+        if len(batch) >= BATCH_RUNS or tasks >= BATCH_TASKS:
             flush()
+            tasks = 0
     if batch:
         flush()

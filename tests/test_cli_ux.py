@@ -296,7 +296,7 @@ def test_item08_exit_codes(tmp_path: Path, store: str, monkeypatch: pytest.Monke
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("provcausal.cli.commands_store.list_workflows", interrupted)
+    monkeypatch.setattr("provcausal.queries.list_workflows", interrupted)
     code, _, err = run("workflows", "--store", store)
     assert code == 130 and "interrupted" in err
 

@@ -19,7 +19,10 @@ from tests.helpers import chain_run
 
 #: sharded collection -> its shard key's field
 SHARD_KEYS = {"tasks": "workflow_id", "provcausal_prov": "run_id"}
+#: sharded collection -> every field of its shard key (what an upsert must name)
+FULL_SHARD_KEYS = {"tasks": ("workflow_id", "task_id"), "provcausal_prov": ("run_id", "seq")}
 READS = {"find", "aggregate", "count", "distinct"}
+WRITES = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 
 class Recorder(monitoring.CommandListener):
@@ -28,8 +31,11 @@ class Recorder(monitoring.CommandListener):
     def __init__(self) -> None:
         self.active = False
         self.reads: list[tuple[str, str, dict[str, Any]]] = []
+        self.writes: list[tuple[str, str, dict[str, Any]]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.active and event.command_name in WRITES | {"createIndexes": "indexes"}:
+            self._write(event)
         if not self.active or event.command_name not in READS:
             return
         collection = str(event.command.get(event.command_name))
@@ -41,6 +47,13 @@ class Recorder(monitoring.CommandListener):
         else:
             where = event.command.get("filter") or event.command.get("query") or {}
         self.reads.append((event.command_name, collection, dict(where)))
+
+    def _write(self, event: monitoring.CommandStartedEvent) -> None:
+        collection = str(event.command.get(event.command_name))
+        if collection in FULL_SHARD_KEYS:
+            field = (WRITES | {"createIndexes": "indexes"})[event.command_name]
+            for item in event.command.get(field) or []:
+                self.writes.append((event.command_name, collection, dict(item)))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -125,3 +138,80 @@ def test_given_no_concerns_in_the_uri_then_majority_reads_and_writes(mongo_uri: 
         assert isinstance(store, MongoStore)
         assert store._client.write_concern.document == {"w": "majority"}
         assert store._client.read_concern.level == "majority"
+
+
+def _unsharded_writes(writes: list[tuple[str, str, dict[str, Any]]]) -> list[Any]:
+    """Writes a sharded cluster refuses: an insert without the whole shard key, an upsert
+    whose filter does not name it, a single-document delete or update naming neither the
+    shard key nor ``_id``, a unique index not prefixed by the shard key."""
+    bad = []
+    for command, collection, item in writes:
+        key = FULL_SHARD_KEYS[collection]
+        if command == "insert":
+            ok = all(f in item for f in key)
+        elif command == "update":
+            q = item.get("q") or {}
+            ok = all(f in q for f in key) if item.get("upsert") else "_id" in q or key[0] in q
+            ok = ok or bool(item.get("multi"))
+        elif command == "delete":
+            q = item.get("q") or {}
+            ok = item.get("limit") == 0 or "_id" in q or all(f in q for f in key)
+        else:  # createIndexes
+            fields = list(item.get("key") or {})
+            ok = not item.get("unique") or fields[: len(key)] == list(key)
+        if not ok:
+            bad.append((command, collection, item))
+    return bad
+
+
+def _shard_ready(uri: str) -> None:
+    """The set-up docs/scale-out.md asks of an administrator before sharding ``tasks``."""
+    import pymongo
+
+    with pymongo.MongoClient(uri) as client:
+        tasks = client.get_default_database()["tasks"]
+        tasks.create_index([("workflow_id", 1), ("task_id", 1)], unique=True)
+        tasks.create_index("task_id")
+
+
+def test_given_a_collection_prepared_for_sharding_then_imports_write_only_what_it_accepts(
+    mongo_uri: str,
+) -> None:
+    _shard_ready(mongo_uri)
+    runs = [chain_run(f"/data/run{i}", label="base", values=(i, i, i)) for i in range(3)]
+    RECORDER.writes.clear()
+    RECORDER.active = True
+    try:
+        with open_store(mongo_uri) as store:
+            store.put_runs(runs)
+            store.put_runs(runs[:2])  # a re-import replaces through upserts
+            store.delete_run(runs[2].run_id)
+            kept = {str(w["workflow_id"]) for w in store.find_runs()}
+            assert kept == {r.run_id for r in runs[:2]}
+    finally:
+        RECORDER.active = False
+    commands = {(c, coll) for c, coll, _ in RECORDER.writes}
+    assert {("insert", "provcausal_prov"), ("update", "tasks")} <= commands
+    assert _unsharded_writes(RECORDER.writes) == []
+    upserts = [i for c, coll, i in RECORDER.writes if c == "update" and coll == "tasks"]
+    assert all(set(FULL_SHARD_KEYS["tasks"]) <= set(i["q"]) for i in upserts)
+
+
+def test_given_the_unique_task_id_index_in_a_write_then_the_check_reports_it() -> None:
+    writes = [
+        ("createIndexes", "tasks", {"key": {"task_id": 1}, "unique": True}),
+        ("update", "tasks", {"q": {"_id": "t"}, "u": {}, "upsert": True}),
+        ("insert", "provcausal_prov", {"_id": "c", "run_id": "r"}),
+        ("delete", "tasks", {"q": {"activity_id": "a"}, "limit": 1}),
+    ]
+    assert _unsharded_writes(writes) == writes
+    fine = [
+        ("createIndexes", "tasks", {"key": {"workflow_id": 1, "task_id": 1}, "unique": True}),
+        (
+            "update",
+            "tasks",
+            {"q": {"_id": "t", "workflow_id": "r", "task_id": "t"}, "upsert": True},
+        ),
+        ("delete", "tasks", {"q": {"workflow_id": "r"}, "limit": 0}),
+    ]
+    assert _unsharded_writes(fine) == []

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from provcausal import queries  # its submodules load on first use (pandas, networkx)
 from provcausal.cli.output import (
     command_error,
     emit,
@@ -15,20 +16,7 @@ from provcausal.cli.output import (
 )
 from provcausal.cli.params import NAME
 from provcausal.errors import InvalidParameterError
-from provcausal.queries import (
-    FORMATS,
-    export_prov,
-    format_for_path,
-    lineage,
-    lineage_table,
-    list_nodes,
-    list_tasks,
-    node_labels,
-    nodes_dot,
-    prov_dot,
-    write_atomic,
-    write_picture,
-)
+from provcausal.queries import FORMATS, format_for_path, write_atomic
 
 
 @click.command("tasks")
@@ -42,7 +30,7 @@ from provcausal.queries import (
 @click.pass_obj
 def tasks_cmd(app, run_id, workflow, node, ids_only, as_json):
     """List tasks: id, node, sample, start, end, duration, status, value(s)."""
-    frame = list_tasks(app.store(), run=run_id, workflow=workflow, node=node)
+    frame = queries.list_tasks(app.store(), run=run_id, workflow=workflow, node=node)
     if ids_only and not as_json:
         click.echo("\n".join(frame["task_id"]))
         return
@@ -55,7 +43,7 @@ def tasks_cmd(app, run_id, workflow, node, ids_only, as_json):
 @click.pass_obj
 def nodes_cmd(app, workflow, as_json):
     """List a workflow's nodes with how many runs and samples have data for each."""
-    emit(list_nodes(app.store(), workflow), as_json)
+    emit(queries.list_nodes(app.store(), workflow), as_json)
 
 
 @click.command("lineage")
@@ -80,8 +68,8 @@ def nodes_cmd(app, workflow, as_json):
 def lineage_cmd(app, item_id, upstream, depth, run_id, as_json):
     """The tasks and entities that task or entity ID derives from or leads to."""
     direction = "upstream" if upstream else "downstream"
-    g = lineage(app.store(), item_id, direction, depth, run=run_id)
-    table = lineage_table(g)
+    g = queries.lineage(app.store(), item_id, direction, depth, run=run_id)
+    table = queries.lineage_table(g)
     doc = {
         "root": item_id,
         "direction": "upstream" if upstream else "downstream",
@@ -114,7 +102,9 @@ def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     if as_json and not output:
         raise command_error("--json reports what was written: give -o FILE as well", 2)
     fmt = fmt or (format_for_path(output) if output else "json")
-    text = export_prov(app.store(), run_id, fmt, workflow=workflow, labels=list(labels) or None)
+    text = queries.export_prov(
+        app.store(), run_id, fmt, workflow=workflow, labels=list(labels) or None
+    )
     if not output:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
@@ -143,15 +133,15 @@ def graph_cmd(app, workflow, kind, run_id, output, as_json):
     if kind == "prov":
         if not run_id:
             raise InvalidParameterError("kind prov draws one run: give a run", "run")
-        dot = prov_dot(store, run_id)
+        dot = queries.prov_dot(store, run_id)
         edges = None
     else:
         if not workflow:
             raise InvalidParameterError("kind nodes draws a workflow: give a workflow", "workflow")
         g = causal_graph(store, workflow)
-        dot = nodes_dot(g, workflow, node_labels(store, workflow))
+        dot = queries.nodes_dot(g, workflow, queries.node_labels(store, workflow))
         edges = [list(e) for e in sorted(g.edges)]
-    path = write_picture(dot, output)
+    path = queries.write_picture(dot, output)
     emit({"written": [str(path)], "kind": kind, "edges": edges}, as_json, text=f"wrote {path}")
 
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import click
 
+from provcausal import queries  # its submodules load on first use (pandas, networkx)
 from provcausal.cli.output import command_error, emit, json_option, table_text
 from provcausal.cli.params import NAME, TIME
-from provcausal.queries import (
-    delete_runs,
-    doctor,
-    label_runs,
-    list_runs,
-    list_workflows,
-    match_runs,
-)
 
 #: Conditions on fields of the workflow document, as --baseline/--comparison accept them.
 WHERE_OPTION = click.option(
@@ -29,7 +22,7 @@ WHERE_OPTION = click.option(
 @click.pass_obj
 def workflows_cmd(app, as_json):
     """List the workflows in the store, with their runs, labels and systems."""
-    emit(list_workflows(app.store()), as_json)
+    emit(queries.list_workflows(app.store()), as_json)
 
 
 @click.group("runs", invoke_without_command=True)
@@ -57,7 +50,7 @@ def runs_cmd(ctx, workflow, labels, since, until, ids_only, where, as_json):
     """List runs (one execution or import unit of a workflow), oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    frame = list_runs(ctx.obj.store(), workflow, _split(labels), since, until, where=where)
+    frame = queries.list_runs(ctx.obj.store(), workflow, _split(labels), since, until, where=where)
     if ids_only and not as_json:
         click.echo("\n".join(frame["run_id"]))
         return
@@ -81,7 +74,7 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
     --workflow, --label and --where (all conditions apply). A selection by --workflow,
     --label or --where is shown and confirmed first (--yes skips the question)."""
     store = app.store()
-    frame = match_runs(store, run_ids, workflow, _split(labels), where)
+    frame = queries.match_runs(store, run_ids, workflow, _split(labels), where)
     if frame.empty:
         emit({"deleted": [], "store": store.uri}, as_json, text="no runs match: nothing deleted")
         return
@@ -95,7 +88,7 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
         if not confirmed:
             raise command_error("not confirmed: nothing deleted (--yes skips the question)", 1)
     ids = list(frame["run_id"])
-    delete_runs(store, ids)
+    queries.delete_runs(store, ids)
     emit(
         {"deleted": ids, "store": store.uri},
         as_json,
@@ -119,7 +112,7 @@ def label_cmd(app, workflow, where, label, as_json):
     """Label chosen runs (e.g. runs FlowCept captured) for --baseline/--comparison. The label
     is kept in provcausal's own metadata; FlowCept's documents are not changed."""
     store = app.store()
-    ids = label_runs(store, workflow, where, label)
+    ids = queries.label_runs(store, workflow, where, label)
     emit(
         {"label": label, "runs": ids, "store": store.uri},
         as_json,
@@ -134,7 +127,7 @@ def label_cmd(app, workflow, where, label, as_json):
 def doctor_cmd(app, repair, as_json):
     """List what interrupted imports or deletions left in the store; --repair removes it.
     Complete runs and imports still running are never touched."""
-    found = doctor(app.store(), repair=repair)
+    found = queries.doctor(app.store(), repair=repair)
     if found.empty:
         text = "the store holds no leftovers"
     else:

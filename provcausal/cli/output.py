@@ -11,12 +11,21 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import pandas as pd
 
 from provcausal.model.times import format_iso
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _pandas() -> Any:
+    """pandas when something has imported it already, else ``None``: a value can only be a
+    pandas object then, and ``provcausal --help`` or an import never pays for loading it."""
+    return sys.modules.get("pandas")
+
 
 __all__ = [
     "json_option",
@@ -56,18 +65,20 @@ def output_file_option(help: str, metavar: str | None = None) -> Callable[[F], F
 
 def to_jsonable(value: Any) -> Any:
     """Plain JSON values: datetimes as ISO 8601 (UTC), NaN as null, numpy scalars as numbers."""
-    if isinstance(value, pd.DataFrame):
+    pd = _pandas()
+    if pd is not None and isinstance(value, pd.DataFrame):
         return [to_jsonable(r) for r in value.to_dict(orient="records")]
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [to_jsonable(v) for v in value]
-    if value is pd.NaT:  # a task without an end time (NaT is also a datetime instance)
-        return None
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if value is pd.NaT:  # NaT is a datetime subclass: test it first
-        return None
+    if pd is not None:
+        if value is pd.NaT:  # a task without an end time (NaT is also a datetime instance)
+            return None
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+        if value is pd.NaT:  # NaT is a datetime subclass: test it first
+            return None
     if isinstance(value, dt.datetime):
         return format_iso(value, zulu=True)
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
@@ -124,7 +135,7 @@ def emit(result: Any, as_json: bool, text: str | None = None) -> None:
         click.echo(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False))
     elif text is not None:
         click.echo(text)
-    elif isinstance(result, pd.DataFrame):
+    elif (pd := _pandas()) is not None and isinstance(result, pd.DataFrame):
         click.echo(table_text(result))
     else:
         click.echo(str(result))

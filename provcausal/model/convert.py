@@ -18,9 +18,9 @@ import datetime as dt
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import prov.model as pm
 from prov.constants import PROV_LABEL, PROV_LOCATION, PROV_VALUE
@@ -33,39 +33,46 @@ from provcausal.model import prov as P
 from provcausal.model.links import flowcept_links
 from provcausal.model.times import MAX_YEAR, MIN_YEAR, UTC, plausible, to_datetime
 
-__all__ = ["prov_json_text", "prov_to_flowcept", "flowcept_to_prov"]
+__all__ = ["prov_json_text", "prov_to_flowcept", "builder_to_flowcept", "flowcept_to_prov"]
 
 QN = pm.QualifiedName
 
 
-def _local(qn: Any) -> str:
-    return qn.localpart if isinstance(qn, pm.QualifiedName) else str(qn)
+class _Name(NamedTuple):
+    """A PROV identifier as the converter needs it, without prov objects: its text
+    (``pcid:…``), its local part, and whether provcausal's builder wrote it (``pcid``
+    namespace)."""
+
+    text: str
+    local: str
+    ours: bool
 
 
-def _is_ours(qn: QN) -> bool:
-    """Whether provcausal's builder wrote the record (its id is in the ``pcid`` namespace)."""
-    return qn.namespace.uri == P.NS_ID
-
-
-def _attr_map(record: pm.ProvRecord) -> dict[str, Any]:
-    """provcausal-namespace attributes by local name.
+def _attr_value(local: str, value: Any) -> Any:
+    """One provcausal-namespace attribute value as a task keeps it.
 
     Text is kept as text, except the attributes provcausal itself writes as JSON objects
     (:data:`provcausal.model.prov.JSON_ATTRS`), which are decoded back. Values a store cannot
     hold as they are (qualified names, literals of foreign datatypes) become their text.
     """
+    if isinstance(value, pm.Literal):
+        value = value.value
+    if not isinstance(value, (str, bool, int, float, dt.datetime)):
+        value = str(value)
+    decode = local in P.JSON_ATTRS and isinstance(value, str)
+    if decode and value.startswith("{") and value.endswith("}"):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    return value
+
+
+def _attr_map(record: pm.ProvRecord) -> dict[str, Any]:
+    """provcausal-namespace attributes of a prov record by local name (see
+    :func:`_attr_value`)."""
     out: dict[str, Any] = {}
     for key, value in record.attributes:
         if isinstance(key, pm.QualifiedName) and key.namespace.uri == P.NS_ATTR:
-            if isinstance(value, pm.Literal):
-                value = value.value
-            if not isinstance(value, (str, bool, int, float, dt.datetime)):
-                value = str(value)
-            decode = key.localpart in P.JSON_ATTRS and isinstance(value, str)
-            if decode and value.startswith("{") and value.endswith("}"):
-                with contextlib.suppress(ValueError):
-                    value = json.loads(value)
-            out[key.localpart] = value
+            out[key.localpart] = _attr_value(key.localpart, value)
     return out
 
 
@@ -82,7 +89,7 @@ def _first(record: pm.ProvRecord, attr: Any) -> Any:
 # -- validation of what is read ---------------------------------------------------------------
 
 
-def _bad(qn: QN, attr: str, value: Any, expected: str) -> BadInputError:
+def _bad(qn: str, attr: str, value: Any, expected: str) -> BadInputError:
     return BadInputError(
         f"PROV record {qn}: {attr if ':' in attr else P.qualified(attr)} must be {expected}, "
         f"not {str(value)[:80]!r}"
@@ -93,7 +100,7 @@ def _bad(qn: QN, attr: str, value: Any, expected: str) -> BadInputError:
 MAX_INT = 2**63
 
 
-def _value(qn: QN, raw: Any) -> float | None:
+def _value(qn: str, raw: Any) -> float | None:
     """A ``prov:value`` as a number: NaN or infinity is bad input; text that is not a
     finite number is no value."""
     value = fc.numeric(raw)
@@ -104,7 +111,7 @@ def _value(qn: QN, raw: Any) -> float | None:
     raise _bad(qn, "prov:value", raw, "a finite number")
 
 
-def _whole(qn: QN, attr: str, value: Any) -> int:
+def _whole(qn: str, attr: str, value: Any) -> int:
     """A count (``provcausal:visit``): an integer >= 0, possibly written as text or 2.0."""
     if value is None:
         return 0
@@ -125,7 +132,7 @@ def _whole(qn: QN, attr: str, value: Any) -> int:
     return int(number)
 
 
-def _flag(qn: QN, attr: str, value: Any) -> bool:
+def _flag(qn: str, attr: str, value: Any) -> bool:
     """A boolean (``provcausal:unobserved``): true/false, also as text ("false" is false)."""
     if value is None:
         return False
@@ -138,7 +145,7 @@ def _flag(qn: QN, attr: str, value: Any) -> bool:
     raise _bad(qn, attr, value, "true or false")
 
 
-def _seconds(qn: QN, attr: str, value: Any) -> float | None:
+def _seconds(qn: str, attr: str, value: Any) -> float | None:
     """A duration in seconds (``provcausal:duration``): a finite number."""
     if value is None:
         return None
@@ -148,7 +155,7 @@ def _seconds(qn: QN, attr: str, value: Any) -> float | None:
     return number
 
 
-def _text(qn: QN, attr: str, value: Any, default: str) -> str:
+def _text(qn: str, attr: str, value: Any, default: str) -> str:
     """A name (``provcausal:sample``, ``status``, ``node``): text or a number."""
     if value is None:
         return default
@@ -157,7 +164,7 @@ def _text(qn: QN, attr: str, value: Any, default: str) -> str:
     raise _bad(qn, attr, value, "text")
 
 
-def _utc(qn: QN, attr: str, value: dt.datetime | None) -> dt.datetime | None:
+def _utc(qn: str, attr: str, value: dt.datetime | None) -> dt.datetime | None:
     """A PROV time as UTC (naive times are taken as UTC); Go's zero time is unknown."""
     if value is None or value.year <= 1:
         return None
@@ -185,61 +192,169 @@ class _Entity:
 
 
 @dataclass
+class _ActivityRecord:
+    """What an activity record says, before validation: its provcausal attributes (by local
+    name), its first ``prov:label``, and its start and end."""
+
+    attrs: dict[str, Any]
+    label: Any
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+
+@dataclass
 class _Index:
-    """The records of one PROV document, by kind and relation."""
+    """The records of one run, by kind and relation, keyed by their identifiers' URIs; prov-free.
 
-    activities: dict[QN, pm.ProvActivity] = field(default_factory=dict)
-    entities: dict[QN, _Entity] = field(default_factory=dict)
-    agents: dict[QN, str] = field(default_factory=dict)
+    Filled from a ``prov`` document (:func:`_index_document`: ``import prov``, JSON-LD,
+    FlowCept round trips) or from a :class:`~provcausal.model.prov.RunDocumentBuilder`'s own
+    records (:func:`_index_builder`: every importer); everything after it is shared."""
+
+    activities: dict[str, _ActivityRecord] = field(default_factory=dict)
+    entities: dict[str, _Entity] = field(default_factory=dict)
+    agents: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
-    used: dict[QN, list[QN]] = field(default_factory=lambda: defaultdict(list))
-    generated: dict[QN, list[QN]] = field(default_factory=lambda: defaultdict(list))
-    generator: dict[QN, QN] = field(default_factory=dict)
-    informants: dict[QN, list[QN]] = field(default_factory=lambda: defaultdict(list))
-    associated: dict[QN, QN] = field(default_factory=dict)
+    used: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    generated: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    generator: dict[str, str] = field(default_factory=dict)
+    informants: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    associated: dict[str, str] = field(default_factory=dict)
+    #: Each identifier's name: registered by the document adapter, made on first use for a
+    #: builder's (all in provcausal's ``pcid`` namespace).
+    names: dict[str, _Name] = field(default_factory=dict)
 
-    def add_element(self, record: pm.ProvRecord) -> None:
-        ident: QN = record.identifier  # type: ignore[assignment]
-        if isinstance(record, pm.ProvActivity):
-            self.activities[ident] = record
-        elif isinstance(record, pm.ProvEntity):
-            attrs = _attr_map(record)
-            name = attrs.get(P.NAME) or _first(record, PROV_LABEL) or _local(ident)
-            value = _value(ident, _first(record, PROV_VALUE))
-            path = attrs.get("path") or _first(record, PROV_LOCATION)
-            self.entities[ident] = _Entity(str(name), value, str(path) if path else None)
-        elif isinstance(record, pm.ProvAgent):
-            attrs = _attr_map(record)
-            node = attrs.get(P.NODE) or _first(record, PROV_LABEL) or _local(ident)
-            self.agents[ident] = _text(ident, P.NODE, node, "")
-            # Node-RED's editor shows a node without a name by its type (file, link out).
-            shown = attrs.get(P.NODE_NAME) or attrs.get("nodeType")
-            if shown:
-                self.labels[self.agents[ident]] = str(shown)
+    def name(self, key: str) -> _Name:
+        """The identifier ``key`` (a URI) as text, local part and origin."""
+        known = self.names.get(key)
+        if known is None:  # a builder's record: provcausal's own id
+            local = key[_NS_ID_LEN:]
+            known = self.names[key] = _Name(f"{P.ID_PREFIX}:{local}", local, True)
+        return known
 
-    def add_relation(self, record: pm.ProvRecord) -> None:
-        a, b = record.args[0], record.args[1]
-        if a is None or b is None:
-            return
-        if isinstance(record, pm.ProvUsage):
+    def add_entity(
+        self, key: str, attrs: dict[str, Any], label: Any, value: Any, location: Any
+    ) -> None:
+        ident = self.name(key)
+        name = attrs.get(P.NAME) or label or ident.local
+        number = _value(ident.text, value)
+        path = attrs.get("path") or location
+        self.entities[key] = _Entity(str(name), number, str(path) if path else None)
+
+    def add_agent(self, key: str, attrs: dict[str, Any], label: Any) -> None:
+        ident = self.name(key)
+        node = attrs.get(P.NODE) or label or ident.local
+        self.agents[key] = _text(ident.text, P.NODE, node, "")
+        # Node-RED's editor shows a node without a name by its type (file, link out).
+        shown = attrs.get(P.NODE_NAME) or attrs.get("nodeType")
+        if shown:
+            self.labels[self.agents[key]] = str(shown)
+
+    def add_relation(self, kind: str, a: str, b: str) -> None:
+        """One relation of PROV-JSON ``kind`` between ``a`` and ``b`` (PROV's argument order)."""
+        if kind == P.USED:
             self.used[a].append(b)
-        elif isinstance(record, pm.ProvGeneration):
+        elif kind == P.GENERATED:
             self.generated[b].append(a)
             self.generator.setdefault(a, b)
-        elif isinstance(record, pm.ProvCommunication):
+        elif kind == P.INFORMED:
             self.informants[a].append(b)
-        elif isinstance(record, pm.ProvAssociation):
+        elif kind == P.ASSOCIATED:
             self.associated.setdefault(a, b)
 
 
-def _index(document: pm.ProvDocument) -> _Index:
+_NS_ID_LEN = len(P.NS_ID)
+
+#: prov's relation classes by the PROV-JSON kind the index knows them as.
+_RELATIONS: tuple[tuple[type, str], ...] = (
+    (pm.ProvUsage, P.USED),
+    (pm.ProvGeneration, P.GENERATED),
+    (pm.ProvCommunication, P.INFORMED),
+    (pm.ProvAssociation, P.ASSOCIATED),
+)
+
+
+def _index_document(document: pm.ProvDocument) -> _Index:
+    """The index of a ``prov`` document (the adapter for documents read from files)."""
     index = _Index()
+
+    def key(qn: QN) -> str:
+        uri = qn.uri
+        if uri not in index.names:
+            ours = qn.namespace.uri == P.NS_ID
+            index.names[uri] = _Name(str(qn), qn.localpart, ours)
+        return uri
+
     for record in document.get_records():
         if isinstance(record, (pm.ProvActivity, pm.ProvEntity, pm.ProvAgent)):
-            if record.identifier is not None:
-                index.add_element(record)
+            ident = record.identifier
+            if ident is None:
+                continue
+            k = key(ident)
+            label = _first(record, PROV_LABEL)
+            if isinstance(record, pm.ProvActivity):
+                index.activities[k] = _ActivityRecord(
+                    _attr_map(record), label, record.get_startTime(), record.get_endTime()
+                )
+            elif isinstance(record, pm.ProvEntity):
+                index.add_entity(
+                    k,
+                    _attr_map(record),
+                    label,
+                    _first(record, PROV_VALUE),
+                    _first(record, PROV_LOCATION),
+                )
+            else:
+                index.add_agent(k, _attr_map(record), label)
         elif isinstance(record, pm.ProvRelation):
-            index.add_relation(record)
+            a, b = record.args[0], record.args[1]
+            if a is None or b is None:
+                continue
+            for cls, kind in _RELATIONS:
+                if isinstance(record, cls):
+                    index.add_relation(kind, key(a), key(b))
+                    break
+    return index
+
+
+def _builder_attrs(attrs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A builder record's provcausal attributes by local name (the last value wins, as in
+    :func:`_attr_map`), and the first value of each of its ``prov:`` attributes."""
+    ours: dict[str, Any] = {}
+    provs: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if key.startswith(_ATTR_KEY):
+            local = key[_ATTR_KEY_LEN:]
+            kind = type(value)
+            if kind is int or kind is float or (kind is str and local not in P.JSON_ATTRS):
+                ours[local] = value  # what _attr_value gives, without the call
+            else:
+                ours[local] = _attr_value(local, value[-1] if kind is P.Values else value)
+        elif key.startswith("prov:"):
+            provs[key] = value[0] if type(value) is P.Values else value
+    return ours, provs
+
+
+_ATTR_KEY = f"{P.ATTR_PREFIX}:"
+_ATTR_KEY_LEN = len(_ATTR_KEY)
+
+
+def _index_builder(builder: P.RunDocumentBuilder) -> _Index:
+    """The index of a builder's records, read directly (no prov objects)."""
+    index = _Index()
+    ns = P.NS_ID
+    for rec in builder.records:
+        if isinstance(rec, P.Relation):
+            index.add_relation(rec.kind, ns + rec.first, ns + rec.second)
+            continue
+        key = ns + rec.ident
+        attrs, provs = _builder_attrs(rec.attrs)
+        label = provs.get("prov:label")
+        if rec.kind == P.ACTIVITY:
+            index.activities[key] = _ActivityRecord(attrs, label, rec.start, rec.end)
+        elif rec.kind == P.ENTITY:
+            index.add_entity(key, attrs, label, provs.get("prov:value"), provs.get("prov:location"))
+        else:
+            index.add_agent(key, attrs, label)
     return index
 
 
@@ -250,15 +365,29 @@ class _Ids:
 
     run: str
     keep: bool
+    index: _Index
+    _tasks: dict[str, str] = field(default_factory=dict)
+    _entities: dict[str, str] = field(default_factory=dict)
 
-    def ours(self, qn: QN) -> bool:
-        return self.keep and _is_ours(qn)
+    def ours(self, key: str) -> bool:
+        return self.keep and self.index.name(key).ours
 
-    def task(self, qn: QN) -> str:
-        return qn.localpart if self.ours(qn) else ids.task_id(self.run, str(qn))
+    def task(self, key: str) -> str:
+        found = self._tasks.get(key)
+        if found is None:
+            name = self.index.name(key)
+            found = name.local if self.keep and name.ours else ids.task_id(self.run, name.text)
+            self._tasks[key] = found
+        return found
 
-    def entity(self, qn: QN) -> str:
-        return qn.localpart if self.ours(qn) else ids.entity_id(self.run, str(qn))
+    def entity(self, key: str) -> str:
+        found = self._entities.get(key)
+        if found is None:
+            name = self.index.name(key)
+            ours = self.keep and name.ours
+            found = name.local if ours else ids.entity_id(self.run, name.text)
+            self._entities[key] = found
+        return found
 
 
 @dataclass
@@ -276,16 +405,18 @@ class _Activity:
     attrs: dict[str, Any]
 
 
-def _read_activity(qn: QN, act: pm.ProvActivity, index: _Index, run_id: str) -> _Activity:
-    attrs = _attr_map(act)
+def _read_activity(key: str, index: _Index, run_id: str) -> _Activity:
+    act = index.activities[key]
+    qn = index.name(key).text
+    attrs = dict(act.attrs)
     node = attrs.pop(P.NODE, None)
     if node is None:
-        agent = index.associated.get(qn)
+        agent = index.associated.get(key)
         node = index.agents.get(agent) if agent is not None else None
     if node is None:
-        node = _first(act, PROV_LABEL) or _local(qn)
-    start = _utc(qn, "prov:startTime", act.get_startTime())
-    end = _utc(qn, "prov:endTime", act.get_endTime())
+        node = act.label or index.name(key).local
+    start = _utc(qn, "prov:startTime", act.start)
+    end = _utc(qn, "prov:endTime", act.end)
     duration = _seconds(qn, P.DURATION, attrs.pop(P.DURATION, None))
     if duration is None and start is not None and end is not None:
         duration = (end - start).total_seconds()
@@ -319,44 +450,45 @@ class _Uses:
         )
 
 
-def _uses(qn: QN, index: _Index, idmap: _Ids) -> _Uses:
+def _uses(key: str, index: _Index, idmap: _Ids) -> _Uses:
     out = _Uses()
     for role, refs, named in (
-        ("used", index.used.get(qn, []), out.used),
-        ("generated", index.generated.get(qn, []), out.generated),
+        ("used", index.used.get(key, []), out.used),
+        ("generated", index.generated.get(key, []), out.generated),
     ):
         for ent in refs:
-            info = index.entities.get(ent) or _Entity(_local(ent), None)
+            info = index.entities.get(ent) or _Entity(index.name(ent).local, None)
             e = idmap.entity(ent)
             emeta: dict[str, Any] = {"name": info.name, "role": role}
             if info.value is not None:
                 emeta[fc.VALUE] = info.value
             if not idmap.ours(ent):
-                emeta[fc.PROV_ID] = str(ent)
+                emeta[fc.PROV_ID] = index.name(ent).text
             out.meta.setdefault(e, emeta)
             # FlowCept's value rule links equal values, so a value-less item shows its path
             # (a file), else its provcausal id: both are the same for producer and consumer.
             shown = info.value if info.value is not None else (info.ref or e)
             named.setdefault(info.name, shown)
-    out.generated_ids = [idmap.entity(e) for e in index.generated.get(qn, [])]
-    out.used_ids = [idmap.entity(e) for e in index.used.get(qn, [])]
+    out.generated_ids = [idmap.entity(e) for e in index.generated.get(key, [])]
+    out.used_ids = [idmap.entity(e) for e in index.used.get(key, [])]
     return out
 
 
-def _dependencies(qn: QN, index: _Index, idmap: _Ids) -> list[str]:
+def _dependencies(key: str, index: _Index, idmap: _Ids) -> list[str]:
     """Tasks that generated what the activity used, and its ``wasInformedBy`` informants."""
-    deps = {idmap.task(index.generator[e]) for e in index.used.get(qn, []) if e in index.generator}
-    deps.update(idmap.task(i) for i in index.informants.get(qn, []))
-    deps.discard(idmap.task(qn))
+    used = index.used.get(key, [])
+    deps = {idmap.task(index.generator[e]) for e in used if e in index.generator}
+    deps.update(idmap.task(i) for i in index.informants.get(key, []))
+    deps.discard(idmap.task(key))
     return sorted(deps)
 
 
 def _task(
-    qn: QN, index: _Index, idmap: _Ids, system: str, imported_at: dt.datetime
+    key: str, index: _Index, idmap: _Ids, system: str, imported_at: dt.datetime
 ) -> dict[str, Any]:
     """The FlowCept task document of one activity."""
-    act = _read_activity(qn, index.activities[qn], index, idmap.run)
-    uses = _uses(qn, index, idmap)
+    act = _read_activity(key, index, idmap.run)
+    uses = _uses(key, index, idmap)
     meta: dict[str, Any] = {
         fc.SAMPLE: act.sample,
         fc.VISIT: act.visit,
@@ -371,8 +503,8 @@ def _task(
         meta[fc.VALUE] = value
     if act.duration is not None:
         meta[fc.DURATION] = act.duration
-    if not idmap.ours(qn):
-        meta[fc.PROV_ID] = str(qn)
+    if not idmap.ours(key):
+        meta[fc.PROV_ID] = index.name(key).text
     if act.attrs:
         meta[fc.ATTRS] = act.attrs
     fields = {
@@ -382,10 +514,10 @@ def _task(
         "ended_at": act.end,
         "registered_at": imported_at,
         "status": act.status,
-        "dependencies": _dependencies(qn, index, idmap),
+        "dependencies": _dependencies(key, index, idmap),
     }
     return fc.task_document(
-        task=idmap.task(qn), run=idmap.run, node=act.node, system=system, fields=fields, meta=meta
+        task=idmap.task(key), run=idmap.run, node=act.node, system=system, fields=fields, meta=meta
     )
 
 
@@ -439,10 +571,69 @@ def prov_to_flowcept(
     Raises :class:`BadInputError` naming the record and attribute of an invalid value.
     """
     doc = document.flattened() if document.has_bundles() else document
+    return _to_flowcept(
+        _index_document(doc),
+        lambda: prov_json_text(document),
+        run_id=run_id,
+        workflow=workflow,
+        system=system,
+        label=label,
+        source=source,
+        imported_at=imported_at,
+        warnings=warnings,
+        run_metadata=run_metadata,
+        keep_ids=keep_ids,
+    )
+
+
+def builder_to_flowcept(
+    builder: P.RunDocumentBuilder,
+    *,
+    run_id: str,
+    workflow: str,
+    system: str,
+    label: str | None = None,
+    source: str | None = None,
+    imported_at: dt.datetime | None = None,
+    warnings: Iterable[str] = (),
+    run_metadata: Mapping[str, Any] | None = None,
+    keep_ids: bool = True,
+) -> fc.RunRecords:
+    """:func:`prov_to_flowcept` of ``builder.document``, read from the builder's own records
+    (no ``prov`` objects are created): the same records and the same PROV-JSON text."""
+    return _to_flowcept(
+        _index_builder(builder),
+        builder.prov_json,
+        run_id=run_id,
+        workflow=workflow,
+        system=system,
+        label=label,
+        source=source,
+        imported_at=imported_at,
+        warnings=warnings,
+        run_metadata=run_metadata,
+        keep_ids=keep_ids,
+    )
+
+
+def _to_flowcept(
+    index: _Index,
+    prov_json: Callable[[], str],
+    *,
+    run_id: str,
+    workflow: str,
+    system: str,
+    label: str | None,
+    source: str | None,
+    imported_at: dt.datetime | None,
+    warnings: Iterable[str],
+    run_metadata: Mapping[str, Any] | None,
+    keep_ids: bool,
+) -> fc.RunRecords:
+    """The FlowCept records of an indexed run (validation, tasks, workflow document)."""
     imported_at = imported_at or dt.datetime.now(UTC)
-    index = _index(doc)
-    idmap = _Ids(run_id, keep_ids)
-    tasks = [_task(qn, index, idmap, system, imported_at) for qn in index.activities]
+    idmap = _Ids(run_id, keep_ids, index)
+    tasks = [_task(key, index, idmap, system, imported_at) for key in index.activities]
     warnings = list(warnings)
     meta: dict[str, Any] = {
         fc.LABEL: label,
@@ -469,7 +660,7 @@ def prov_to_flowcept(
     return fc.RunRecords(
         workflow=workflow_doc,
         tasks=tasks,
-        prov_json=prov_json_text(document),
+        prov_json=prov_json(),
         warnings=warnings,
     )
 

@@ -64,10 +64,13 @@ def escape_keys(value: Any, dots: bool = True) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            key = str(key)
+            if type(key) is not str:
+                key = str(key)
             if "." in key or "%" in key or "\x00" in key or key[:1] == "$":
                 key = escape_key(key, dots)
-            out[key] = escape_keys(item, dots) if isinstance(item, (dict, list, tuple)) else item
+            if type(item) is not str and isinstance(item, (dict, list, tuple)):
+                item = escape_keys(item, dots)
+            out[key] = item
         return out
     if isinstance(value, (list, tuple)):
         return [escape_keys(v, dots) if isinstance(v, (dict, list, tuple)) else v for v in value]
@@ -82,6 +85,36 @@ def escape_record(document: dict[str, Any]) -> dict[str, Any]:
         out[escape_key(str(key))] = (
             escape_keys(item, dots) if isinstance(item, (dict, list, tuple)) else item
         )
+    return out
+
+
+def _clean(value: Any, dots: bool) -> bool:
+    """Whether no key of ``value``, at any depth, needs escaping (nothing is copied)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str or "%" in key or "\x00" in key or key[:1] == "$":
+                return False
+            if dots and "." in key:
+                return False
+            nested = type(item) is not str and isinstance(item, (dict, list, tuple))
+            if nested and not _clean(item, dots):
+                return False
+        return True
+    return all(
+        type(v) is str or not isinstance(v, (dict, list, tuple)) or _clean(v, dots) for v in value
+    )
+
+
+def _escape_for_text(document: dict[str, Any]) -> dict[str, Any]:
+    """:func:`escape_record` for a document about to be serialized: a subtree whose keys are
+    all safe (nearly always) is shared rather than copied, which halves the cost."""
+    out = {}
+    for key, item in document.items():
+        if type(item) is not str and isinstance(item, (dict, list, tuple)):
+            dots = key not in READABLE_FIELDS
+            if not _clean(item, dots):
+                item = escape_keys(item, dots)
+        out[escape_key(str(key))] = item
     return out
 
 
@@ -113,7 +146,7 @@ def _hook(obj: dict[str, Any]) -> Any:
 def dumps(document: dict[str, Any]) -> str:
     """JSON text for the embedded store: keys escaped, datetimes as ``{"$date": epoch}``."""
     return json.dumps(
-        escape_record(document),
+        _escape_for_text(document),
         default=_default,
         ensure_ascii=False,
         separators=(",", ":"),

@@ -265,7 +265,7 @@ class MongoStore(Store):
     def _ensure_indexes(self) -> None:
         import pymongo
 
-        self._tasks.create_index("task_id", unique=True)
+        self._ensure_task_id_index()
         self._tasks.create_index("workflow_id")
         self._tasks.create_index("parent_task_id")
         self._tasks.create_index("campaign_id")
@@ -279,6 +279,16 @@ class MongoStore(Store):
         self._wfs.create_index("name")
         self._prov.create_index("run_id")
         self._imports.create_index("runs")
+
+    def _ensure_task_id_index(self) -> None:
+        """FlowCept's unique ``task_id`` index, unless the collection already has an index on
+        ``task_id``: FlowCept's own, or the plain one of a collection prepared for sharding
+        (``docs/scale-out.md``), where uniqueness is held by ``{workflow_id, task_id}``
+        because a sharded collection refuses unique indexes not prefixed by its shard key."""
+        indexes = self._tasks.index_information().values()
+        if any([field for field, _ in info.get("key") or []] == ["task_id"] for info in indexes):
+            return
+        self._tasks.create_index("task_id", unique=True)
 
     def close(self) -> None:
         self._client.close()
@@ -347,7 +357,10 @@ class MongoStore(Store):
                 doc = escape_record(task)
                 doc["_id"] = doc["task_id"]
                 keep.add(doc["_id"])
-                tasks.append(ReplaceOne({"_id": doc["_id"]}, doc, upsert=True))
+                # the whole shard key of ``tasks`` (docs/scale-out.md): a sharded cluster
+                # refuses an upsert that does not name it
+                key = {"_id": doc["_id"], "workflow_id": doc["workflow_id"], "task_id": doc["_id"]}
+                tasks.append(ReplaceOne(key, doc, upsert=True))
         workflows = []
         for run in runs:
             workflow = escape_record(dict(run.workflow))
