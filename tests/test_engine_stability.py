@@ -3,6 +3,8 @@ order of the samples nor flip with the cross-validation fold draw."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -66,22 +68,28 @@ def test_clipped_step_whose_limit_moved_same_top_and_verdict_in_10_row_orders_an
     assert flags == {("clip",)}
 
 
-@pytest.mark.slow
-def test_readme_gc_ratio_same_top_and_verdict_in_10_row_orders(tmp_path):
+def _readme_gc_ratio(tmp_path: Any, seeds: tuple[int, int]) -> tuple[Any, str]:
+    """The README's GC-ratio data (30 normal runs, 30 with ``count1`` narrowed), imported with
+    the CLI and read back: the prepared frames and the default target."""
     from provcausal.analysis.attribution import prepare
     from provcausal.analysis.targets import resolve_target
     from provcausal.examples import scipipe_gcratio
     from provcausal.stores import open_store
 
     uri = f"sqlite://{tmp_path / 'store.db'}"
-    scipipe_gcratio.write_runs(tmp_path / "normal", 30, seed=11)
-    scipipe_gcratio.write_runs(tmp_path / "broken", 30, seed=12, count1_max=10)
+    scipipe_gcratio.write_runs(tmp_path / "normal", 30, seed=seeds[0])
+    scipipe_gcratio.write_runs(tmp_path / "broken", 30, seed=seeds[1], count1_max=10)
     for label in ("normal", "broken"):
         args = ["import", "scipipe", str(tmp_path / label), "-w", "gcratio", "--label", label]
         run_cli("-q", *args, store=uri).ok()
     with open_store(uri) as store:
         prep = prepare(store, "gcratio", "normal", "broken")
-    target = resolve_target(prep.graph, None)
+    return prep, resolve_target(prep.graph, None)
+
+
+@pytest.mark.slow
+def test_readme_gc_ratio_same_top_and_verdict_in_10_row_orders(tmp_path):
+    prep, target = _readme_gc_ratio(tmp_path, seeds=(11, 12))
     answers = set()
     for i in range(10):
         result = attribute_frames(
@@ -114,21 +122,9 @@ def test_readme_gc_ratio_only_count1_tests_as_changed(tmp_path):
     range moves down when ``count1`` narrows; the linear fit of the ratio differs between
     the two ranges, which flagged it at Holm p = 0.009 until every smooth-model flag had to
     be confirmed by the local model (p = 1 now)."""
-    from provcausal.analysis.attribution import prepare
     from provcausal.analysis.change_test import ALPHA
-    from provcausal.analysis.targets import resolve_target
-    from provcausal.examples import scipipe_gcratio
-    from provcausal.stores import open_store
 
-    uri = f"sqlite://{tmp_path / 'store.db'}"
-    scipipe_gcratio.write_runs(tmp_path / "normal", 30, seed=0)
-    scipipe_gcratio.write_runs(tmp_path / "broken", 30, seed=1, count1_max=10)
-    for label in ("normal", "broken"):
-        args = ["import", "scipipe", str(tmp_path / label), "-w", "gcratio", "--label", label]
-        run_cli("-q", *args, store=uri).ok()
-    with open_store(uri) as store:
-        prep = prepare(store, "gcratio", "normal", "broken")
-    target = resolve_target(prep.graph, None)
+    prep, target = _readme_gc_ratio(tmp_path, seeds=(0, 1))
     result = attribute_frames(prep.graph, prep.baseline, prep.comparison, target, repeats=3)
     assert result.models[target] == "linear"  # the smooth model whose fit moved with the range
     assert result.flagged == ["count1"]
