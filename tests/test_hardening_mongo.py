@@ -22,6 +22,7 @@ from provcausal.model import flowcept as fc
 from provcausal.stores import mongo as mongo_module
 from provcausal.stores import open_store
 from tests.helpers import run_cli
+from tests.mongo_server import fresh_database_uri
 from tests.test_flowcept_interop import DRIVER
 
 TASKS_PER_RUN = 11  # scipipe_gcratio runs
@@ -188,15 +189,31 @@ def _writing(store_uri: str, before: int) -> bool:
         return store.count_tasks() != before or bool(store.leftovers())
 
 
-def _kill_mid_import(store_uri: str, args: tuple[str, ...], delay: float) -> bool:
-    """Start an import, SIGKILL it ``delay`` seconds after it is seen writing; whether it
-    was still running when killed."""
+def _start_writing(store_uri: str, args: tuple[str, ...]) -> subprocess.Popen[str]:
+    """An import of ``args`` into ``store_uri``, returned once it is seen writing (or ended)."""
     with open_store(store_uri) as store:
         before = store.count_tasks()
-    proc = _cli(*args)
+    proc = _cli("--store", store_uri, *args)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and not _writing(store_uri, before):
         time.sleep(0.02)
+    return proc
+
+
+def _writing_seconds(store_uri: str, args: tuple[str, ...]) -> float:
+    """How long a whole import of ``args`` into the fresh store ``store_uri`` writes: the
+    window in which a kill lands mid-write (it shrinks as imports get faster)."""
+    proc = _start_writing(store_uri, args)
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    return time.monotonic() - started
+
+
+def _kill_mid_import(store_uri: str, args: tuple[str, ...], delay: float) -> bool:
+    """Start an import, SIGKILL it ``delay`` seconds after it is seen writing; whether it
+    was still running when killed."""
+    proc = _start_writing(store_uri, args)
     time.sleep(delay)
     running = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
@@ -208,12 +225,18 @@ def _kill_mid_import(store_uri: str, args: tuple[str, ...], delay: float) -> boo
 def test_repeated_kills_then_doctor_counts_exact(tmp_path, store_uri):
     runs = 450  # three batches of 200 runs: kills land between and inside batches
     scipipe_gcratio.write_runs(tmp_path / "corpus", runs, seed=9)
-    args = ("--store", store_uri, "-q", "import", "scipipe", str(tmp_path / "corpus"), "-w", "gc")
+    args = ("-q", "import", "scipipe", str(tmp_path / "corpus"), "-w", "gc")
+    scratch = (
+        f"sqlite://{tmp_path / 'scratch.db'}"
+        if store_uri.startswith("sqlite")
+        else fresh_database_uri(store_uri)
+    )
+    window = _writing_seconds(scratch, args)
     rng = random.Random(13)
     outcomes: list[tuple[int, int]] = []
     killed_running = 0
     for _ in range(4):
-        killed_running += _kill_mid_import(store_uri, args, rng.uniform(0.0, 1.0))
+        killed_running += _kill_mid_import(store_uri, args, rng.uniform(0.0, 0.8) * window)
         with open_store(store_uri) as store:
             visible = store.find_runs()
             for run in visible:  # what readers see is whole, kill or not
@@ -223,7 +246,7 @@ def test_repeated_kills_then_doctor_counts_exact(tmp_path, store_uri):
         outcomes.append((len(visible), len(found)))
     print("visible runs and leftovers after each kill:", outcomes, "mid-way:", killed_running)
     assert killed_running >= 2  # the kills landed while the import was writing
-    proc = _cli(*args)
+    proc = _cli("--store", store_uri, *args)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert_whole(store_uri, runs)
