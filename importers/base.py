@@ -27,7 +27,7 @@ import prov.model as pm
 
 from provcausal.errors import BadInputError
 from provcausal.model import flowcept as fc
-from provcausal.model.convert import builder_to_flowcept, prov_to_flowcept
+from provcausal.model.convert import prov_to_flowcept
 from provcausal.model.flowcept import RunRecords
 from provcausal.model.prov import RunDocumentBuilder
 from provcausal.model.times import MAX_YEAR, MIN_YEAR, parse_rfc3339
@@ -147,10 +147,7 @@ class Importer(ABC):
             "keep_ids": self.keeps_ids,
         }
         try:
-            if isinstance(document, pm.ProvDocument):
-                records = prov_to_flowcept(document, **how)
-            else:
-                records = builder_to_flowcept(document, **how)
+            records = prov_to_flowcept(document, **how)
         except BadInputError as exc:  # the mapping names the record; the file is ours to add
             if exc.path is not None:
                 raise

@@ -1,9 +1,9 @@
 """The importers' fast path against the old one, byte for byte (issue 14, "Import").
 
 The fast path: :class:`RunDocumentBuilder` keeps plain records, writes their PROV-JSON itself
-and the converter reads them directly (:func:`builder_to_flowcept`). The old path, kept here
-as the reference: the builder as it was (:class:`OldBuilder`, prov objects for every record),
-then :func:`prov_to_flowcept` of its document. For every importer input the tests can find
+and the converter reads them directly (:func:`prov_to_flowcept` of the builder). The old path,
+kept here as the reference: the builder as it was (:class:`OldBuilder`, prov objects for every
+record), then :func:`prov_to_flowcept` of its document. For every importer input the tests can find
 (the example generators, the records made by the real systems, the shared samples) and for
 random builder calls, both give the same PROV-JSON text and the same FlowCept records.
 """
@@ -33,7 +33,7 @@ from provcausal.importers.base import Importer
 from provcausal.examples import nodered_chain, scipipe_gcratio, scipipe_ports, seldon_claims
 from provcausal.examples.shapes import SHAPES, write_example
 from provcausal.ingest import read_runs
-from provcausal.model.convert import builder_to_flowcept, prov_json_text, prov_to_flowcept
+from provcausal.model.convert import prov_json_text, prov_to_flowcept
 from provcausal.model.ids import stable_hash
 from provcausal.model.prov import (
     DURATION,
@@ -199,7 +199,6 @@ def _read(
     base = sys.modules[Importer.__module__]
     module = sys.modules[type(get_importer(system)).__module__]
     with monkeypatch.context() as m:
-        m.setattr(base, "builder_to_flowcept", partial(builder_to_flowcept, imported_at=FIXED))
         m.setattr(base, "prov_to_flowcept", partial(prov_to_flowcept, imported_at=FIXED))
         if old:
             m.setattr(module, "RunDocumentBuilder", OldBuilder)
@@ -502,7 +501,7 @@ def test_random_builder_calls_give_the_old_paths_prov_json_and_records(calls, ke
         assert new.prov_json() == text
         assert prov_json_text(new.document) == text
         how = {"run_id": "run-x", "workflow": "wf", "system": "test", "imported_at": FIXED}
-        got = _outcome(lambda: builder_to_flowcept(new, keep_ids=keep_ids, **how))
+        got = _outcome(lambda: prov_to_flowcept(new, keep_ids=keep_ids, **how))
         want = _outcome(lambda: prov_to_flowcept(old.document, keep_ids=keep_ids, **how))
     if isinstance(want, tuple):
         assert got == want
@@ -527,7 +526,7 @@ def test_an_importers_own_prov_label_is_kept_beside_the_builders_as_prov_does():
     double, whole = '{"$": "2.0", "type": "xsd:double"}', '{"$": "2", "type": "xsd:int"}'
     assert f'"prov:value": [{double}, {whole}]' in text
     how = {"run_id": "r", "workflow": "wf", "system": "t", "imported_at": FIXED}
-    got, want = builder_to_flowcept(new, **how), prov_to_flowcept(old.document, **how)
+    got, want = prov_to_flowcept(new, **how), prov_to_flowcept(old.document, **how)
     assert _canon(got.tasks) == _canon(want.tasks)
     assert got.tasks[0]["generated"] == {"lab": 2.0}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import math
 from collections import defaultdict
@@ -33,7 +34,7 @@ from provcausal.model import prov as P
 from provcausal.model.links import flowcept_links
 from provcausal.model.times import MAX_YEAR, MIN_YEAR, UTC, plausible, to_datetime
 
-__all__ = ["prov_json_text", "prov_to_flowcept", "builder_to_flowcept", "flowcept_to_prov"]
+__all__ = ["prov_json_text", "prov_to_flowcept", "flowcept_to_prov"]
 
 QN = pm.QualifiedName
 
@@ -550,7 +551,7 @@ def prov_json_text(document: pm.ProvDocument) -> str:
 
 
 def prov_to_flowcept(
-    document: pm.ProvDocument,
+    document: pm.ProvDocument | P.RunDocumentBuilder,
     *,
     run_id: str,
     workflow: str,
@@ -568,42 +569,18 @@ def prov_to_flowcept(
     ``dependencies`` are the tasks that generated what it used plus its ``wasInformedBy``
     informants. Foreign PROV ids (not provcausal's), and every id when ``keep_ids`` is false
     (a document imported as a new run), get deterministic ids derived from the run.
+    ``document`` is a ``prov`` document, or an importer's builder, whose own records are read
+    (no ``prov`` objects are created; the same records and PROV-JSON text as its document).
     Raises :class:`BadInputError` naming the record and attribute of an invalid value.
     """
-    doc = document.flattened() if document.has_bundles() else document
+    if isinstance(document, P.RunDocumentBuilder):
+        index, prov_json = _index_builder(document), document.prov_json
+    else:
+        doc = document.flattened() if document.has_bundles() else document
+        index, prov_json = _index_document(doc), functools.partial(prov_json_text, document)
     return _to_flowcept(
-        _index_document(doc),
-        lambda: prov_json_text(document),
-        run_id=run_id,
-        workflow=workflow,
-        system=system,
-        label=label,
-        source=source,
-        imported_at=imported_at,
-        warnings=warnings,
-        run_metadata=run_metadata,
-        keep_ids=keep_ids,
-    )
-
-
-def builder_to_flowcept(
-    builder: P.RunDocumentBuilder,
-    *,
-    run_id: str,
-    workflow: str,
-    system: str,
-    label: str | None = None,
-    source: str | None = None,
-    imported_at: dt.datetime | None = None,
-    warnings: Iterable[str] = (),
-    run_metadata: Mapping[str, Any] | None = None,
-    keep_ids: bool = True,
-) -> fc.RunRecords:
-    """:func:`prov_to_flowcept` of ``builder.document``, read from the builder's own records
-    (no ``prov`` objects are created): the same records and the same PROV-JSON text."""
-    return _to_flowcept(
-        _index_builder(builder),
-        builder.prov_json,
+        index,
+        prov_json,
         run_id=run_id,
         workflow=workflow,
         system=system,

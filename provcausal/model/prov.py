@@ -324,7 +324,7 @@ class RunDocumentBuilder:
     are kept as plain Python values (:attr:`records`, in the order written), because creating
     ``prov`` objects was most of an import's time: :meth:`prov_json` writes their PROV-JSON
     directly (the same text prov writes for :attr:`document`), the converter reads them
-    directly (:func:`provcausal.model.convert.builder_to_flowcept`), and :attr:`document`
+    directly (:func:`provcausal.model.convert.prov_to_flowcept`), and :attr:`document`
     builds the ``prov`` document only when someone asks for it.
     """
 
