@@ -22,7 +22,10 @@ from tests.helpers import run_cli
 DRIVER = Path(__file__).with_name("flowcept_driver.py")
 
 
-def flowcept(mode: str, arg: str, mongo_uri: str, tmp_path: Path) -> dict:
+def flowcept_env(mongo_uri: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a process running FlowCept's own code against ``mongo_uri``'s
+    database: a settings file (MongoDB only, no MQ or KV store, quiet logs) written in
+    ``tmp_path`` and named by ``FLOWCEPT_SETTINGS_PATH``, and no ``MONGO_*`` overrides."""
     host_port, db = mongo_uri.split("//", 1)[1].split("/", 1)
     host, port = host_port.split(":")
     settings = tmp_path / "flowcept-settings.yaml"
@@ -34,9 +37,13 @@ def flowcept(mode: str, arg: str, mongo_uri: str, tmp_path: Path) -> dict:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONGO_")}
     env["FLOWCEPT_SETTINGS_PATH"] = str(settings)
+    return env
+
+
+def flowcept(mode: str, arg: str, mongo_uri: str, tmp_path: Path) -> dict:
     done = subprocess.run(
         [sys.executable, str(DRIVER), mode, arg],
-        env=env,
+        env=flowcept_env(mongo_uri, tmp_path),
         cwd=tmp_path,
         capture_output=True,
         text=True,

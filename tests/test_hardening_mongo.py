@@ -5,7 +5,6 @@ never sees part of a run, a re-import keeps the old run until the new one is who
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -23,7 +22,7 @@ from provcausal.stores import mongo as mongo_module
 from provcausal.stores import open_store
 from tests.helpers import run_cli
 from tests.mongo_server import fresh_database_uri
-from tests.test_flowcept_interop import DRIVER
+from tests.test_flowcept_interop import DRIVER, flowcept_env
 
 TASKS_PER_RUN = 11  # scipipe_gcratio runs
 
@@ -272,17 +271,7 @@ while time.monotonic() < deadline:
 
 
 def _flowcept_watcher(mongo_uri: str, tmp_path: Path, seconds: float) -> subprocess.Popen[str]:
-    host_port, db = mongo_uri.split("//", 1)[1].split("/", 1)
-    host, port = host_port.split(":")
-    settings = tmp_path / "flowcept-settings.yaml"
-    settings.write_text(
-        f"log:\n  log_path: {tmp_path / 'flowcept.log'}\n  log_file_level: error\n"
-        "  log_stream_level: error\nmq:\n  enabled: false\nkv_db:\n  enabled: false\n"
-        f"databases:\n  mongodb:\n    enabled: true\n    host: {host}\n    port: {port}\n"
-        f"    db: {db}\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONGO_")}
-    env["FLOWCEPT_SETTINGS_PATH"] = str(settings)
+    env = flowcept_env(mongo_uri, tmp_path)
     return subprocess.Popen(
         [sys.executable, str(DRIVER), "watch", str(seconds)],
         env=env,
