@@ -112,8 +112,9 @@ def attribution_html(result: Attribution, *, nested: bool = False) -> str:
 def attribution_repr(result: Attribution) -> str:
     """One line: what was analysed and the verdict (the tables stay out of ``repr``)."""
     verdict = result.verdict if len(result.verdict) <= 90 else result.verdict[:89] + "…"
+    target = result.node_labels.get(result.target, result.target)
     return (
-        f"<Attribution {result.workflow}/{result.target} ({result.metric}): "
+        f"<Attribution {result.workflow}/{target} ({result.metric}): "
         f"{result.baseline_samples} vs {result.comparison_samples} samples, "
         f"{len(result.table)} nodes; {verdict}>"
     )
