@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ EXPECTED = {
     "scipipe_gcratio": ["count1"],
     "nodered_latency": ["Step 3", "Detect", "Rare"],
     "seldon_claims": ["claim-complexity", "claim-complexity"],
-    # "flowcept_campaign": ["featurize"],
+    "flowcept_campaign": ["featurize"],
 }
 KERNEL = "provcausal-test"
 
@@ -67,6 +68,8 @@ def execute(name: str, kernel_dir: Path, work: Path, monkeypatch: pytest.MonkeyP
     import nbformat
     from nbclient import NotebookClient
 
+    for key in [k for k in os.environ if k.startswith(("MONGO_", "LMDB_", "MQ_", "FLOWCEPT_"))]:
+        monkeypatch.delenv(key)  # FlowCept's settings come from the notebook's own file only
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
     monkeypatch.setenv("TMPDIR", str(work))  # the notebooks write into tempfile folders
     monkeypatch.setenv("MPLBACKEND", "Agg")
