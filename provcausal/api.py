@@ -100,6 +100,7 @@ def _verb(
         from provcausal.analysis.table_cache import caching
         from provcausal.progress import notebook_bar
 
+        _check_quality(bound)
         bar = None
         if progress is not None:
             given, bar = notebook_bar(progress, bound.arguments.get("progress"))
@@ -123,6 +124,21 @@ def _verb(
     )
     verb.__module__ = __name__
     return verb
+
+
+def _check_quality(args: inspect.BoundArguments) -> None:
+    """``quality`` names one of the presets (the library would fail with a KeyError)."""
+    if "quality" not in args.arguments:
+        return
+    from provcausal.analysis.attribution import DEFAULT_REPEATS
+    from provcausal.errors import InvalidParameterError
+
+    if args.arguments["quality"] not in DEFAULT_REPEATS:
+        raise InvalidParameterError(
+            f"unknown quality {args.arguments['quality']!r}; choose one of "
+            f"{', '.join(DEFAULT_REPEATS)}",
+            "quality",
+        )
 
 
 def _listing(what: str) -> Callable[[Any, inspect.BoundArguments, Store], Any]:

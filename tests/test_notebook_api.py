@@ -123,6 +123,10 @@ def test_errors_are_one_line_library_errors(store_uri: str, tmp_path: Path) -> N
     assert "\n" not in str(bad.value)
     with pytest.raises(ProvcausalError, match="store is a Store or a store URI"):
         provcausal.list_runs(42)
+    with pytest.raises(ProvcausalError, match="unknown quality 'best'; choose one of fast"):
+        provcausal.attribute(store_uri, "gcratio", "normal", "broken", quality="best")
+    with pytest.raises(NotFoundError, match="no runs of workflow 'gcratoi'"):
+        provcausal.causal_graph(store_uri, "gcratoi")  # a typo is not an empty workflow
 
 
 def test_silent_outside_a_notebook(store_uri: str, capfd: pytest.CaptureFixture[str]) -> None:
