@@ -78,7 +78,7 @@ class LineageGraph(nx.DiGraph):
     def _repr_html_(self) -> str:
         from provcausal.analysis.display import lineage_html
 
-        return lineage_html(self, self.to_frame().to_html(index=False))
+        return lineage_html(self, self.to_frame()._repr_html_() or "")
 
 
 class CausalGraph(nx.DiGraph):

@@ -187,3 +187,21 @@ def test_task_tables_are_reused_until_a_run_is_imported_again(
     again = provcausal.sample_data(uri, "gcratio")
     assert loads == [5, 5, 5]
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_a_large_lineage_is_listed_not_drawn() -> None:
+    import networkx as nx
+
+    from provcausal.analysis.display import MAX_DRAWN
+    from provcausal.results import LineageGraph
+
+    def walked(n: int) -> LineageGraph:
+        graph = LineageGraph(nx.path_graph([f"t-{i}" for i in range(n)], nx.DiGraph))
+        nx.set_node_attributes(graph, "task", "kind")
+        graph.graph.update(root="t-0", direction="downstream")
+        return graph
+
+    assert 'class="graph"' in walked(MAX_DRAWN)._repr_html_()
+    big = walked(MAX_DRAWN + 1)._repr_html_()
+    assert 'class="graph"' not in big and f"{MAX_DRAWN + 1} tasks and entities" in big
+    assert big.count("<tr") < 70  # pandas' own row limit, not every row

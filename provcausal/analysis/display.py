@@ -37,6 +37,9 @@ __all__ = [
     "causal_graph_html",
 ]
 
+#: A lineage with more tasks and entities than this is listed, not drawn.
+MAX_DRAWN = 150
+
 #: Scoped to the fragment's own ``div`` so a notebook's page keeps its look.
 _CSS = """<style>
 .provcausal{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;
@@ -71,7 +74,7 @@ def _shift_text(shift: Any) -> str:
     return str(shift)
 
 
-def attribution_html(result: Attribution, *, nested: bool = False) -> str:
+def attribution_html(result: Attribution) -> str:
     """The rich display of an attribution: verdict, graph coloured by score, the scores with
     their intervals as bars, the other changed outputs and the notes."""
     from provcausal.analysis import report
@@ -83,7 +86,7 @@ def attribution_html(result: Attribution, *, nested: bool = False) -> str:
     target = labels.get(result.target, result.target)
     shift = getattr(result, "shift", None)
     parts = [
-        "" if nested else _CSS,
+        _CSS,
         '<div class="provcausal attribution">',
         f'<p class="sub">Workflow <b>{_e(result.workflow)}</b>: which node changed '
         f"<b>{_e(target)}</b> ({_e(result.metric)})? {result.baseline_samples} samples before "
@@ -215,14 +218,11 @@ def lineage_html(graph: nx.DiGraph, table_html: str) -> str:
 
     root = str(graph.graph.get("root", ""))
     labels = {
-        str(n): f"{d.get('label', n)}" + ("" if d.get("kind") == "task" else " (data)")
+        n: f"{d.get('label', n)}" + ("" if d.get("kind") == "task" else " (data)")
         for n, d in graph.nodes(data=True)
     }
-    picture = (
-        graph_svg(graph, {}, labels, root)
-        if graph.number_of_nodes() and nx.is_directed_acyclic_graph(graph)
-        else ""
-    )
+    drawable = 0 < graph.number_of_nodes() <= MAX_DRAWN and nx.is_directed_acyclic_graph(graph)
+    picture = graph_svg(graph, {}, labels, root) if drawable else ""
     direction = graph.graph.get("direction", "upstream")
     return (
         f'{_CSS}<div class="provcausal lineage"><p class="sub">{direction.capitalize()} '
