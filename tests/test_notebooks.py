@@ -72,7 +72,6 @@ def execute(name: str, kernel_dir: Path, work: Path, monkeypatch: pytest.MonkeyP
         monkeypatch.delenv(key)  # FlowCept's settings come from the notebook's own file only
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
     monkeypatch.setenv("TMPDIR", str(work))  # the notebooks write into tempfile folders
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(
         book,
@@ -109,3 +108,4 @@ def test_notebook_runs_and_names_the_faulty_node(
     # In Jupyter the verbs draw tqdm's notebook progress bar (a widget), not text on stderr.
     bars = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert any("attributing" in "".join(o["data"]["text/plain"]) for o in bars)
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # result.plot()
