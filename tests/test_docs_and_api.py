@@ -28,7 +28,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     write_runs(tmp_path / "demo" / "broken", 12, seed=2, count1_max=10)
     monkeypatch.chdir(tmp_path)
     readme = (ROOT / "README.md").read_text()
-    (code,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    code = "\n".join(re.findall(r"```python\n(.*?)```", readme, re.S))  # in order
     namespace: dict = {}
     exec(compile(code.replace("print(", "(lambda *a: None)("), "README", "exec"), namespace)
     assert namespace["result"].table.iloc[0]["node"] == "count1"

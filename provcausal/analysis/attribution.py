@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -135,6 +136,36 @@ class Attribution:
             "seconds": round(self.seconds, 3),
             **({"also": [a.to_dict() for a in self.also]} if self.also else {}),
         }
+
+    # -- notebook display (provcausal.analysis.display); keep these last in the class --------
+
+    def __repr__(self) -> str:
+        from provcausal.analysis.display import attribution_repr
+
+        return attribution_repr(self)
+
+    def _repr_html_(self) -> str:
+        from provcausal.analysis.display import attribution_html
+
+        return attribution_html(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scores with each node's medians before and after, one row per node."""
+        from provcausal.analysis.display import attribution_frame
+
+        return attribution_frame(self)
+
+    def plot(self, ax: Any = None) -> Any:
+        """The scores and their intervals as a bar chart; returns the matplotlib axes."""
+        from provcausal.analysis.display import attribution_axes
+
+        return attribution_axes(self, ax)
+
+    def report(self, path: str | Path, command: str | None = None) -> Path:
+        """Write the self-contained report page to ``path``; returns the path."""
+        from provcausal.analysis.display import attribution_report
+
+        return attribution_report(self, path, command)
 
 
 def _labels(runs: list[dict[str, Any]]) -> dict[str, str]:

@@ -15,12 +15,14 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
-from provcausal.analysis.attribution import Attribution
+if TYPE_CHECKING:  # annotations only: attribution's display methods import this module
+    from provcausal.analysis.attribution import Attribution
 
 __all__ = [
     "report_html",

@@ -142,6 +142,20 @@ def _run_rows(rows: list[dict[str, Any]], formed_by: dict[str, int]) -> list[dic
 def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """All tasks of ``run_ids`` as rows (see ``TABLE_COLUMNS``); ``sample`` is run-qualified.
 
+    Tasks FlowCept captured get their lineage from FlowCept's rules and their samples from
+    :func:`provcausal.captured.captured_samples`; ``table.attrs["samples_formed"]`` counts the
+    captured runs by how their samples were formed (``iterations``, ``components``, ``run``).
+    Inside :func:`provcausal.analysis.table_cache.caching` a table loaded before for the same
+    stored runs is reused (see that module for when that is safe).
+    """
+    from provcausal.analysis.table_cache import cached_table
+
+    return cached_table(store, run_ids, lambda: _load_task_table(store, run_ids))
+
+
+def _load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
+    """The task table, read from the store.
+
     The store computes the rows in batches of runs (:meth:`Store.sample_rows`: one indexed
     query per batch, only the fields read here). Tasks FlowCept captured get their lineage
     from FlowCept's rules and their samples from :func:`provcausal.captured.captured_samples`;
