@@ -21,6 +21,7 @@ from provcausal.analysis.graph import contract_nodes, graph_from_tasks
 from provcausal.analysis.routing import add_routing
 from provcausal.analysis.samples import default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
+from provcausal.analysis.shift import Shift, shift_test
 from provcausal.analysis.targets import choose_targets
 from provcausal.analysis.tasks import load_task_table
 from provcausal.analysis.verdict import verdict
@@ -75,6 +76,14 @@ class Attribution:
     comparison_data: pd.DataFrame | None = None
     #: Node id → the name people know it by, for every node of the workflow (contracted too).
     node_labels: dict[str, str] = field(default_factory=dict)
+    #: Whether the target's distribution changed at all (the shift test of
+    #: :mod:`provcausal.analysis.shift` on its values in both sets); None when not tested.
+    shift: Shift | None = None
+
+    @property
+    def scores_are_noise(self) -> bool:
+        """True when the shift test found no change: the scores split nothing real."""
+        return self.shift is not None and not self.shift.detected
 
     def medians(self) -> pd.DataFrame:
         """Each node's baseline and comparison median (NaN where it has no data)."""
@@ -127,6 +136,8 @@ class Attribution:
                 for r in self.table.itertuples(index=False)
             ],
             "verdict": self.verdict,
+            "shift": self.shift.to_dict() if self.shift is not None else None,
+            "scores_are_noise": self.scores_are_noise,
             "graph": {
                 "nodes": sorted(self.graph.nodes),
                 "edges": [[a, b] for a, b in sorted(self.graph.edges)],
@@ -316,6 +327,10 @@ def attribute(
     its single sink; with several sinks, each sink whose distribution changed is analysed:
     the result is the one that changed most, the others are in ``also``. Deterministic for a
     given ``seed``.
+
+    Each target's values are first put to the shift test (``shift``): when its distribution
+    did not change, the verdict says so and names no node, and the scores are noise
+    (``scores_are_noise``).
     """
     started = time.perf_counter()
     prep = prepare(store, workflow, baseline, comparison, metric)
@@ -337,7 +352,8 @@ def attribute(
             progress=progress,
         )
         notes = [*prep.notes, *target_notes]
-        if engine.forced:
+        shift = shift_test(prep.baseline[name], prep.comparison[name], seed=seed)
+        if engine.forced and shift.detected:
             notes.append(
                 "no mechanism changed significantly: the three likeliest nodes were "
                 "compared, read the ranking as weak evidence"
@@ -353,7 +369,7 @@ def attribute(
                 comparison_samples=len(prep.comparison),
                 table=engine.table,
                 graph=engine.graph,
-                verdict=verdict(engine, prep.labels),
+                verdict=verdict(engine, prep.labels, shift),
                 notes=notes,
                 seconds=time.perf_counter() - started,
                 baseline_selection=baseline,
@@ -361,6 +377,7 @@ def attribute(
                 baseline_data=prep.baseline,
                 comparison_data=prep.comparison,
                 node_labels=dict(prep.labels),
+                shift=shift,
             )
         )
     first = results[0]
