@@ -14,8 +14,8 @@ from provcausal.analysis.verdict import verdict
 from provcausal.cli.commands_analysis import _attribution_text
 from tests.test_report_html import attribution
 
-NO_SHIFT = Shift(False, 0.43, 0.7, "anderson-darling permutation", 20, 20, 0.05)
-SHIFT = Shift(True, 0.001, 12.0, "anderson-darling permutation", 20, 20, 0.05)
+NO_SHIFT = Shift(False, 0.43, 0.7, "anderson-darling + energy permutation", 20, 20, 0.05)
+SHIFT = Shift(True, 0.001, 12.0, "anderson-darling + energy permutation", 20, 20, 0.05)
 
 
 def engine(rows, *, forced=False) -> EngineResult:
@@ -60,7 +60,7 @@ def test_json_text_and_page_mark_the_scores_as_noise() -> None:
         "detected": False,
         "p_value": 0.43,
         "statistic": 0.7,
-        "test": "anderson-darling permutation",
+        "test": "anderson-darling + energy permutation",
         "n_before": 20,
         "n_after": 20,
         "alpha": 0.05,

@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from provcausal.analysis.engine import attribute_frames
+from provcausal.analysis.engine import EngineResult, attribute_frames
 from provcausal.analysis.graph import contract_nodes, graph_from_tasks
 from provcausal.analysis.routing import add_routing
 from provcausal.analysis.samples import default_metric, metric_frame
@@ -306,6 +306,21 @@ def _complete(part: pd.DataFrame, name: str, least: int, notes: list[str]) -> pd
     return kept
 
 
+def _unseen_changes(
+    engine: EngineResult, shift: Shift, target: str, labels: dict[str, str]
+) -> list[str]:
+    """With no shift: the nodes whose own mechanism did test as changed (a change that did
+    not reach the target, or too little to show), so that it is not lost."""
+    changed = [labels.get(n, n) for n in engine.flagged if n != target]
+    if shift.detected or engine.forced or not changed:
+        return []
+    name = labels.get(target, target)
+    return [
+        f"no shift of {name}, but the mechanism of {', '.join(changed)} tested as changed: "
+        f"its change did not move {name} detectably; name it as the target to analyse it"
+    ]
+
+
 def attribute(
     store: Store,
     workflow: str,
@@ -358,6 +373,7 @@ def attribute(
                 "no mechanism changed significantly: the three likeliest nodes were "
                 "compared, read the ranking as weak evidence"
             )
+        notes += _unseen_changes(engine, shift, name, prep.labels)
         results.append(
             Attribution(
                 workflow=workflow,
