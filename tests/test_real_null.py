@@ -95,3 +95,35 @@ def test_real_records_where_nothing_changed_report_no_shift(tmp_path: Path) -> N
     assert strong == []
     quiet = [a for a in answers if not a[1]]
     assert all(v.startswith("no shift: ") for a in quiet for v in a[2])
+
+
+def test_real_faults_that_move_the_output_are_shifts(tmp_path: Path) -> None:
+    """The same fixtures, normal against faulty: every fault that moves the output is a
+    shift at the level ``attribute`` uses; the one that does not (``fanout_wires``: the
+    quick branch slowed, the slow branch still sets the sink's latency) is not."""
+    from provcausal.analysis import prepare
+    from provcausal.analysis.attribution import SHIFT_ALPHA
+    from provcausal.analysis.shift import shift_test
+    from provcausal.analysis.targets import choose_targets
+
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    for name in SCIPIPE:
+        for variant in VARIANTS:
+            folder = REAL / "scipipe" / name / variant
+            run_cli(
+                "import", "scipipe", str(folder), "-w", name, "--label", variant, store=store
+            ).ok()
+    for name in NODERED:
+        for variant in VARIANTS:
+            folder = REAL / "nodered" / name
+            args = ["import", "nodered", str(folder / f"{variant}.trace.log")]
+            args += ["--flow", str(folder / f"{variant}.flows.json"), "-w", name]
+            run_cli(*args, "--label", variant, store=store).ok()
+    detected = {}
+    with open_store(store) as opened:
+        for name in [*SCIPIPE, *NODERED]:
+            prep = prepare(opened, name, "normal", "faulty")
+            targets, _ = choose_targets(prep, None)
+            shifts = [shift_test(prep.baseline[t], prep.comparison[t]) for t in targets]
+            detected[name] = any(s.p_value < SHIFT_ALPHA for s in shifts)
+    assert detected == {name: name != "fanout_wires" for name in [*SCIPIPE, *NODERED]}
