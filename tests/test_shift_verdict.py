@@ -70,6 +70,7 @@ def test_json_text_and_page_mark_the_scores_as_noise() -> None:
     assert "shift: Gamma's distribution did not change (p = 0.43, n = 20 vs 20;" in text
     assert "scores: no shift: these scores split a change that is not there" in text
     assert plain_summary(result).startswith("Nothing to look at: Gamma (typical value")
+    assert "The own behaviour of Alpha did test as changed" in plain_summary(result)
     page = report_html(result, "cmd")
     assert 'id="noise"' in page and 'id="shift"' in page
     assert "Look at Alpha" not in page and "<b>Gamma</b> differs between" not in page
@@ -95,3 +96,17 @@ def test_each_sink_has_its_own_shift() -> None:
     assert doc["also"][0]["scores_are_noise"]
     page = report_html(first, "cmd")
     assert "Other outputs analysed" in page and "Beta&#x27;s distribution did not" in page
+
+
+def test_a_changed_mechanism_that_did_not_move_the_target_is_noted() -> None:
+    from provcausal.analysis.attribution import _unseen_changes
+
+    result = engine(STRONG)
+    result.flagged = ["a"]
+    labels = {"a": "count1", "t": "gcratio"}
+    assert _unseen_changes(result, NO_SHIFT, "t", labels) == [
+        "no shift of gcratio, but the mechanism of count1 tested as changed: its change did "
+        "not move gcratio detectably; name it as the target to analyse it"
+    ]
+    assert _unseen_changes(result, SHIFT, "t", labels) == []
+    assert _unseen_changes(engine(FORCED, forced=True), NO_SHIFT, "t", labels) == []

@@ -266,9 +266,21 @@ def plain_summary(result: Attribution) -> str:
 
     positive = result.table[result.table["score"] > 0]
     if result.scores_are_noise:
+        changed = [
+            labels.get(n, n)
+            for n, flag in zip(result.table["node"], result.table["changed"], strict=False)
+            if bool(flag) and n != result.target
+        ]
+        aside = (
+            f" The own behaviour of {', '.join(changed)} did test as changed, but it did not "
+            f"move {target} detectably; to look at it, analyse it as the target."
+            if changed
+            else ""
+        )
         return (
             f"Nothing to look at: {target}{moved(result.target)} did not change between the "
-            "two sets of runs, so no step is to blame; the scores below are noise."
+            "two sets of runs, so no step is to blame for a change; the scores below are noise."
+            + aside
         )
     if positive.empty:
         return (
