@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--false-alarm-comparisons", type=int, help="false_alarms: comparisons per example and size"
     )
+    parser.add_argument(
+        "--false-alarm-examples",
+        type=lambda t: t.split(","),
+        help="false_alarms: which examples (default: all of `provcausal example`)",
+    )
     args = parser.parse_args(argv)
     # accuracy and false_alarms run only when asked for: each takes tens of minutes
     wanted = set(args.only or ["import", "memory", "lineage", "extraction", "attribution"])
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import false_alarms
 
             report["false_alarms"] = false_alarms.run(
-                false_alarms.examples(),
+                args.false_alarm_examples or false_alarms.examples(),
                 args.false_alarm_sizes or ([20] if args.quick else [20, 60, 150]),
                 args.false_alarm_comparisons or (1 if args.quick else 13),
                 log,

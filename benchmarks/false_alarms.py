@@ -129,6 +129,8 @@ def run(
                     "median_seconds": statistics.median(d["seconds"] for d in done),
                 }
             )
+            with (work / "rows.jsonl").open("a", encoding="utf-8") as kept:
+                kept.write(json.dumps(rows[-1]) + "\n")  # what is done survives a stop
     return rows
 
 
