@@ -22,7 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["import", "memory", "lineage", "extraction", "attribution", "accuracy"],
+        choices=[
+            "import",
+            "memory",
+            "lineage",
+            "extraction",
+            "attribution",
+            "accuracy",
+            "false_alarms",
+        ],
         help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="keep corpora here between runs")
@@ -61,8 +69,21 @@ def main(argv: list[str] | None = None) -> int:
         "--shapes", type=lambda t: t.split(","), help="accuracy shapes, e.g. switch,ports"
     )
     parser.add_argument("--repeats", type=int, help="accuracy: bootstrap repeats per call")
+    parser.add_argument(
+        "--false-alarm-sizes",
+        type=_sizes,
+        help="false_alarms: runs/messages/requests per set, e.g. 20,60,150",
+    )
+    parser.add_argument(
+        "--false-alarm-comparisons", type=int, help="false_alarms: comparisons per example and size"
+    )
+    parser.add_argument(
+        "--false-alarm-examples",
+        type=lambda t: t.split(","),
+        help="false_alarms: which examples (default: all of `provcausal example`)",
+    )
     args = parser.parse_args(argv)
-    # accuracy runs only when asked for: 20 data sets of 5 shapes take tens of minutes
+    # accuracy and false_alarms run only when asked for: each takes tens of minutes
     wanted = set(args.only or ["import", "memory", "lineage", "extraction", "attribution"])
 
     def log(message: str) -> None:
@@ -115,6 +136,16 @@ def main(argv: list[str] | None = None) -> int:
                 0 if args.repeats is None else args.repeats,
                 log,
                 work / "accuracy",
+            )
+        if "false_alarms" in wanted:
+            from benchmarks import false_alarms
+
+            report["false_alarms"] = false_alarms.run(
+                args.false_alarm_examples or false_alarms.examples(),
+                args.false_alarm_sizes or ([20] if args.quick else [20, 60, 150]),
+                args.false_alarm_comparisons or (1 if args.quick else 13),
+                log,
+                work / "false-alarms",
             )
     finally:
         if server is not None:
@@ -284,6 +315,10 @@ def render(report: dict[str, Any]) -> str:
         from benchmarks import accuracy
 
         lines += accuracy.render(report["accuracy"])
+    if "false_alarms" in report:
+        from benchmarks import false_alarms
+
+        lines += false_alarms.render(report["false_alarms"])
     return "\n".join(lines)
 
 

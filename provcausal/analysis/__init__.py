@@ -14,6 +14,7 @@ from provcausal.analysis.attribution import Attribution, attribute, prepare
 from provcausal.analysis.graph import graph_from_tasks
 from provcausal.analysis.samples import METRICS, default_metric, metric_frame
 from provcausal.analysis.selection import select_runs
+from provcausal.analysis.shift import Shift, shift_test
 from provcausal.analysis.tasks import load_task_table
 from provcausal.errors import NotFoundError
 from provcausal.stores import Store
@@ -31,6 +32,8 @@ __all__ = [
     "load_task_table",
     "metric_frame",
     "select_runs",
+    "Shift",
+    "shift_test",
 ]
 
 

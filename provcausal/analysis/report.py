@@ -168,6 +168,7 @@ h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem}
 .sub{color:#5b6475;margin-top:0}
 .verdict{font-size:1.25rem;background:#fff4e8;border-left:6px solid #e07b24;padding:.8rem 1rem}
 .plain{font-size:1.1rem}
+.noise{background:#eef1f5;border-left:6px solid #8a94a3;padding:.5rem 1rem}
 .explain{background:#f4f6f9;padding:.6rem 1rem;border-radius:6px}
 table{border-collapse:collapse;width:100%} th,td{padding:.3rem .5rem;text-align:left}
 tr+tr{border-top:1px solid #e3e6eb} td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -266,6 +267,23 @@ def plain_summary(result: Attribution) -> str:
         )
 
     positive = result.table[result.table["score"] > 0]
+    if result.scores_are_noise:
+        changed = [
+            labels.get(n, n)
+            for n, flag in zip(result.table["node"], result.table["changed"], strict=False)
+            if bool(flag) and n != result.target
+        ]
+        aside = (
+            f" The own behaviour of {', '.join(changed)} did test as changed, but it did not "
+            f"move {target} detectably; to look at it, analyse it as the target."
+            if changed
+            else ""
+        )
+        return (
+            f"Nothing to look at: {target}{moved(result.target)} did not change between the "
+            "two sets of runs, so no step is to blame for a change; the scores below are noise."
+            + aside
+        )
     if positive.empty:
         return (
             f"No step stands out: the analysis cannot pin the change of {target}"
@@ -281,8 +299,38 @@ def plain_summary(result: Attribution) -> str:
     )
 
 
+def _shift_html(result: Attribution, target: str) -> str:
+    """The shift test's answer, a line under the verdict (empty when it was not run)."""
+    from provcausal.analysis.verdict import shift_text
+
+    if result.shift is None:
+        return ""
+    return f'<p class="sub" id="shift">Shift test: {_e(shift_text(result.shift, target))}.</p>'
+
+
+def _explain(result: Attribution, target: str) -> str:
+    """The first sentence of the explanation: whether there is a change to split."""
+    if result.scores_are_noise:
+        return (
+            f"The distribution of <b>{_e(target)}</b> did <b>not</b> change between the two "
+            "sets of runs (see the shift test above), so there is nothing to split: the scores "
+            "below are noise, shown only for completeness; read none of them as a cause."
+        )
+    return f"The distribution of <b>{_e(target)}</b> differs between the two sets of runs."
+
+
+def _noise_mark(result: Attribution) -> str:
+    if not result.scores_are_noise:
+        return ""
+    return (
+        '<p class="noise" id="noise"><b>Noise:</b> no shift was detected, so these scores '
+        "split a change that is not there; they are not evidence against any step.</p>"
+    )
+
+
 def _others(result: Attribution) -> str:
-    """With several changed outputs: each other output's verdict (the page details the first)."""
+    """With several outputs analysed: each other output's verdict (the page details the
+    first)."""
     others = getattr(result, "also", None) or []
     if not others:
         return ""
@@ -290,8 +338,10 @@ def _others(result: Attribution) -> str:
         f"<li><b>{_e(o.node_labels.get(o.target, o.target))}</b>: {_e(o.verdict)}</li>"
         for o in others
     )
+    moved = not any(o.scores_are_noise for o in others)
+    heading = "Other outputs that changed" if moved else "Other outputs analysed"
     return (
-        "<h2>Other outputs that changed</h2><p>This page details the first; name another "
+        f"<h2>{heading}</h2><p>This page details the first; name another "
         f"as the target to detail it.</p><ul>{items}</ul>"
     )
 
@@ -319,9 +369,10 @@ def report_html(result: Attribution, command: str) -> str:
 {result.comparison_samples} after ({_e(comp_sel)}); measured: {_e(result.metric)}.
 Written {when}.</p>
 <p class="verdict" id="verdict">{_e(result.verdict)}</p>
+{_shift_html(result, target)}
 <p class="plain" id="plain">{_e(plain_summary(result))}</p>
-<div class="explain"><p>The distribution of <b>{_e(target)}</b> differs between the two sets
-of runs. Each step (node) of the dataflow gets a <b>score</b>: how much of that difference
+<div class="explain"><p>{_explain(result, target)}
+Each step (node) of the dataflow gets a <b>score</b>: how much of that difference
 its own behaviour explains; 0 means none. The step with the largest score is where to look
 first. The <b>interval</b> is the range the score took when the analysis was repeated on
 resampled runs (95&nbsp;%); an interval far from 0 is firm evidence. <b>Changed</b> says whether
@@ -333,6 +384,7 @@ orange: the largest share. The dashed box is {_e(target)}, the output analysed.<
 {graph_svg(result.graph, scores, labels, result.target)}
 
 <h2>Scores</h2>
+{_noise_mark(result)}
 <table><tr><th>step</th><th>score</th><th>share (bar) and interval (line)</th>
 <th>interval</th><th>median before</th><th>median after</th><th>changed</th></tr>
 {_score_rows(result, medians)}</table>

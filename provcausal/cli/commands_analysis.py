@@ -33,6 +33,23 @@ def _attribution_table(result):
     )
 
 
+NOISE = (
+    "no shift: these scores split a change that is not there; they are noise, not evidence "
+    "against any node"
+)
+
+
+def _shift_lines(result) -> list[str]:
+    """``shift: …`` (the test's answer), and the noise mark when it found no change."""
+    from provcausal.analysis.verdict import shift_text
+
+    if result.shift is None:
+        return []
+    target = result.node_labels.get(result.target, result.target)
+    lines = [f"shift: {shift_text(result.shift, target)}"]
+    return [*lines, f"scores: {NOISE}"] if result.scores_are_noise else lines
+
+
 def _attribution_text(result, show_graph: bool, written: list[str]) -> str:
     target = result.table.set_index("node")["label"].get(result.target, result.target)
     lines = [
@@ -45,6 +62,7 @@ def _attribution_text(result, show_graph: bool, written: list[str]) -> str:
         table_text(_attribution_table(result)),
         LEGEND.format(target=target),
         "",
+        *_shift_lines(result),
         f"verdict: {result.verdict}",
     ]
     from provcausal.analysis.report import readable_note
@@ -234,10 +252,16 @@ def report_cmd(app, output, as_json, **args):
     distributions, what was left out, and the command that reproduces it."""
     result = _run_attribution(app, args)
     _write_report(app, result, args, output)
+    shift = result.shift.to_dict() if result.shift is not None else None
     emit(
-        {"written": [output], "verdict": result.verdict},
+        {
+            "written": [output],
+            "verdict": result.verdict,
+            "shift": shift,
+            "scores_are_noise": result.scores_are_noise,
+        },
         as_json,
-        text=f"verdict: {result.verdict}\nwrote {output}",
+        text="\n".join([*_shift_lines(result), f"verdict: {result.verdict}", f"wrote {output}"]),
     )
 
 
