@@ -1,0 +1,119 @@
+"""Did a node's value become exact in one set only: a copy of a parent, a constant, a clip?
+
+A smooth predictive test compares how well the parents predict a node with and without the
+set; a relation that becomes exact (a port that now copies its upstream value, a step that
+now writes a constant, a new clip at a bound) is a mechanism change it can miss, above all
+with few runs. This test looks for such relations directly:
+
+- *copy of parent j*: the rows where the value equals parent ``j``'s value exactly;
+- *atom*: the rows whose value is one that several rows of one set share although their
+  parents differ (a constant or a bound the step writes whatever its input).
+
+A relation counts only when it holds in some rows of one set and in **none** of the other
+set's rows: "appears only in one set". Its rows are compared between the sets with an exact
+(hypergeometric, one-sided Fisher) test, Bonferroni-corrected over the relations examined.
+Only rows whose parents lie inside the other set's parent range take part, so a relation
+that an unchanged step shows only because its input moved (a max that another input now
+wins, a clip the input now reaches) is not counted; and rows repeated by a bootstrap
+resample are counted once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from provcausal.analysis.mechanisms import NodeSpec, columns
+
+__all__ = ["exactness_test", "exclusive_pvalue"]
+
+#: Values closer than this (relative) count as equal: values read from text files are
+#: copied digit for digit, so a copy is exact up to float rounding.
+RELATIVE_TOLERANCE = 1e-12
+
+
+def exclusive_pvalue(hits: int, rows: int, other_rows: int) -> float:
+    """One-sided exact p-value of ``hits`` of ``rows`` rows of one set holding a relation
+    that none of the ``other_rows`` rows of the other set holds (Fisher's exact test on the
+    2 × 2 table: the chance that all ``hits`` rows fall in this set, given the margins)."""
+    if hits <= 0:
+        return 1.0
+    total = rows + other_rows
+    return math.exp(_log_choose(rows, hits) - _log_choose(total, hits))
+
+
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    scale = np.maximum(np.abs(a), np.abs(b))
+    return np.abs(a - b) <= RELATIVE_TOLERANCE * scale
+
+
+def _distinct_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the repeats of a bootstrap resample (rows with a repeated index)."""
+    return frame[~frame.index.duplicated()] if frame.index.has_duplicates else frame
+
+
+def _within(X: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Rows of ``X`` inside ``reference``'s per-column range (unpadded)."""
+    if not len(reference):
+        return np.zeros(len(X), dtype=bool)
+    lo, hi = np.nanmin(reference, axis=0), np.nanmax(reference, axis=0)
+    return np.all((lo <= X) & (hi >= X), axis=1)
+
+
+def _atoms(y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Values of ``y`` that at least two rows share while their parents ``X`` differ: what a
+    step writes regardless of its input. (A value shared by rows with equal parents is a
+    function of the parents, not a new relation.)"""
+    values, counts = np.unique(y, return_counts=True)
+    atoms = []
+    for value in values[counts >= 2]:
+        parents = X[y == value]
+        if len(np.unique(parents, axis=0)) >= 2:
+            atoms.append(value)
+    return np.array(atoms, dtype=float)
+
+
+def _relations(
+    y: tuple[np.ndarray, np.ndarray], X: tuple[np.ndarray, np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For every relation examined, which rows of each set hold it."""
+    out = [(_equal(y[0], X[0][:, j]), _equal(y[1], X[1][:, j])) for j in range(X[0].shape[1])]
+    for side in (0, 1):
+        atoms = _atoms(y[side], X[side])
+        if len(atoms):
+            out.append((np.isin(y[0], atoms), np.isin(y[1], atoms)))
+    return out
+
+
+def exactness_test(spec: NodeSpec, old: pd.DataFrame, new: pd.DataFrame) -> float:
+    """p-value of "a relation holds exactly in some rows of one set and in none of the
+    other's" for ``spec``'s value (1.0 when no such relation exists, for roots and for 0/1
+    nodes, whose values are all ties). Bonferroni-corrected over the relations examined."""
+    if not spec.parents or spec.kind == "binary":
+        return 1.0
+    old, new = _distinct_rows(old), _distinct_rows(new)
+    parents = list(spec.parents)
+    X_old, X_new = columns(old, parents), columns(new, parents)
+    y_old, y_new = old[spec.name].to_numpy(float), new[spec.name].to_numpy(float)
+    # Only rows of the common parent range, and only rows with every value present.
+    keep_old = _within(X_old, X_new) & np.isfinite(y_old) & np.all(np.isfinite(X_old), axis=1)
+    keep_new = _within(X_new, X_old) & np.isfinite(y_new) & np.all(np.isfinite(X_new), axis=1)
+    y = (y_old[keep_old], y_new[keep_new])
+    X = (X_old[keep_old], X_new[keep_new])
+    if min(len(y[0]), len(y[1])) < 2:
+        return 1.0
+    relations = _relations(y, X)
+    best = 1.0
+    for held_old, held_new in relations:
+        hits_old, hits_new = int(held_old.sum()), int(held_new.sum())
+        if hits_old == 0:
+            best = min(best, exclusive_pvalue(hits_new, len(y[1]), len(y[0])))
+        elif hits_new == 0:
+            best = min(best, exclusive_pvalue(hits_old, len(y[0]), len(y[1])))
+    return min(1.0, best * len(relations)) if relations else 1.0
