@@ -444,6 +444,12 @@ def detect_changes(
     new: pd.DataFrame,
     seed: int,
     change_test: ChangeTest = predictive_test,
+    tested: set[str] | None = None,
 ) -> Changes:
-    """Run ``change_test`` on every node in ``order`` and Holm-correct over them."""
-    return Changes(order, {n: change_test(specs[n], old, new, seed) for n in order})
+    """Run ``change_test`` on every node in ``order`` (or only on ``tested``: the others
+    count as unchanged, p = 1) and Holm-correct over all of ``order``."""
+    raw = {
+        n: change_test(specs[n], old, new, seed) if tested is None or n in tested else 1.0
+        for n in order
+    }
+    return Changes(order, raw)

@@ -53,9 +53,11 @@ def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b) <= RELATIVE_TOLERANCE * scale
 
 
-def _distinct_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` without the repeats of a bootstrap resample (rows with a repeated index)."""
-    return frame[~frame.index.duplicated()] if frame.index.has_duplicates else frame
+def _distinct(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """``frame``'s columns ``names`` without the repeats of a bootstrap resample (rows with
+    a repeated index), as a float matrix."""
+    values = columns(frame, names)
+    return values[~frame.index.duplicated()] if frame.index.has_duplicates else values
 
 
 def _within(X: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -97,10 +99,9 @@ def exactness_test(spec: NodeSpec, old: pd.DataFrame, new: pd.DataFrame) -> floa
     nodes, whose values are all ties). Bonferroni-corrected over the relations examined."""
     if not spec.parents or spec.kind == "binary":
         return 1.0
-    old, new = _distinct_rows(old), _distinct_rows(new)
-    parents = list(spec.parents)
-    X_old, X_new = columns(old, parents), columns(new, parents)
-    y_old, y_new = old[spec.name].to_numpy(float), new[spec.name].to_numpy(float)
+    names = [*spec.parents, spec.name]
+    first, second = _distinct(old, names), _distinct(new, names)
+    X_old, X_new, y_old, y_new = first[:, :-1], second[:, :-1], first[:, -1], second[:, -1]
     # Only rows of the common parent range, and only rows with every value present.
     keep_old = _within(X_old, X_new) & np.isfinite(y_old) & np.all(np.isfinite(X_old), axis=1)
     keep_new = _within(X_new, X_old) & np.isfinite(y_new) & np.all(np.isfinite(X_new), axis=1)
