@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["import", "memory", "lineage", "extraction", "attribution", "accuracy"],
+        choices=["import", "memory", "lineage", "extraction", "attribution", "accuracy", "dowhy"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="keep corpora here between runs")
@@ -116,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                 log,
                 work / "accuracy",
             )
+        if "dowhy" in wanted:  # dowhy's own scenarios side by side (issue 18)
+            from benchmarks import dowhy_scenarios
+
+            seeds = args.trials or (3 if args.quick else 20)
+            report["dowhy_scenarios"] = dowhy_scenarios.run(seeds, args.baseline_trials or 3, log)
     finally:
         if server is not None:
             server.stop()
@@ -218,6 +223,10 @@ def _attribution_lines(report: dict[str, Any]) -> list[str]:
 
 def render(report: dict[str, Any]) -> str:
     lines = []
+    if "dowhy_scenarios" in report:
+        from benchmarks.dowhy_scenarios import render as render_dowhy
+
+        lines.extend(render_dowhy(report["dowhy_scenarios"]))
     for row in report.get("import", []):
         lines.append(
             f"import {row['store']:7} {row['runs']:>7} runs: end to end "

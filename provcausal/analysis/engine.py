@@ -337,6 +337,11 @@ def _retest(order: list[str], raw: dict[str, float]) -> set[str] | None:
     return {n for n in order if raw[n] < SCREEN_P} | set(likeliest)
 
 
+def _first(scores: dict[str, float], position: dict[str, int]) -> str:
+    """The node of the highest score (the first in the order among equal scores)."""
+    return max(scores, key=lambda k: (scores[k], -position[k]))
+
+
 def _summary(
     order: list[str], replicates: Sequence[Replicate], labels: dict[str, str]
 ) -> pd.DataFrame:
@@ -345,11 +350,7 @@ def _summary(
     position = {n: i for i, n in enumerate(order)}
     # Each resample's first node (the first in ``order`` among equal scores), found once per
     # resample: looking it up per node made the summary quadratic in the nodes.
-    firsts = [
-        max(r.scores, key=lambda k, r=r: (r.scores[k], -position[k]))
-        for r in boot
-        if max(r.scores.values()) > 0
-    ]
+    firsts = [_first(r.scores, position) for r in boot if max(r.scores.values()) > 0]
     rows = []
     for node in order:
         # Score and interval come from one pool (the data as given and its resamples), so
