@@ -99,3 +99,16 @@ def test_the_summary_is_linear_in_the_nodes():
     table = engine._summary(order, replicates, {})
     assert time.perf_counter() - started < 10
     assert table["top_frequency"].sum() == 1.0
+
+
+def test_more_nodes_than_the_bound_are_refused_with_the_size_named(monkeypatch):
+    import pytest
+
+    from provcausal.errors import AnalysisError
+
+    monkeypatch.setattr(engine, "MAX_NODES", 10)
+    g, old, new = _chain(12, 20)
+    with pytest.raises(AnalysisError, match="has 11 upstream nodes; attribution is bounded at 10"):
+        attribute_frames(g, old, new, "x0011", repeats=0)
+    assert AnalysisError.exit_code == 2
+    attribute_frames(g, old, new, "x0009", repeats=0)  # 10 nodes: within the bound
