@@ -156,6 +156,7 @@ def dowhy_call(old: pd.DataFrame, new: pd.DataFrame, linear_models: bool) -> tup
     from dowhy.gcm.auto import AssignmentQuality
     from dowhy.gcm.shapley import ShapleyConfig
 
+    gcm.config.disable_progress_bars()
     model = gcm.ProbabilisticCausalModel(GRAPH.copy())
     kwargs: dict[str, Any] = {"shapley_config": ShapleyConfig(n_jobs=1)}
     if linear_models:
