@@ -168,3 +168,21 @@ def test_normal_against_normal_of_every_example_shape_flags_nothing(
     args = ["attribute", "-w", first.workflow, "-b", "normal", "-c", "other", "--repeats", "0"]
     doc = run_cli(*args, "--json", store=sqlite_uri).ok().json()
     assert not [a["node"] for a in doc["attributions"] if a["changed"]]
+
+
+def test_row_ids_are_equal_exactly_for_equal_rows():
+    from provcausal.analysis.exactness import _row_ids
+
+    X = np.random.default_rng(0).integers(0, 4, (300, 3)).astype(float)
+    ids, reference = _row_ids(X), np.unique(X, axis=0, return_inverse=True)[1].ravel()
+    assert np.array_equal(ids[:, None] == ids[None, :], reference[:, None] == reference[None, :])
+
+
+def test_a_discrete_step_whose_values_repeat_in_both_sets_is_not_counted():
+    rng = np.random.default_rng(1)
+
+    def side() -> pd.DataFrame:
+        x = rng.integers(0, 50, 300).astype(float)
+        return pd.DataFrame({"x": x, "y": x + rng.integers(0, 3, 300)})
+
+    assert exactness_test(SPEC, side(), side()) == 1.0
