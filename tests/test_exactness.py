@@ -186,3 +186,21 @@ def test_a_discrete_step_whose_values_repeat_in_both_sets_is_not_counted():
         return pd.DataFrame({"x": x, "y": x + rng.integers(0, 3, 300)})
 
     assert exactness_test(SPEC, side(), side()) == 1.0
+
+
+def test_relations_found_once_on_the_data_as_given_count_again_on_a_resample():
+    from provcausal.analysis.exactness import ExactRelations
+
+    old, new = _frames(_independent, lambda x, rng: x.copy(), rows=20)
+    cache = ExactRelations(old, new)
+    assert cache.pvalue(SPEC, old, new) == exactness_test(SPEC, old, new) < 1e-9
+    rows = np.random.default_rng(2).integers(0, 20, 20)
+    resampled = new.iloc[rows]  # the index names the rows of the data as given
+    # the parent range and the atoms are those of the data as given: close, not identical
+    assert cache.pvalue(SPEC, old, resampled) < 1e-8 and exactness_test(SPEC, old, resampled) < 1e-8
+    assert "y" in cache.found
+    # frames whose index does not name rows of the data as given are tested afresh
+    other = new.set_axis([f"r{i}" for i in range(20)])
+    assert cache.pvalue(SPEC, old, other) == exactness_test(SPEC, old, other)
+    shifted = new.assign(y=new["y"] + 1.0)  # same index, other values
+    assert cache.pvalue(SPEC, old, shifted) == exactness_test(SPEC, old, shifted) == 1.0

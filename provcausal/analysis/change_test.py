@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from provcausal.analysis.exactness import exactness_test
+from provcausal.analysis.exactness import ExactRelations, exactness_test
 from provcausal.analysis.mechanisms import (
     LeastSquares,
     Mechanism,
@@ -65,6 +65,7 @@ def predictive_test(
     variance: bool = False,
     fold_repeats: int | None = None,
     neighbours: NeighbourCache | None = None,
+    exact: ExactRelations | None = None,
 ) -> float:
     """p-value of "``spec``'s mechanism differs between ``old`` and ``new``".
 
@@ -74,19 +75,26 @@ def predictive_test(
     With ``variance``, the same test on residual magnitudes catches noise-level changes.
     ``neighbours``: the local test's neighbour look-ups, shared by the tests of one
     attribution on the data as given and its resamples (see :class:`NeighbourCache`).
-    The exactness test is combined with it (:func:`with_exactness`).
+    The exactness test is combined with it (:func:`with_exactness`; ``exact``: its
+    relations found once on the data as given, see :class:`ExactRelations`).
     """
     p = _smooth_test(spec, old, new, seed, variance, fold_repeats, neighbours)
-    return with_exactness(p, spec, old, new)
+    return with_exactness(p, spec, old, new, exact)
 
 
-def with_exactness(p: float, spec: NodeSpec, old: pd.DataFrame, new: pd.DataFrame) -> float:
+def with_exactness(
+    p: float,
+    spec: NodeSpec,
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    relations: ExactRelations | None = None,
+) -> float:
     """``p`` combined with the exactness test's p-value (Bonferroni over the two tests).
 
     ``p`` is kept as it is when no relation holds in one set only (the exactness p-value is
     then 1): the two tests then reject at most at 1.5 times the level of one, and the
     predictive test's p-values stay what they were wherever nothing became exact."""
-    exact = exactness_test(spec, old, new)
+    exact = relations.pvalue(spec, old, new) if relations else exactness_test(spec, old, new)
     return p if exact >= 1.0 else min(1.0, 2 * min(p, exact))
 
 

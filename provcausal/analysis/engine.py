@@ -38,6 +38,7 @@ from provcausal.analysis.change_test import (
     predictive_test,
 )
 from provcausal.analysis.distance import Distance, binned_kl
+from provcausal.analysis.exactness import ExactRelations
 from provcausal.analysis.mechanisms import (
     Mechanism,
     NodeSpec,
@@ -421,9 +422,9 @@ def attribute_frames(
     order = list(nx.lexicographical_topological_sort(g))
     old = canonical(old[order]).reset_index(drop=True)
     new = canonical(new[order]).reset_index(drop=True)
-    cache = NeighbourCache(old, new)
-    resample_test = change_test or _default_test(quality, fold_repeats=1, neighbours=cache)
-    change_test = change_test or _default_test(quality, neighbours=cache)
+    cache, exact = NeighbourCache(old, new), ExactRelations(old, new)
+    resample_test = change_test or _default_test(quality, 1, cache, exact)
+    change_test = change_test or _default_test(quality, None, cache, exact)
     specs = _specs(g, order, old, new, quality, seed)
     size = num_samples or int(np.clip(4 * max(len(old), len(new)), 1000, 4000))
     pooled = pd.concat([old, new], ignore_index=True)
@@ -470,7 +471,10 @@ def _auto_jobs(plan: _Plan, old: pd.DataFrame, new: pd.DataFrame) -> int:
 
 
 def _default_test(
-    quality: str, fold_repeats: int | None = None, neighbours: NeighbourCache | None = None
+    quality: str,
+    fold_repeats: int | None = None,
+    neighbours: NeighbourCache | None = None,
+    exact: ExactRelations | None = None,
 ) -> ChangeTest:
     """The predictive test; for ``good``/``better`` also on residual magnitudes."""
     return partial(
@@ -478,4 +482,5 @@ def _default_test(
         variance=quality != "fast",
         fold_repeats=fold_repeats,
         neighbours=neighbours,
+        exact=exact,
     )

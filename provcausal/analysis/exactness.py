@@ -27,7 +27,7 @@ import pandas as pd
 
 from provcausal.analysis.mechanisms import NodeSpec, columns
 
-__all__ = ["exactness_test", "exclusive_pvalue"]
+__all__ = ["ExactRelations", "exactness_test", "exclusive_pvalue"]
 
 #: Values closer than this (relative) count as equal: values read from text files are
 #: copied digit for digit, so a copy is exact up to float rounding.
@@ -105,6 +105,42 @@ def _relations(
     return out
 
 
+Relations = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _found(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, Relations]:
+    """Which rows of each set (``[parents..., value]`` matrices) take part (inside the other
+    set's parent range, every value present), and for every relation examined which rows of
+    each set hold it (False for rows that do not take part)."""
+    X_old, X_new, y_old, y_new = first[:, :-1], second[:, :-1], first[:, -1], second[:, -1]
+    keep_old = _within(X_old, X_new) & np.isfinite(y_old) & np.all(np.isfinite(X_old), axis=1)
+    keep_new = _within(X_new, X_old) & np.isfinite(y_new) & np.all(np.isfinite(X_new), axis=1)
+    if min(int(keep_old.sum()), int(keep_new.sum())) < 2:
+        return keep_old, keep_new, []
+    kept = _relations((y_old[keep_old], y_new[keep_new]), (X_old[keep_old], X_new[keep_new]))
+    relations = []
+    for held_old, held_new in kept:
+        full_old, full_new = np.zeros(len(y_old), bool), np.zeros(len(y_new), bool)
+        full_old[keep_old], full_new[keep_new] = held_old, held_new
+        relations.append((full_old, full_new))
+    return keep_old, keep_new, relations
+
+
+def _combined(keep_old: np.ndarray, keep_new: np.ndarray, relations: Relations) -> float:
+    """The smallest exclusive p-value over ``relations``, Bonferroni-corrected."""
+    rows_old, rows_new = int(keep_old.sum()), int(keep_new.sum())
+    if not relations or min(rows_old, rows_new) < 2:
+        return 1.0
+    best = 1.0
+    for held_old, held_new in relations:
+        hits_old, hits_new = int(held_old.sum()), int(held_new.sum())
+        if hits_old == 0:
+            best = min(best, exclusive_pvalue(hits_new, rows_new, rows_old))
+        elif hits_new == 0:
+            best = min(best, exclusive_pvalue(hits_old, rows_old, rows_new))
+    return min(1.0, best * len(relations))
+
+
 def exactness_test(spec: NodeSpec, old: pd.DataFrame, new: pd.DataFrame) -> float:
     """p-value of "a relation holds exactly in some rows of one set and in none of the
     other's" for ``spec``'s value (1.0 when no such relation exists, for roots and for 0/1
@@ -112,21 +148,52 @@ def exactness_test(spec: NodeSpec, old: pd.DataFrame, new: pd.DataFrame) -> floa
     if not spec.parents or spec.kind == "binary":
         return 1.0
     names = [*spec.parents, spec.name]
-    first, second = _distinct(old, names), _distinct(new, names)
-    X_old, X_new, y_old, y_new = first[:, :-1], second[:, :-1], first[:, -1], second[:, -1]
-    # Only rows of the common parent range, and only rows with every value present.
-    keep_old = _within(X_old, X_new) & np.isfinite(y_old) & np.all(np.isfinite(X_old), axis=1)
-    keep_new = _within(X_new, X_old) & np.isfinite(y_new) & np.all(np.isfinite(X_new), axis=1)
-    y = (y_old[keep_old], y_new[keep_new])
-    X = (X_old[keep_old], X_new[keep_new])
-    if min(len(y[0]), len(y[1])) < 2:
-        return 1.0
-    relations = _relations(y, X)
-    best = 1.0
-    for held_old, held_new in relations:
-        hits_old, hits_new = int(held_old.sum()), int(held_new.sum())
-        if hits_old == 0:
-            best = min(best, exclusive_pvalue(hits_new, len(y[1]), len(y[0])))
-        elif hits_new == 0:
-            best = min(best, exclusive_pvalue(hits_old, len(y[0]), len(y[1])))
-    return min(1.0, best * len(relations)) if relations else 1.0
+    return _combined(*_found(_distinct(old, names), _distinct(new, names)))
+
+
+def _given_rows(frame: pd.DataFrame, size: int) -> np.ndarray | None:
+    """The rows of the data as given (``size`` rows, indexed 0..size-1) that ``frame``
+    holds, as its index names them, or None when its index does not name such rows."""
+    rows = frame.index.to_numpy()
+    if rows.dtype.kind not in "iu":
+        return None
+    if len(rows) and not (rows.min() >= 0 and rows.max() < size):
+        return None
+    return rows
+
+
+class ExactRelations:
+    """The relations of each node found once on the data as given (``old`` and ``new``,
+    indexed 0..n-1) and counted again over the distinct rows of each resample, which name
+    in their index the rows they hold: the test on a resample is a few counts instead of a
+    search. Frames that are not rows of the data as given are tested afresh."""
+
+    def __init__(self, old: pd.DataFrame, new: pd.DataFrame) -> None:
+        self.old, self.new = old, new
+        self.found: dict[str, tuple[np.ndarray, np.ndarray, Relations]] = {}
+
+    def pvalue(self, spec: NodeSpec, old: pd.DataFrame, new: pd.DataFrame) -> float:
+        """:func:`exactness_test` of ``spec`` on ``old`` and ``new``."""
+        if not spec.parents or spec.kind == "binary":
+            return 1.0
+        first, second = _given_rows(old, len(self.old)), _given_rows(new, len(self.new))
+        if first is None or second is None or not self._same(spec.name, old, new, first, second):
+            return exactness_test(spec, old, new)
+        if spec.name not in self.found:
+            names = [*spec.parents, spec.name]
+            self.found[spec.name] = _found(columns(self.old, names), columns(self.new, names))
+        keep_old, keep_new, relations = self.found[spec.name]
+        first, second = np.unique(first), np.unique(second)
+        return _combined(
+            keep_old[first], keep_new[second], [(a[first], b[second]) for a, b in relations]
+        )
+
+    def _same(
+        self, node: str, old: pd.DataFrame, new: pd.DataFrame, first: np.ndarray, second: np.ndarray
+    ) -> bool:
+        """Whether the frames' values of ``node`` are those of the rows they name."""
+        return np.array_equal(
+            self.old[node].to_numpy(float)[first], old[node].to_numpy(float), equal_nan=True
+        ) and np.array_equal(
+            self.new[node].to_numpy(float)[second], new[node].to_numpy(float), equal_nan=True
+        )
