@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
             "attribution",
             "accuracy",
             "false_alarms",
+            "dowhy",
         ],
         help="run only these (repeatable)",
     )
@@ -147,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
                 log,
                 work / "false-alarms",
             )
+        if "dowhy" in wanted:  # dowhy's own scenarios side by side (issue 18)
+            from benchmarks import dowhy_scenarios
+
+            seeds = args.trials or (3 if args.quick else 20)
+            report["dowhy_scenarios"] = dowhy_scenarios.run(seeds, args.baseline_trials or 3, log)
     finally:
         if server is not None:
             server.stop()
@@ -249,6 +255,10 @@ def _attribution_lines(report: dict[str, Any]) -> list[str]:
 
 def render(report: dict[str, Any]) -> str:
     lines = []
+    if "dowhy_scenarios" in report:
+        from benchmarks.dowhy_scenarios import render as render_dowhy
+
+        lines.extend(render_dowhy(report["dowhy_scenarios"]))
     for row in report.get("import", []):
         lines.append(
             f"import {row['store']:7} {row['runs']:>7} runs: end to end "

@@ -5,7 +5,10 @@ node and the set indicator given the parents. Both sets are pooled; in cross-val
 held-out row is predicted by a model of the parents alone and by one that also knows the set
 (with interactions for linear models); the per-row loss differences are tested one-sided.
 Every row is compared with itself, so the test is calibrated and a shifted or narrowed parent
-range does not make an unchanged (even deterministic) step look changed.
+range does not make an unchanged (even deterministic) step look changed. Beside it, the
+exactness test (:mod:`~provcausal.analysis.exactness`) looks for a relation that holds
+exactly in one set only (a copy of a parent, a constant, a clip), which a smooth model can
+miss; the two p-values are combined by Bonferroni before the Holm correction over nodes.
 
 Any callable with the signature of :data:`ChangeTest` can replace :func:`predictive_test`.
 """
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from provcausal.analysis.exactness import ExactRelations, exactness_test
 from provcausal.analysis.mechanisms import (
     LeastSquares,
     Mechanism,
@@ -38,6 +42,7 @@ __all__ = [
     "holm",
     "predictive_test",
     "detect_changes",
+    "with_exactness",
 ]
 
 #: Holm-adjusted level at which a mechanism counts as changed. Faults in the paper's
@@ -60,6 +65,7 @@ def predictive_test(
     variance: bool = False,
     fold_repeats: int | None = None,
     neighbours: NeighbourCache | None = None,
+    exact: ExactRelations | None = None,
 ) -> float:
     """p-value of "``spec``'s mechanism differs between ``old`` and ``new``".
 
@@ -69,7 +75,39 @@ def predictive_test(
     With ``variance``, the same test on residual magnitudes catches noise-level changes.
     ``neighbours``: the local test's neighbour look-ups, shared by the tests of one
     attribution on the data as given and its resamples (see :class:`NeighbourCache`).
+    The exactness test is combined with it (:func:`with_exactness`; ``exact``: its
+    relations found once on the data as given, see :class:`ExactRelations`).
     """
+    p = _smooth_test(spec, old, new, seed, variance, fold_repeats, neighbours)
+    return with_exactness(p, spec, old, new, exact)
+
+
+def with_exactness(
+    p: float,
+    spec: NodeSpec,
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    relations: ExactRelations | None = None,
+) -> float:
+    """``p`` combined with the exactness test's p-value (Bonferroni over the two tests).
+
+    ``p`` is kept as it is when no relation holds in one set only (the exactness p-value is
+    then 1): the two tests then reject at most at 1.5 times the level of one, and the
+    predictive test's p-values stay what they were wherever nothing became exact."""
+    exact = relations.pvalue(spec, old, new) if relations else exactness_test(spec, old, new)
+    return p if exact >= 1.0 else min(1.0, 2 * min(p, exact))
+
+
+def _smooth_test(
+    spec: NodeSpec,
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    seed: int,
+    variance: bool,
+    fold_repeats: int | None,
+    neighbours: NeighbourCache | None,
+) -> float:
+    """The predictive test alone (see :func:`predictive_test`)."""
     from scipy import stats
 
     node, parents = spec.name, list(spec.parents)
@@ -414,6 +452,12 @@ def detect_changes(
     new: pd.DataFrame,
     seed: int,
     change_test: ChangeTest = predictive_test,
+    tested: set[str] | None = None,
 ) -> Changes:
-    """Run ``change_test`` on every node in ``order`` and Holm-correct over them."""
-    return Changes(order, {n: change_test(specs[n], old, new, seed) for n in order})
+    """Run ``change_test`` on every node in ``order`` (or only on ``tested``: the others
+    count as unchanged, p = 1) and Holm-correct over all of ``order``."""
+    raw = {
+        n: change_test(specs[n], old, new, seed) if tested is None or n in tested else 1.0
+        for n in order
+    }
+    return Changes(order, raw)

@@ -126,7 +126,10 @@ def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
 
     kept = table[~expand].copy()
     kept["deps"] = kept.apply(deps, axis=1) if len(kept) else kept["deps"]
-    return pd.concat([kept, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
+    ports = pd.DataFrame(rows, columns=table.columns)
+    # A split process that reads another split process's ports depends on those ports too.
+    ports["deps"] = ports.apply(deps, axis=1) if len(ports) else ports["deps"]
+    return pd.concat([kept, ports], ignore_index=True)
 
 
 def _run_rows(rows: list[dict[str, Any]], formed_by: dict[str, int]) -> list[dict[str, Any]]:
