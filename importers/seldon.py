@@ -4,7 +4,9 @@ Every request id (Kafka key) is one **sample**. Per request: an activity for the
 inputs (node ``<pipe>.inputs``, generating the request tensors), one per step that has messages
 (node = step name, using its sources' tensors, generating its output tensors), and one for the
 pipeline's outputs (node ``<pipe>.outputs``). Tensors are entities whose ``prov:value`` is
-their first element (the whole tensor is kept as ``provcausal:data``).
+their first element (the whole tensor is kept as ``provcausal:data``). A step that returns one
+of several tensors per request records them as out-ports, each a variable ``step.tensor``
+(:mod:`provcausal.importers.seldon_ports`).
 
 Edges come from the spec (inputs, triggers, tensorMap, bare-name rules); without a spec from
 the ``x-seldon-route`` header (``--verbose``); otherwise from tensors whose contents match,
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +116,7 @@ def _route(message: Message | None, renames: dict[str, str]) -> list[str] | None
     return out
 
 
-def _emitted(requests: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
+def _emitted(requests: Iterable[_Request]) -> list[tuple[str, list[tuple[str, Any]]]]:
     """(step, [(tensor, datatype), …]) for every step output message of ``requests``; a
     message that cannot be read is left out here (its request reports it)."""
     out = []
