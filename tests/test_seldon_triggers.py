@@ -158,3 +158,24 @@ def test_ten_experiments_rank_the_fault_first(tmp_path, fault, least):
     results = [_experiment(tmp_path, seed, fault) for seed in range(1, 11)]
     hits = sum(hit for hit, _ in results)
     assert hits >= least, results
+
+
+@pytest.mark.slow
+def test_anomalies_on_a_seldon_pipeline_explain_its_declared_output(tmp_path, sqlite_uri):
+    """triage's priority is consumed by no step once triage is split (its manual_review flag
+    varies): a second sink. anomalies, like attribute, explains the declared output."""
+    spec = str(seldon_claims.write_spec(tmp_path / "spec.yaml"))
+    for label, requests in (
+        ("normal", seldon_claims.simulate(60, seed=7)),
+        ("bad", seldon_claims.simulate(4, seed=8, complexity_bug=True)),
+    ):
+        path = seldon_claims.write_inspect(
+            tmp_path / f"{label}.txt", requests, fmt="raw29", verbose=True
+        )
+        with open_store(sqlite_uri) as store:
+            import_paths(store, "seldon", [path], "claims", label=label, pipeline=spec)
+    from provcausal.analysis.anomaly import anomalies
+
+    with open_store(sqlite_uri) as store:
+        result = anomalies(store, "claims", requests[1]["key"], baseline="normal", seed=0)
+    assert result.attrs["target"] == "insurance-claims.outputs"
