@@ -179,3 +179,16 @@ def test_anomalies_on_a_seldon_pipeline_explain_its_declared_output(tmp_path, sq
     with open_store(sqlite_uri) as store:
         result = anomalies(store, "claims", requests[1]["key"], baseline="normal", seed=0)
     assert result.attrs["target"] == "insurance-claims.outputs"
+
+
+def test_which_steps_get_out_ports():
+    from provcausal.importers.seldon_ports import step_ports
+
+    always_two = [("s", [("mean", "FP64"), ("std", "FP64")])] * 3
+    one_of_two = [("c", [("a", "BOOL")]), ("c", [("b", "BOOL")])]
+    sometimes = [("t", [("p", "FP64")]), ("t", [("p", "FP64"), ("q", "INT64")])]
+    ports = step_ports([*always_two, *one_of_two, *sometimes], None)
+    # a step that always emits the same tensors stays one variable (its first tensor)
+    assert ports.ports == {"c": ["a", "b"], "t": ["p", "q"]}
+    assert ports.presence_nodes() == ["c.a", "c.b"]  # BOOL: presence; INT64 q: its value
+    assert ports.out_ports("c") == {"a": "a", "b": "b"} and ports.out_ports("s") is None
