@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         "--workflow-kinds", default="gcratio,claims,nodered", help="example workflows to run"
     )
     parser.add_argument(
-        "--shapes", type=lambda t: t.split(","), help="accuracy shapes, e.g. switch,ports"
+        "--shapes",
+        type=lambda t: t.split(","),
+        help="accuracy rows: shapes, or shape:fault, e.g. switch,triggers:input",
     )
     parser.add_argument("--repeats", type=int, help="accuracy: bootstrap repeats per call")
     parser.add_argument(
@@ -129,10 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             report["attribution_startup"] = _attribution(args, work, report, log)
         if "accuracy" in wanted:
             from benchmarks import accuracy
-            from provcausal.examples.shapes import SHAPES
 
             report["accuracy"] = accuracy.run(
-                args.shapes or list(SHAPES),
+                args.shapes or accuracy.DEFAULT_ROWS,
                 args.trials or (3 if args.quick else 20),
                 0 if args.repeats is None else args.repeats,
                 log,

@@ -252,7 +252,8 @@ def _prepared(uri: str, culprit_label: str | None = None) -> tuple[Any, str, str
     if culprit_label:
         by_label = [n for n, lab in prep.labels.items() if lab == culprit_label]
         culprit = by_label[0] if by_label else culprit_label
-    return prep, resolve_target(prep.graph, None), culprit
+    declared = prep.outputs[0] if len(prep.outputs) == 1 else None  # a Seldon pipeline's
+    return prep, resolve_target(prep.graph, declared), culprit
 
 
 def workflow_data(kind: str, rows: int, seed: int, work: Path) -> tuple[Any, str, str]:

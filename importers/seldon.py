@@ -4,7 +4,9 @@ Every request id (Kafka key) is one **sample**. Per request: an activity for the
 inputs (node ``<pipe>.inputs``, generating the request tensors), one per step that has messages
 (node = step name, using its sources' tensors, generating its output tensors), and one for the
 pipeline's outputs (node ``<pipe>.outputs``). Tensors are entities whose ``prov:value`` is
-their first element (the whole tensor is kept as ``provcausal:data``).
+their first element (the whole tensor is kept as ``provcausal:data``). A step that returns one
+of several tensors per request records them as out-ports, each a variable ``step.tensor``
+(:mod:`provcausal.importers.seldon_ports`).
 
 Edges come from the spec (inputs, triggers, tensorMap, bare-name rules); without a spec from
 the ``x-seldon-route`` header (``--verbose``); otherwise from tensors whose contents match,
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from provcausal.importers.seldon_inspect import (
     tensor_values,
     xid_time,
 )
+from provcausal.importers.seldon_ports import StepPorts, step_ports
 from provcausal.importers.seldon_spec import PipelineSpec, Ref, parse_spec
 
 from provcausal.errors import BadInputError, InvalidParameterError
@@ -113,6 +116,22 @@ def _route(message: Message | None, renames: dict[str, str]) -> list[str] | None
     return out
 
 
+def _emitted(requests: Iterable[_Request]) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """(step, [(tensor, datatype), …]) for every step output message of ``requests``; a
+    message that cannot be read is left out here (its request reports it)."""
+    out = []
+    for req in requests:
+        for (kind, name, direction), message in req.messages.items():
+            if kind != "model" or direction != "outputs":
+                continue
+            try:
+                tensors = _tensors(message, "outputs")
+            except _BadMessage:
+                continue
+            out.append((name, [(str(t.get("name", "")), t.get("datatype")) for t, _ in tensors]))
+    return out
+
+
 class _Request:
     """The messages of one request id, by (kind, name, direction)."""
 
@@ -187,9 +206,10 @@ class SeldonImporter(Importer):
             {n for r in requests.values() for (k, n, _) in r.messages if k == "pipeline"}
             | ({spec.name} if spec else set())
         )
+        ports = step_ports(_emitted(requests.values()), spec)
         for req in requests.values():
             try:
-                how.add(self._request(b, run, req, spec, pipelines, renames))
+                how.add(self._request(b, run, req, spec, pipelines, renames, ports))
             except _BadMessage as exc:
                 err = BadInputError(
                     f"request {req.key}: {exc}", path=exc.message.path, line=exc.message.line
@@ -234,7 +254,12 @@ class SeldonImporter(Importer):
             samples=len(requests),
             warnings=warnings,
             skipped=skipped,
-            run_metadata={fc.GATED_NODES: gated, "pipelines": pipelines, fc.OUTPUT_NODES: outputs},
+            run_metadata={
+                fc.GATED_NODES: gated,
+                fc.PRESENCE_NODES: ports.presence_nodes(),
+                "pipelines": pipelines,
+                fc.OUTPUT_NODES: outputs,
+            },
         )
 
     def _entities(
@@ -277,10 +302,13 @@ class SeldonImporter(Importer):
         spec: PipelineSpec | None,
         pipelines: list[str],
         renames: dict[str, str],
+        ports: StepPorts | None = None,
     ) -> str:
         """Add one request (one sample); returns how its edges were found: ``spec``,
         ``route`` (x-seldon-route headers), ``values`` (matched tensor contents) or ``none``."""
-        return _RequestDocument(self, b, run, req, spec, pipelines, renames).build()
+        return _RequestDocument(
+            self, b, run, req, spec, pipelines, renames, ports or StepPorts()
+        ).build()
 
     def _candidates(
         self,
@@ -369,9 +397,10 @@ class _RequestDocument:
         spec: PipelineSpec | None,
         pipelines: list[str],
         renames: dict[str, str],
+        ports: StepPorts,
     ) -> None:
         self.importer, self.b, self.run, self.req = importer, b, run, req
-        self.spec, self.pipelines, self.renames = spec, pipelines, renames
+        self.spec, self.pipelines, self.renames, self.ports = spec, pipelines, renames, ports
         when_s = xid_time(req.key)
         self.when = times.from_epoch(when_s) if when_s else None
         self.steps = self._steps()
@@ -434,8 +463,12 @@ class _RequestDocument:
                 for e in self.pipe_in[pipe].values():
                     b.generated(e, t)
         for step in self.steps:
+            out_ports = self.ports.out_ports(step)
             t = self.task(
-                step, req.get("model", step, "outputs") or req.get("model", step, "inputs")
+                step,
+                req.get("model", step, "outputs") or req.get("model", step, "inputs"),
+                # tensors that vary per request: which output is which port (each a variable)
+                outPorts=json.dumps(out_ports) if out_ports else None,
             )
             for e in self.outputs[step].values():
                 b.generated(e, t)

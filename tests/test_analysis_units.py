@@ -58,20 +58,25 @@ def test_unobserved_nodes_are_contracted_parents_to_children():
     assert g.graph["contracted"] == {"cat": "unobserved"}
 
 
-def test_metrics_value_duration_latency_and_gated_zero():
+def test_metrics_value_duration_latency_gated_missing_and_presence():
     t = table(
         [
             ("1", "r", "a", "s1", 0, 5.0, 0.5, 10.0, 10.5, False, []),
             ("2", "r", "b", "s1", 0, 7.0, 0.25, 11.0, 11.25, False, ["1"]),
             ("3", "r", "a", "s2", 0, 6.0, 0.5, 20.0, 20.5, False, []),
+            ("4", "r", "f", "s1", 0, 0.0, 0.1, 10.5, 10.6, False, ["1"]),
+            ("5", "r", "f", "s2", 0, None, 0.1, 20.5, 20.6, False, ["3"]),
         ]
     )
-    assert metric_frame(t, "value", gated=["b"]).to_dict() == {
-        "a": {"s1": 5.0, "s2": 6.0},
-        "b": {"s1": 7.0, "s2": 0.0},
-    }
+    # b did not run for s2: missing (routing models it), not 0; the presence variable f is
+    # 1 where its task emitted it (even a BOOL [false]) and 0 where the task ran without it
+    frame = metric_frame(t, "value", presence=["f"])
+    assert frame["a"].tolist() == [5.0, 6.0]
+    assert frame["b"].isna().tolist() == [False, True]
+    assert frame["f"].tolist() == [1.0, 0.0]
+    assert metric_frame(t, "value")["f"].isna().tolist() == [False, True]
     assert metric_frame(t, "duration")["b"].isna().tolist() == [False, True]
-    assert metric_frame(t, "latency").loc["s1"].tolist() == [0.5, 1.25]
+    assert metric_frame(t, "latency").loc["s1"].tolist() == pytest.approx([0.5, 1.25, 0.6])
     with pytest.raises(InvalidParameterError, match="unknown metric 'speed'") as caught:
         metric_frame(t, "speed")
     assert caught.value.parameters == ("metric",)

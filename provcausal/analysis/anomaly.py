@@ -183,6 +183,8 @@ def anomalies(
     if key not in prep.comparison.index:
         raise AnalysisError(f"sample {sample!r} has incomplete data for {prep.metric}")
     graph = prep.graph
+    if target is None and len(prep.outputs) == 1 and prep.outputs[0] in graph:
+        target = prep.outputs[0]  # the declared output (a Seldon pipeline's), as attribute's
     target = resolve_target(graph, target, prep.labels, workflow, prep.metric)
     keep = nx.ancestors(graph, target) | {target}
     sub = graph.subgraph(keep).copy()

@@ -196,7 +196,8 @@ def _outputs(runs: list[dict[str, Any]]) -> list[str]:
 
 
 def _gated(runs: list[dict[str, Any]]) -> set[str]:
-    return {n for r in runs for n in fc.gated_nodes(r)}
+    """Presence variables (1 emitted, 0 not); gated steps stay NaN for routing."""
+    return {n for r in runs for n in fc.presence_nodes(r)}
 
 
 _FORMED = {

@@ -11,6 +11,12 @@ node's mechanism therefore learns "value when reached" from the rows with route 
 simulating the target keeps the routing in place: an unreached branch contributes nothing.
 Sibling routes (branches of one decision, with the same parents) are chained, the first one
 a parent of the others, so that simulated samples take one branch as the data did.
+
+A decision may also be recorded as flags: a Seldon step that returns one of several BOOL
+tensors gives one 0/1 variable per tensor (``step.tensor``), exactly one of them 1 per sample.
+Such exclusive flags (same parents, 0/1, summing to 1 in every sample of both sets) are chained
+the same way, each a parent of the later ones: the last is then exact in the others, so a
+changed decision is one mechanism change (of the first flag), not split between copies.
 """
 
 from __future__ import annotations
@@ -94,8 +100,44 @@ def add_routing(
             f"kept all samples, routing modelled as {route}"
         )
     _chain_siblings(g, groups)
+    out.notes += _chain_exclusive_flags(g, graph, old, new, labels)
     out.graph, out.baseline, out.comparison = g, old, new
     return out
+
+
+def _is_flag(column: pd.Series) -> bool:
+    return bool(column.notna().all() and column.isin((0.0, 1.0)).all())
+
+
+def _chain_exclusive_flags(
+    g: nx.DiGraph,
+    graph: nx.DiGraph,
+    baseline: pd.DataFrame,
+    comparison: pd.DataFrame,
+    labels: dict[str, str],
+) -> list[str]:
+    """Chain each group of exclusive flags (see the module docstring); the notes."""
+    both = pd.concat([baseline, comparison])
+    if both.empty:
+        return []
+    by_parents: dict[tuple[str, ...], list[str]] = {}
+    for node in sorted(graph.nodes):
+        if node in both.columns and graph.in_degree(node) and _is_flag(both[node]):
+            by_parents.setdefault(tuple(sorted(graph.predecessors(node))), []).append(node)
+    notes = []
+    for flags in by_parents.values():
+        if len(flags) < 2 or not (both[flags].sum(axis=1) == 1.0).all():
+            continue
+        if any(nx.has_path(g, b, a) for a in flags for b in flags if a != b):
+            continue
+        for i, later in enumerate(flags[1:], start=1):
+            for earlier in flags[:i]:
+                g.add_edge(earlier, later)
+        notes.append(
+            f"exclusive flags {', '.join(labels.get(f, f) for f in flags)}: exactly one is "
+            "set per sample; modelled as one decision (each a parent of the later ones)"
+        )
+    return notes
 
 
 def _chain_siblings(g: nx.DiGraph, groups: dict[str, list[str]]) -> None:

@@ -30,9 +30,12 @@ def default_metric(tasks: pd.DataFrame) -> str:
     return "value" if (share >= 0.5).mean() >= 0.5 else "latency"
 
 
-def metric_frame(tasks: pd.DataFrame, metric: str, gated: Iterable[str] = ()) -> pd.DataFrame:
-    """Samples × nodes of ``metric``. A trigger-gated node that did not run for a sample gets
-    0 for ``value`` (an absent trigger tensor means false); other gaps stay NaN."""
+def metric_frame(tasks: pd.DataFrame, metric: str, presence: Iterable[str] = ()) -> pd.DataFrame:
+    """Samples × nodes of ``metric``. A node that did not run for a sample is NaN there (a
+    gated node: :mod:`provcausal.analysis.routing` gives it a route variable). A
+    ``presence`` variable (an out-port of a Seldon step that returns one of several flag
+    tensors) is, for ``value``, 1 where its task emitted the output and 0 where the task
+    ran without it."""
     if metric not in METRICS:
         raise InvalidParameterError(
             f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}", "metric"
@@ -46,16 +49,15 @@ def metric_frame(tasks: pd.DataFrame, metric: str, gated: Iterable[str] = ()) ->
         values = finished - observed["sample"].map(sample_start)
     else:
         values = observed[metric]
+        flags = observed["node"].isin(set(presence))
+        if metric == "value" and flags.any():
+            values = values.where(~flags, values.notna().astype("float64"))
     frame = (
         observed.assign(_v=values)
         .pivot(index="sample", columns="node", values="_v")
         .astype("float64")
     )
     frame.columns.name = None
-    if metric == "value":
-        for node in gated:
-            if node in frame.columns:
-                frame[node] = frame[node].fillna(0.0)
     return frame.loc[canonical_order(tasks, frame.index)]
 
 

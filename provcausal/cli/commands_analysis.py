@@ -287,7 +287,12 @@ ANOMALY_LEGEND = (
     help="Normal runs to learn from (the sample's own run is always left out). Default: runs "
     "labelled normal, else runs whose label differs from the sample's, else all other runs.",
 )
-@click.option("--target", "-t", metavar="NODE", help="Default: the workflow's single sink.")
+@click.option(
+    "--target",
+    "-t",
+    metavar="NODE",
+    help="Default: the declared output (a Seldon pipeline's), else the single sink.",
+)
 @click.option("--metric", "-m", type=METRIC, help="As for attribute.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @json_option

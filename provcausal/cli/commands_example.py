@@ -117,15 +117,25 @@ WRITERS = {"gcratio": _write_gcratio, "claims": _write_claims, "nodered": _write
 @click.argument(
     "name",
     type=click.Choice(
-        ["gcratio", "claims", "nodered", "fanout", "switch", "sinks", "ports", "renamed"]
+        [
+            "gcratio",
+            "claims",
+            "nodered",
+            "fanout",
+            "switch",
+            "sinks",
+            "ports",
+            "renamed",
+            "triggers",
+        ]
     ),
 )
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--runs",
     type=click.IntRange(5, 100_000),
-    help="Runs (gcratio, ports), requests (claims, renamed) or messages (nodered, fanout, "
-    "switch, sinks) per set. Default: 30 for the paper's examples, enough for the shapes.",
+    help="Runs (gcratio, ports), requests (claims, renamed, triggers) or messages (nodered, "
+    "fanout, switch, sinks) per set. Default: 30 for the paper's examples, enough for the shapes.",
 )
 @click.option(
     "--fault",
@@ -147,7 +157,9 @@ def example_cmd(app, name, folder, runs, fault, seed, force, as_json):
     claim-complexity), nodered (profiler logs and flow, one node delayed by 0.5-1 s). Real
     shapes: fanout (Node-RED fan-out through link out/in), switch (rbe, a 90/10 switch, a
     join), sinks (two files), ports (a SciPipe process with two out-ports, a fan-in), renamed
-    (a Seldon pipeline against a renamed deployment of itself)."""
+    (a Seldon pipeline against a renamed deployment of itself), triggers (a Seldon classifier
+    returning one of two BOOL tensors that trigger two payout steps, a bug in the classifier
+    deployed as a second pipeline)."""
     from provcausal.examples import shapes
 
     if fault and name not in shapes.SHAPES:

@@ -58,6 +58,7 @@ __all__ = [
     "run_count",
     "node_labels",
     "gated_nodes",
+    "presence_nodes",
     "output_nodes",
     "workflow_document",
     "set_run_state",
@@ -118,6 +119,7 @@ HAS_VALUES = "has_values"  #: whether any task has a value
 WARNINGS = "warnings"  #: the import's warnings
 NODE_LABELS = "node_labels"  #: node id -> human-readable name
 GATED_NODES = "gated_nodes"  #: nodes that run only for some samples
+PRESENCE_NODES = "presence_nodes"  #: out-port variables: 1 when emitted, 0 when not
 OUTPUT_NODES = "output_nodes"  #: nodes the run declares as the workflow's output
 SKIPPED = "skipped"  #: how many bad inputs were skipped
 
@@ -229,6 +231,12 @@ def node_labels(workflow: Mapping[str, Any]) -> dict[str, str]:
 def gated_nodes(workflow: Mapping[str, Any]) -> list[str]:
     """Nodes that run only for some samples (Seldon steps behind a trigger)."""
     return [str(n) for n in _meta(workflow).get(GATED_NODES) or []]
+
+
+def presence_nodes(workflow: Mapping[str, Any]) -> list[str]:
+    """Out-port variables (``step.tensor``) that are 1 when the task emitted the output and 0
+    when it ran without it (a Seldon step returning one of several flag tensors)."""
+    return [str(n) for n in _meta(workflow).get(PRESENCE_NODES) or []]
 
 
 def output_nodes(workflow: Mapping[str, Any]) -> list[str]:
