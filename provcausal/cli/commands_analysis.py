@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import shlex
+import warnings
 
 import click
 
-from provcausal.cli.output import Bar, emit, json_option, output_file_option, table_text
+from provcausal.cli.output import (
+    Bar,
+    emit,
+    json_option,
+    output_file_option,
+    plot_text,
+    shown,
+    table_text,
+)
 from provcausal.cli.params import NAME
 from provcausal.errors import BadInputError
 
@@ -43,17 +52,17 @@ def _attribution_text(result, show_graph: bool, written: list[str]) -> str:
         f"{len(result.graph)} nodes, quality {result.quality}, seed {result.seed}",
         "",
         table_text(_attribution_table(result)),
-        LEGEND.format(target=target),
+        LEGEND.format(target=shown(target)),
         "",
-        f"verdict: {result.verdict}",
+        f"verdict: {shown(result.verdict)}",
     ]
     from provcausal.analysis.report import readable_note
 
-    lines += [f"note: {readable_note(n, result.node_labels)}" for n in result.notes]
+    lines += [f"note: {shown(readable_note(n, result.node_labels))}" for n in result.notes]
     lines += [f"wrote {path}" for path in written]
     if show_graph:
         lines.append("graph used (cause -> effect):")
-        lines += [f"  {a} -> {b}" for a, b in sorted(result.graph.edges)]
+        lines += [f"  {shown(a)} -> {shown(b)}" for a, b in sorted(result.graph.edges)]
     for other in result.also:
         lines += ["", _attribution_text(other, False, [])]
     return "\n".join(lines)
@@ -75,14 +84,22 @@ def _plot(result, path: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(table) + 1.5))
     low = (table["score"] - table["ci_low"]).clip(lower=0)
     high = (table["ci_high"] - table["score"]).clip(lower=0)
-    ax.barh(table["label"], table["score"], xerr=[low, high], color="#4C72B0", capsize=3)
-    ax.set_xlabel(f"contribution to the change of {result.target} ({result.metric})")
+    # Names are text, never TeX ($…$) and never merged categories: one bar per row.
+    rows = range(len(table))
+    ax.barh(rows, table["score"], xerr=[low, high], color="#4C72B0", capsize=3)
+    ax.set_yticks(rows, [plot_text(label) for label in table["label"]])
+    ax.set_xlabel(plot_text(f"contribution to the change of {result.target} ({result.metric})"))
     import textwrap
 
-    ax.set_title("\n".join(textwrap.wrap(f"{result.workflow}: {result.verdict}", 90)), fontsize=8)
+    title = textwrap.wrap(plot_text(f"{result.workflow}: {result.verdict}"), 90)
+    ax.set_title("\n".join(title), fontsize=8)
+    for text in [*ax.get_yticklabels(), ax.title, ax.xaxis.label]:
+        text.set_parse_math(False)
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=120)
+        with warnings.catch_warnings():  # a name in a script the font lacks: drawn as a box
+            warnings.filterwarnings("ignore", message="Glyph .* missing from")
+            fig.savefig(path, dpi=120)
     except ValueError as exc:  # an extension matplotlib cannot write
         raise BadInputError(str(exc), path=path) from None
     finally:
@@ -237,7 +254,7 @@ def report_cmd(app, output, as_json, **args):
     emit(
         {"written": [output], "verdict": result.verdict},
         as_json,
-        text=f"verdict: {result.verdict}\nwrote {output}",
+        text=f"verdict: {shown(result.verdict)}\nwrote {shown(output)}",
     )
 
 
@@ -288,14 +305,15 @@ def anomalies_cmd(app, workflow, sample, baseline, target, metric, seed, as_json
     doc = {**attrs, "attributions": table.to_dict(orient="records")}
     text = "\n".join(
         [
-            f"sample {attrs['sample']}: contributions to its {attrs['target']} ({attrs['metric']})",
+            f"sample {shown(attrs['sample'])}: contributions to its {shown(attrs['target'])} "
+            f"({attrs['metric']})",
             f"baseline: {attrs['baseline']}: {attrs['baseline_runs']} runs, "
             f"{attrs['baseline_samples']} samples",
             "",
             table_text(table),
-            ANOMALY_LEGEND.format(target=attrs["target"]),
+            ANOMALY_LEGEND.format(target=shown(attrs["target"])),
             "",
-            f"verdict: {attrs['verdict']}",
+            f"verdict: {shown(attrs['verdict'])}",
         ]
     )
     emit(doc, as_json, text=text)
