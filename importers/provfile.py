@@ -9,7 +9,7 @@ associated agent's label, else the activity's ``prov:label``, else its local nam
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import prov.model as pm
@@ -18,7 +18,9 @@ from provcausal.importers.base import (
     Importer,
     ImportOptions,
     RunSource,
+    check_nesting,
     content_digest,
+    lone_surrogate_line,
     read_text,
 )
 from provcausal.importers.jsonld import inline_contexts, looks_like_jsonld
@@ -109,12 +111,14 @@ def read_prov(text: str, path: Path) -> pm.ProvDocument:
         )
     if fmt == "provn":
         _check_provn(text, path)
+    if fmt == "json":
+        check_nesting(text, path)  # prov's reader and the store's encoder recurse per level
     if fmt == "jsonld":
         text = inline_contexts(text, str(path))  # never fetch a context, never read a file
     try:
         with warnings.catch_warnings():  # prov warns about minted prefixes: not the user's problem
             warnings.simplefilter("ignore")
-            return deserialize(text, fmt)
+            document = deserialize(text, fmt)
     except MissingDependencyError:
         raise
     except Exception as exc:  # prov raises many kinds; all mean the same to the user
@@ -122,6 +126,33 @@ def read_prov(text: str, path: Path) -> pm.ProvDocument:
             f"cannot read this {fmt} document: {type(exc).__name__}: {str(exc)[:200]}",
             path=str(path),
         ) from None
+    _check_text(document, text, path)
+    return document
+
+
+def _texts(document: pm.ProvDocument) -> Iterator[str]:
+    """Every identifier, attribute and namespace of ``document`` as text."""
+    for bundle in [document, *document.bundles]:
+        yield from (ns.uri for ns in bundle.get_registered_namespaces())
+        for record in bundle.get_records():
+            yield str(record.identifier)
+            for key, value in record.attributes:
+                yield str(key)
+                yield str(value)
+
+
+def _check_text(document: pm.ProvDocument, text: str, path: Path) -> None:
+    """Refuse what no store can hold: a lone surrogate (``"\\ud800"`` in JSON, ``\\uD800``
+    in Turtle) is half of a UTF-16 pair, not text."""
+    for value in _texts(document):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadInputError(
+                f"{value[exc.start]!r} in {value[:60]!r} is half of a UTF-16 pair, not text",
+                path=str(path),
+                line=lone_surrogate_line(text),
+            ) from None
 
 
 class ProvImporter(Importer):
