@@ -167,3 +167,58 @@ def test_nesting_is_measured_fast_and_strings_do_not_count() -> None:
     started = time.perf_counter()
     assert json_nesting("[" + "1.5, " * 2_000_000 + "1]") == 1
     assert time.perf_counter() - started < 2
+
+
+# 10. Seldon pipeline specs --------------------------------------------------------------------
+
+SELDON_LINE = (
+    "seldon.default.model.m1.outputs\tcifeiq8fh5ss738i5bqg\t"
+    '{"modelName":"m1","outputs":[{"name":"o","datatype":"FP32","shape":["1"],'
+    '"contents":{"fp32Contents":[1.0]}}]}\n'
+)
+_BOMB = "\n".join(
+    [
+        "kind: Pipeline",
+        'metadata: {name: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]}',
+        "spec:",
+        "  steps:",
+        *(
+            f"    - name: &{b} [{', '.join([f'*{a}'] * 9)}]"
+            for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        (_BOMB, "YAML aliases expand to more than 100,000 nodes"),
+        ("kind: Pipeline\nmetadata: &m {name: p, x: *m}\n", "an alias refers to a node"),
+        ("kind: Pipeline\nmetadata: {name: p}\nspec: [1]\n", "key 'spec': expected a mapping"),
+        ("kind: Pipeline\nmetadata: [p]\n", "key 'metadata': expected a mapping"),
+        (
+            "kind: Pipeline\nmetadata: {name: p}\nspec:\n  steps: [{name: a}]\n"
+            "  output: {steps: 5}\n",
+            "key 'spec.output.steps': expected a list",
+        ),
+        (
+            "kind: Pipeline\nmetadata: {name: p}\nspec:\n  steps: [{name: a, tensorMap: [1]}]\n",
+            "key 'spec.steps[0].tensorMap': expected a mapping",
+        ),
+        (
+            "kind: Pipeline\nmetadata: {name: p}\nspec:\n  steps: [{name: [a, b]}]\n",
+            "key 'spec.steps[0].name': expected a name",
+        ),
+        ("kind: Pipeline\nmetadata: {name: p}\nspec: " + "[" * 5000, "YAML"),
+    ],
+)
+def test_bad_pipeline_specs_are_exit_2_naming_the_key(tmp_path, yaml_text, message) -> None:
+    assert len(_BOMB) < 700  # the bomb was 629 bytes
+    spec = tmp_path / "pipeline.yaml"
+    spec.write_text(yaml_text)
+    inspect = tmp_path / "inspect.txt"
+    inspect.write_text(SELDON_LINE)
+    started = time.perf_counter()
+    imported(store_of(tmp_path), "seldon", inspect, "--pipeline", spec).error(2, message)
+    assert time.perf_counter() - started < 10
