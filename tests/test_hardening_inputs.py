@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from provcausal.examples import nodered_chain, scipipe_gcratio
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 from tests.helpers import CliResult, run_cli
 
@@ -221,4 +222,218 @@ def test_bad_pipeline_specs_are_exit_2_naming_the_key(tmp_path, yaml_text, messa
     inspect.write_text(SELDON_LINE)
     started = time.perf_counter()
     imported(store_of(tmp_path), "seldon", inspect, "--pipeline", spec).error(2, message)
+    assert time.perf_counter() - started < 10
+
+
+# 7. relation-only PROV documents --------------------------------------------------------------
+
+#: Documents like prov's own test documents (``prov/tests/json/association9.json`` …): a
+#: single relation with typed attributes, naming records it does not declare.
+_ASSOCIATION = {
+    "wasAssociatedWith": {
+        "ex:assoc9": {
+            "prov:activity": "ex:a1",
+            "prov:agent": "ex:ag1",
+            "prov:plan": "ex:plan1",
+            "prov:type": [
+                {"$": "a", "type": "xsd:string"},
+                {"$": "1", "type": "xsd:int"},
+                {"$": "1.0", "type": "xsd:float"},
+                {"$": "ex:abc", "type": "prov:QUALIFIED_NAME"},
+                {"$": "2014-06-23T12:28:53.012+01:00", "type": "xsd:dateTime"},
+                {"$": "http://example.org/hello", "type": "xsd:anyURI"},
+            ],
+            "ex:tag1": [{"$": "hello\nover\nmore\nlines", "type": "xsd:string"}],
+            "prov:label": [
+                "hello",
+                {"$": "bonjour", "type": "prov:InternationalizedString", "lang": "fr"},
+            ],
+        }
+    },
+    "prefix": {"ex": "http://example.org/", "ex2": "http://example2.org/"},
+}
+_DERIVATION = {
+    "wasDerivedFrom": {"ex:d1": {"prov:generatedEntity": "ex:e2", "prov:usedEntity": "ex:e1"}},
+    "prefix": {"ex": "http://example.org/"},
+}
+_USAGE = {
+    "used": {"ex:u1": {"prov:activity": "ex:a1", "prov:entity": "ex:e1"}},
+    "prefix": {"ex": "http://example.org/"},
+}
+
+
+@pytest.mark.parametrize(
+    "doc, holds, names",
+    [
+        (_ASSOCIATION, "1 wasAssociatedWith", "ex:a1"),
+        (_DERIVATION, "1 wasDerivedFrom", None),
+        (_USAGE, "1 used", "ex:a1"),
+    ],
+)
+def test_relation_only_documents_say_what_is_missing(tmp_path, doc, holds, names) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc, indent=2))
+    line = imported(store_of(tmp_path), "prov", path).error(2, "no activity to make a run of")
+    assert f"it holds {holds}" in line
+    if names:
+        assert f"its relations name {names} without declaring it an activity" in line
+
+
+def test_a_relation_with_its_activity_imports(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps({**_ASSOCIATION, "activity": {"ex:a1": {}}}))
+    imported(store_of(tmp_path), "prov", path).ok()
+
+
+# 11. PROV-XML: comments, entities, empty names ------------------------------------------------
+
+
+def _xml_document() -> str:
+    from provcausal.model import ids
+    from provcausal.model.prov import RunDocumentBuilder, serialize
+    from tests.helpers import T0
+
+    run = ids.run_id("test", "wf", "xml")
+    builder = RunDocumentBuilder(run, "wf", "test")
+    builder.task(ids.task_id(run, "t"), "stepname", start=T0, end=T0, sample=run)
+    return serialize(builder.document, "xml")
+
+
+def test_prov_xml_with_comments_anywhere_imports(tmp_path: Path) -> None:
+    text = _xml_document()
+    decl_end = text.index("?>") + 2
+    variants = {
+        "first.xml": "<!-- written by hand -->\n" + text[decl_end:],
+        "after-declaration.xml": text[:decl_end] + "\n<!-- c -->\n" + text[decl_end:],
+        "inside-and-after.xml": text.replace("<prov:activity", "<!-- x --><prov:activity", 1)
+        + "<!-- trailing -->\n",
+    }
+    store = store_of(tmp_path)
+    for name, variant in variants.items():
+        (tmp_path / name).write_text(variant)
+        imported(store, "prov", tmp_path / name).ok()
+    with open_store(store) as opened:
+        run_ids = [str(r["workflow_id"]) for r in opened.find_runs()]
+        assert len(run_ids) == 3
+        assert {fc.task_node(t) for t in opened.find_tasks(run_ids)} == {"stepname"}
+
+
+def test_prov_xml_entities_are_refused_never_an_empty_name(tmp_path: Path) -> None:
+    text = _xml_document()
+    decl_end = text.index("?>") + 2
+    declared = (
+        text[:decl_end]
+        + '\n<!DOCTYPE d [<!ENTITY ent "evil">]>'
+        + text[decl_end:].replace(">stepname<", ">&ent;<")
+    )
+    (tmp_path / "dtd.xml").write_text(declared)
+    store = store_of(tmp_path)
+    imported(store, "prov", tmp_path / "dtd.xml").error(2, "line 2: PROV-XML with a DOCTYPE")
+    (tmp_path / "undeclared.xml").write_text(text.replace(">stepname<", ">&ent;<"))
+    imported(store, "prov", tmp_path / "undeclared.xml").error(
+        2, "line 6: not valid XML (Entity 'ent' not defined)"
+    )
+    (tmp_path / "empty.xml").write_text(text.replace(">stepname<", "> <"))
+    imported(store, "prov", tmp_path / "empty.xml").error(2, "has an empty provcausal:node")
+    assert runs(store) == 0
+
+
+# 12. format detection -------------------------------------------------------------------------
+
+
+def _many_namespaces(count: int):
+    import prov.model as pm
+
+    doc = pm.ProvDocument()
+    for i in range(count):
+        doc.add_namespace(f"p{i}", f"http://example.org/ns{i}/")
+    doc.activity("p0:a", other_attributes={f"p{i}:x": "v" for i in range(count)})
+    return doc
+
+
+def test_turtle_export_with_300_namespaces_imports_back(tmp_path: Path) -> None:
+    from provcausal.model.prov import serialize
+
+    path = tmp_path / "doc.ttl"
+    path.write_text(serialize(_many_namespaces(300), "ttl"))
+    assert path.read_text().index("www.w3.org/ns/prov#") > 4096
+    store = store_of(tmp_path)
+    imported(store, "prov", path).ok()
+    imported(store, "auto", path).ok()
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        (
+            "hash.ttl",
+            "# exported by hand\n# second line\n@prefix prov: <http://www.w3.org/ns/prov#> .\n"
+            "@prefix ex: <http://example.org/> .\nex:a a prov:Activity .\n",
+        ),
+        (
+            "sparql.ttl",
+            "PREFIX prov: <http://www.w3.org/ns/prov#>\nPREFIX ex: <http://example.org/>\n"
+            "ex:a a prov:Activity .\n",
+        ),
+        (
+            "comment.provn",
+            "// written by hand\n/* a block\n   comment */\ndocument\n"
+            "  prefix ex <http://example.org/>\n  activity(ex:a)\nendDocument\n",
+        ),
+    ],
+)
+def test_formats_are_told_past_comments_and_sparql_prefixes(tmp_path, name, text) -> None:
+    (tmp_path / name).write_text(text)
+    store = store_of(tmp_path)
+    imported(store, "prov", tmp_path / name).ok()
+    imported(store, "auto", tmp_path / name).ok()
+
+
+# 13. bundles ----------------------------------------------------------------------------------
+
+
+def test_one_activity_in_two_bundles_under_two_names_is_a_warning(tmp_path: Path) -> None:
+    doc = {
+        "prefix": {"ex": "http://example.org/", "provcausal": "https://provcausal.org/ns#"},
+        "bundle": {
+            "ex:b1": {"activity": {"ex:a": {"provcausal:node": "first"}}},
+            "ex:b2": {"activity": {"ex:a": {"provcausal:node": "second"}}},
+        },
+    }
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc))
+    result = imported(store_of(tmp_path), "prov", path).ok()
+    assert (
+        "activity ex:a is defined in bundle ex:b1, bundle ex:b2 with different names "
+        "(first, second): they are merged into one task"
+    ) in result.err
+    same = {**doc, "bundle": {b: {"activity": {"ex:a": {}}} for b in ("ex:b1", "ex:b2")}}
+    path.write_text(json.dumps(same))
+    assert "merged" not in imported(store_of(tmp_path), "prov", path).ok().err
+
+
+# 14. prefixes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "provn", "xml", "ttl"])
+def test_forty_thousand_prefixes_are_refused_at_once(tmp_path: Path, fmt: str) -> None:
+    lines = [f"p{i}" for i in range(40_000)]
+    text = {
+        "json": json.dumps(
+            {"prefix": {p: f"http://example.org/{p}/" for p in lines}, "activity": {"p0:a": {}}}
+        ),
+        "provn": "document\n"
+        + "".join(f"  prefix {p} <http://example.org/{p}/>\n" for p in lines)
+        + "  activity(p0:a)\nendDocument\n",
+        "xml": '<prov:document xmlns:prov="http://www.w3.org/ns/prov#" '
+        + " ".join(f'xmlns:{p}="http://example.org/{p}/"' for p in lines)
+        + '><prov:activity prov:id="p0:a"/></prov:document>',
+        "ttl": "@prefix prov: <http://www.w3.org/ns/prov#> .\n"
+        + "".join(f"@prefix {p}: <http://example.org/{p}/> .\n" for p in lines)
+        + "p0:a a prov:Activity .\n",
+    }[fmt]
+    path = tmp_path / f"doc.{fmt}"
+    path.write_text(text)
+    started = time.perf_counter()
+    imported(store_of(tmp_path), "prov", path).error(2, "namespace prefixes; the limit is 1,000")
     assert time.perf_counter() - started < 10

@@ -5,6 +5,7 @@ XML, HTML or a terminal escape sequence."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import warnings
@@ -106,8 +107,9 @@ def test_import_warnings_and_errors_name_files_escaped(tmp_path: Path) -> None:
     store = f"sqlite://{tmp_path / 's.db'}"
     folder = tmp_path / "in"
     folder.mkdir()
-    doc = {"prefix": {"ex": "http://example.org/"}, "entity": {"ex:e": {}}}
-    (folder / "e\x1b[31m\nWarning: forged.json").write_text(json.dumps(doc))
+    doc = {"prefix": {"ex": "http://example.org/"}, "activity": {"ex:a": {}}}
+    (folder / "good.json").write_text(json.dumps(doc))
+    os.mkfifo(folder / "e\x1b[31m\nWarning: forged.json")  # skipped with a warning
     result = run_cli("import", "prov", folder, "--workflow", "wf", store=store).ok()
     warned = [line for line in result.err.splitlines() if line.startswith("Warning:")]
     assert len(warned) == 1 and "e\\x1b[31m\\nWarning: forged.json" in warned[0], result.err
