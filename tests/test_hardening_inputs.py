@@ -437,3 +437,33 @@ def test_forty_thousand_prefixes_are_refused_at_once(tmp_path: Path, fmt: str) -
     started = time.perf_counter()
     imported(store_of(tmp_path), "prov", path).error(2, "namespace prefixes; the limit is 1,000")
     assert time.perf_counter() - started < 10
+
+
+# 15. SciPipe's DOT graph ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attributes", ["a" * 40_000, "a" * 20_000 + " " * 20_000, 'x="' + '\\"' * 20_000 + '"']
+)
+def test_a_40_kb_dot_attribute_list_is_read_in_linear_time(attributes: str) -> None:
+    from provcausal.importers.scipipe_dot import parse_dot
+
+    text = f'digraph G {{\n  "a" -> "b" [{attributes}, taillabel="out", headlabel=in];\n}}\n'
+    started = time.perf_counter()
+    graph = parse_dot(text, Path("graph.dot"))
+    assert time.perf_counter() - started < 1
+    assert graph.edges == [("a", "b", "out", "in")]
+
+
+def test_dot_attributes_keep_quoted_text_and_refuse_an_open_quote(tmp_path: Path) -> None:
+    from provcausal.importers.scipipe_dot import parse_attributes, parse_dot
+
+    from provcausal.errors import BadInputError
+
+    assert parse_attributes('taillabel="a \\"b\\", c=d" headlabel = x ; k=v') == {
+        "taillabel": 'a "b", c=d',
+        "headlabel": "x",
+        "k": "v",
+    }
+    with pytest.raises(BadInputError, match="line 2: a string without its closing quote"):
+        parse_dot('digraph G {\n "a" -> "b" [taillabel="x];\n}\n', Path("g.dot"))
