@@ -215,3 +215,17 @@ def _check_every_output(labels: list[str], folder: Path) -> None:
 @given(labels=st.lists(NAMES, min_size=3, max_size=3, unique=True))
 def test_every_name_through_every_output(labels: list[str], tmp_path_factory) -> None:
     _check_every_output(labels, tmp_path_factory.mktemp("plot"))
+
+
+def test_skipped_records_are_listed_one_line_each(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    doc = {"prefix": {"ex": "http://example.org/"}, "activity": {"ex:a": {}}}
+    (folder / "good.json").write_text(json.dumps(doc))
+    (folder / "bad\nimported 9 run(s)\x1b[2J.json").write_text("{")
+    store = f"sqlite://{tmp_path / 's.db'}"
+    result = run_cli("import", "prov", folder, "-w", "wf", "--skip-bad", store=store).ok()
+    assert [line for line in result.out.splitlines() if line.startswith("imported")] == [
+        "imported 1 run(s) of workflow 'wf' from prov: 1 tasks, 0 entities, 1 samples"
+    ]
+    assert "bad\\nimported 9 run(s)\\x1b[2J.json" in result.out

@@ -167,7 +167,13 @@ def table_text(frame: pd.DataFrame) -> str:
 def emit(result: Any, as_json: bool, text: str | None = None) -> None:
     """Print ``result``: as one JSON document, or as ``text`` / a table / a string."""
     if as_json:
-        click.echo(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False))
+        document = to_jsonable(result)
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a name that is not UTF-8): as \udcff
+            text = json.dumps(document, indent=2)
+        click.echo(text)
     elif text is not None:
         click.echo(terminal_text(text))
     elif (pd := _pandas()) is not None and isinstance(result, pd.DataFrame):
