@@ -41,10 +41,18 @@ __all__ = [
     "iter_files",
     "content_digest",
     "walk_files",
+    "walk_folders",
+    "name_problem",
+    "storable",
     "check_regular",
     "open_regular",
     "read_text",
     "parse_json",
+    "lone_surrogate_line",
+    "refuse_lone_surrogates",
+    "check_nesting",
+    "json_nesting",
+    "MAX_NESTING",
     "parse_rfc3339",
     "MAX_INPUT_BYTES",
     "epoch_in_range",
@@ -141,8 +149,8 @@ class Importer(ABC):
             "workflow": options.workflow,
             "system": self.name,
             "label": options.label,
-            "source": source.display,
-            "warnings": warnings,
+            "source": storable(source.display),
+            "warnings": [storable(w) for w in warnings],
             "run_metadata": {**(run_metadata or {}), fc.SKIPPED: len(skipped)},
             "keep_ids": self.keeps_ids,
         }
@@ -215,16 +223,54 @@ def _listing_error(exc: OSError) -> BadInputError:
     )
 
 
-def walk_files(
-    root: Path, warnings: list[str] | None = None, skip_bad: bool = False
-) -> Iterator[Path]:
-    """Regular files below ``root`` in a stable order, streamed: ``os.walk``, because
-    ``Path.rglob`` (Python <= 3.12) keeps every path it has yielded.
+def name_problem(path: Path | str) -> str | None:
+    """Why a file or folder name cannot be imported (``None`` if it can): a name that is
+    not UTF-8 (Python holds its bytes as lone surrogates) cannot be stored or shown."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        byte = f" (byte 0x{code - 0xDC00:02x})" if 0xDC80 <= code <= 0xDCFF else ""
+        return f"the name is not UTF-8{byte}"
+    return None
 
-    Anything else (FIFO, socket, device, symlink loop) is skipped with a note in
-    ``warnings``; a folder that cannot be listed raises :class:`BadInputError` (a note under
-    ``skip_bad``). Symlinked folders are not followed, so a link cycle cannot make the walk
-    endless.
+
+def storable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot hold (lone surrogates) written as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _inside(folder: Path, other: Path) -> bool:
+    """Whether ``folder`` is ``other`` or lies below it, links resolved."""
+    real, top = os.path.realpath(folder), os.path.realpath(other)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _usable_name(path: Path, warnings: list[str] | None, skip_bad: bool) -> bool:
+    """Whether ``path``'s name can be imported; if not, an error, or a note under
+    ``skip_bad``."""
+    why = name_problem(path)
+    if why is None:
+        return True
+    if not skip_bad:
+        raise BadInputError(why, path=storable(str(path)))
+    if warnings is not None:
+        warnings.append(f"{storable(str(path))}: skipped: {why}")
+    return False
+
+
+def walk_folders(
+    root: Path, warnings: list[str] | None = None, skip_bad: bool = False
+) -> Iterator[tuple[Path, list[str]]]:
+    """``(folder, file names)`` for ``root`` and every folder below it, in a stable order,
+    streamed (``os.walk``: ``Path.rglob``, Python <= 3.12, keeps every path it yielded).
+
+    Symlinked folders are followed (``runs/`` may hold links to run folders), each real
+    folder once: a link back to a folder the walk is inside is a symlink loop, skipped with
+    a note in ``warnings``, and a second link to a folder already read is skipped with a
+    note naming the first. A folder that cannot be listed raises :class:`BadInputError` (a
+    note under ``skip_bad``).
     """
 
     def fail(exc: OSError) -> None:
@@ -233,10 +279,54 @@ def walk_files(
         if warnings is not None:
             warnings.append(f"skipped: {_listing_error(exc)}")
 
-    for folder, dirs, names in os.walk(root, onerror=fail):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(folder) / name
+    def note(text: str) -> None:
+        if warnings is not None:
+            warnings.append(text)
+
+    seen: dict[tuple[int, int], Path] = {}
+    try:
+        status = root.stat()
+        seen[(status.st_dev, status.st_ino)] = root
+    except OSError:
+        pass  # os.walk reports it through fail()
+    for folder, dirs, names in os.walk(root, onerror=fail, followlinks=True):
+        here = Path(folder)
+        kept = []
+        for name in sorted(dirs):
+            path = here / name
+            if not _usable_name(path, warnings, skip_bad):
+                continue
+            try:
+                status = path.stat()
+            except OSError as exc:  # vanished, or a link turned into a loop meanwhile
+                note(f"{path}: skipped: {exc.strerror or exc}")
+                continue
+            identity = (status.st_dev, status.st_ino)
+            first = seen.get(identity)
+            if first is None:
+                seen[identity] = path
+                kept.append(name)
+            elif _inside(here, path):
+                note(f"{path}: skipped: a symlink loop (back to {first})")
+            else:
+                note(f"{path}: skipped: the same folder as {first}")
+        dirs[:] = kept
+        yield here, [n for n in sorted(names) if _usable_name(here / n, warnings, skip_bad)]
+
+
+def walk_files(
+    root: Path, warnings: list[str] | None = None, skip_bad: bool = False
+) -> Iterator[Path]:
+    """Regular files below ``root`` in a stable order, streamed (folders as
+    :func:`walk_folders` walks them: symlinked folders followed, each real folder once).
+
+    Anything else (FIFO, socket, device, symlink loop) is skipped with a note in
+    ``warnings``; a folder that cannot be listed raises :class:`BadInputError` (a note under
+    ``skip_bad``).
+    """
+    for folder, names in walk_folders(root, warnings, skip_bad):
+        for name in names:
+            path = folder / name
             why = check_regular(path)
             if why is None:
                 yield path
@@ -250,6 +340,8 @@ def iter_files(
     """Files named directly, and every regular file below named folders; a missing path, or
     a named path that is not a regular file or folder, is an error."""
     for path in paths:
+        if not _usable_name(path, warnings, skip_bad):
+            continue
         if path.is_dir():
             yield from walk_files(path, warnings, skip_bad)
             continue
@@ -343,12 +435,81 @@ _LONG_NUMBER = re.compile(r"\d{4000,}")
 MAX_JSON_DEPTH = 20_000
 
 
+#: A JSON escape of half a UTF-16 pair: ``"\\ud800"`` alone decodes to a lone surrogate,
+#: which is not text (no UTF-8 can hold it, so no store can).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def lone_surrogate_line(text: str) -> int | None:
+    """The line of the first ``\\uD800``-style escape of ``text`` that is not half of a
+    pair (``None`` if there is none)."""
+    pairs = {m.start() for m in _PAIR.finditer(text)}
+    pairs |= {p + 6 for p in pairs}
+    for match in _SURROGATE_ESCAPE.finditer(text):
+        if match.start() not in pairs:
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+def refuse_lone_surrogates(data: Any, text: str, path: Path, line_offset: int = 0) -> None:
+    """Raise :class:`BadInputError` if ``data``, decoded from the JSON ``text``, holds a lone
+    surrogate (checked only when ``text`` has such an escape: the check encodes ``data``)."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = lone_surrogate_line(text)
+        raise BadInputError(
+            f"a JSON string holds {exc.object[exc.start]!r}, half of a UTF-16 pair, which is "
+            "not text",
+            path=str(path),
+            line=line + line_offset if line else None,
+        ) from None
+
+
+#: How deep a JSON value other than a SciPipe audit file may nest (JSON-LD, Seldon message
+#: values: real ones nest under 20 levels). Deeper values are refused before parsing:
+#: Python's parsers, rdflib's JSON-LD reader and the store's encoder recurse per level.
+MAX_NESTING = 100
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def json_nesting(text: str) -> int:
+    """How deep the arrays and objects of JSON ``text`` nest, without parsing it (strings
+    skipped; linear, no recursion)."""
+    if text.count("[") + text.count("{") <= 1:
+        return text.count("[") + text.count("{")
+    depth = deepest = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
+def check_nesting(
+    text: str, path: Path | str, line: int | None = None, limit: int = MAX_NESTING
+) -> None:
+    """Refuse JSON ``text`` nested deeper than ``limit`` levels, naming the file and line."""
+    if text.count("[") + text.count("{") > limit and (depth := json_nesting(text)) > limit:
+        raise BadInputError(
+            f"JSON nested {depth} levels deep; the limit is {limit}", path=str(path), line=line
+        )
+
+
 def parse_json(text: str, path: Path, line_offset: int = 0) -> Any:
     """``json.loads`` whose error names the file and line; deep nesting is allowed."""
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(limit, MAX_JSON_DEPTH))
-        return json.loads(text)
+        data = json.loads(text)
+        refuse_lone_surrogates(data, text, path, line_offset)
+        return data
     except json.JSONDecodeError as exc:
         raise BadInputError(
             f"not valid JSON ({exc.msg}, column {exc.colno})",

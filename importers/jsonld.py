@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from provcausal.importers.base import check_nesting
+
 from provcausal.errors import BadInputError
 
 __all__ = ["PROV_CONTEXT", "KNOWN_CONTEXTS", "inline_contexts", "looks_like_jsonld"]
@@ -166,6 +168,7 @@ def _walk(node: Any, where: str) -> Any:
 
 def inline_contexts(text: str, where: str) -> str:
     """``text`` (JSON-LD) with every context inline; errors name the file ``where``."""
+    check_nesting(text, where)  # rdflib's reader recurses per level
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -31,9 +31,12 @@ from provcausal.importers.base import (
     check_regular,
     finite_number,
     iter_files,
+    name_problem,
     parse_json,
     read_bytes,
     read_text,
+    storable,
+    walk_folders,
 )
 from provcausal.importers.scipipe_dot import ProcessGraph, looks_like_dot, parse_dot
 
@@ -264,22 +267,11 @@ class _AuditReader:
 
 
 def _run_folders(root: Path, skip_bad: bool, notes: list[str]) -> Iterator[Path]:
-    """Folders below ``root`` holding audit files (``os.walk``, not ``Path.rglob``, which
-    keeps every path it yielded). A folder that cannot be listed is an error, or a note under
-    ``skip_bad``."""
-
-    def failed(exc: OSError) -> None:
-        error = BadInputError(
-            f"cannot list folder: {exc.strerror or exc}", path=str(exc.filename or root)
-        )
-        if not skip_bad:
-            raise error
-        notes.append(f"skipped: {error}")
-
-    for folder, dirs, names in os.walk(root, onerror=failed):
-        dirs.sort()
+    """Folders below ``root`` holding audit files, symlinked run folders included, each real
+    folder once (see :func:`walk_folders`)."""
+    for folder, names in walk_folders(root, notes, skip_bad):
         if any(name.endswith(_SUFFIX) for name in names):
-            yield Path(folder)
+            yield folder
 
 
 _DOT_CACHE: dict[str, ProcessGraph] = {}
@@ -316,7 +308,12 @@ class SciPipeImporter(Importer):
             if path.is_dir():
                 folders.update(dict.fromkeys(_run_folders(path, options.skip_bad, options.notes)))
                 continue
-            (file,) = iter_files([path])  # refuses a missing path, a FIFO, a device
+            # refuses a missing path, a FIFO, a device; a name that is not UTF-8 too (a note
+            # under --skip-bad)
+            named = list(iter_files([path], options.notes, options.skip_bad))
+            if not named:
+                continue
+            (file,) = named
             chosen = folders.get(file.parent, [])
             if chosen is not None:
                 folders[file.parent] = [*chosen, file]
@@ -330,8 +327,9 @@ class SciPipeImporter(Importer):
         ]
 
     @staticmethod
-    def _audit_files(folder: Path, warnings: list[str]) -> list[Path]:
-        """The regular ``*.audit.json`` files of a run folder; others are skipped, noted."""
+    def _audit_files(folder: Path, warnings: list[str], skip_bad: bool) -> list[Path]:
+        """The regular ``*.audit.json`` files of a run folder; others are skipped, noted (a
+        name that is not UTF-8 is an error, skipped under ``skip_bad``)."""
         files = []
         with os.scandir(folder) as entries:  # file types from the listing: no stat per file
             names = sorted(
@@ -341,6 +339,12 @@ class SciPipeImporter(Importer):
             )
         for name, regular in names:
             path = folder / name
+            bad_name = name_problem(path)
+            if bad_name is not None:
+                if not skip_bad:
+                    raise BadInputError(bad_name, path=storable(str(path)))
+                warnings.append(f"{storable(str(path))}: skipped: {bad_name}")
+                continue
             why = None if regular else check_regular(path)
             if why is None:
                 files.append(path)
@@ -373,7 +377,7 @@ class SciPipeImporter(Importer):
         reader = _AuditReader(folder)
         warnings: list[str] = []
         skipped: list[str] = []
-        files = source.paths or self._audit_files(folder, warnings)
+        files = source.paths or self._audit_files(folder, warnings, options.skip_bad)
         for file in files:
             if not options.skip_bad:
                 reader.add_file(file)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provcausal.importers.base import check_nesting, refuse_lone_surrogates
+
 from provcausal.errors import BadInputError
 
 __all__ = [
@@ -90,8 +92,10 @@ def _headers(fields: list[str], path: Path, line: int) -> dict[str, list[str]]:
 
 def _value_and_headers(rest: str, path: Path, line: int, topic: Topic) -> tuple[Any, dict]:
     text = rest.lstrip()
+    check_nesting(text, path, line)
     try:
         value, end = _DECODER.raw_decode(text)
+        refuse_lone_surrogates(value, text, path, line - 1)
     except json.JSONDecodeError as exc:
         if topic.kind == "errors":  # error messages need not be JSON
             parts = rest.split("\t")
@@ -167,8 +171,10 @@ def parse_inspect(text: str, path: Path) -> list[Message]:
         start += 1
     body = "\n".join(lines[start:]).strip()
     if body.startswith("{"):
+        check_nesting(body, path, start + 1)
         try:
             doc = json.loads(body)
+            refuse_lone_surrogates(doc, body, path, start)
         except json.JSONDecodeError as exc:
             raise BadInputError(
                 f"not valid JSON ({exc.msg})", path=str(path), line=start + exc.lineno

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from provcausal.importers.base import read_text
+from provcausal.importers.safe_yaml import load_yaml
 
 from provcausal.errors import BadInputError
 
@@ -60,29 +61,39 @@ def parse_ref(text: str, pipeline: str, steps: set[str]) -> Ref:
     return Ref(source, kind, direction, ".".join(parts[2:]) or None)
 
 
+def _mapping(parent: dict[str, Any], key: str, path: Path, prefix: str = "") -> dict[str, Any]:
+    """``parent[key]`` if it is a mapping (empty if absent); any other type is bad input
+    naming the key (``spec: [1]``)."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInputError(
+            f"expected a mapping, not {type(value).__name__}", path=str(path), key=prefix + key
+        )
+    return value
+
+
+def _text(value: Any, key: str, path: Path) -> str:
+    """A name: a YAML scalar (a string, or a number written as one), never a list or map."""
+    if isinstance(value, (dict, list)):
+        raise BadInputError(f"expected a name, not {type(value).__name__}", path=str(path), key=key)
+    return "" if value is None else str(value)
+
+
 def parse_spec(path: Path, renames: dict[str, str] | None = None) -> PipelineSpec:
     """Read a ``kind: Pipeline`` YAML; errors name the file and key. ``renames`` (OLD → NEW)
     apply to step and pipeline names alike, so that two versions of a pipeline compare."""
-    import yaml
-
     renames = renames or {}
-    try:
-        doc: Any = yaml.safe_load(read_text(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise BadInputError(
-            f"not valid YAML ({getattr(exc, 'problem', exc)})",
-            path=str(path),
-            line=mark.line + 1 if mark else None,
-        ) from None
+    doc: Any = load_yaml(read_text(path), path)
     if not isinstance(doc, dict) or doc.get("kind") != "Pipeline":
         raise BadInputError(
             "expected a Seldon 'kind: Pipeline' document", path=str(path), key="kind"
         )
-    name = str((doc.get("metadata") or {}).get("name") or "")
+    name = _text(_mapping(doc, "metadata", path).get("name"), "metadata.name", path)
     if not name:
         raise BadInputError("missing key", path=str(path), key="metadata.name")
-    spec_body = doc.get("spec") or {}
+    spec_body = _mapping(doc, "spec", path)
     raw_steps = spec_body.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise BadInputError("a pipeline needs a list of steps", path=str(path), key="spec.steps")
@@ -95,7 +106,7 @@ def parse_spec(path: Path, renames: dict[str, str] | None = None) -> PipelineSpe
     for i, raw in enumerate(raw_steps):
         if not isinstance(raw, dict) or not raw.get("name"):
             raise BadInputError("a step needs a name", path=str(path), key=f"spec.steps[{i}].name")
-        step = StepSpec(rn(str(raw["name"])))
+        step = StepSpec(rn(_text(raw["name"], f"spec.steps[{i}].name", path)))
         try:
 
             def refs(items: Any, key: str, i: int = i) -> list[Ref]:
@@ -117,11 +128,14 @@ def parse_spec(path: Path, renames: dict[str, str] | None = None) -> PipelineSpe
             step.triggers = refs(raw.get("triggers"), "triggers")
         except ValueError as exc:
             raise BadInputError(str(exc), path=str(path), key=f"spec.steps[{i}]") from None
-        step.tensor_map = {str(k): str(v) for k, v in (raw.get("tensorMap") or {}).items()}
+        tensor_map = _mapping(raw, "tensorMap", path, f"spec.steps[{i}].")
+        step.tensor_map = {str(k): str(v) for k, v in tensor_map.items()}
         step.inputs_join = str(raw.get("inputsJoinType") or "inner")
         step.triggers_join = str(raw.get("triggersJoinType") or "inner")
         spec.steps[step.name] = step
-    out_steps = ((spec_body.get("output") or {}).get("steps")) or []
+    out_steps = _mapping(spec_body, "output", path, "spec.").get("steps") or []
+    if not isinstance(out_steps, list):
+        raise BadInputError("expected a list", path=str(path), key="spec.output.steps")
     try:
         spec.outputs = [parse_ref(str(r), name, names) for r in out_steps]
         spec.outputs = [Ref(rn(r.source), r.kind, r.direction, r.tensor) for r in spec.outputs]

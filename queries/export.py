@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -116,10 +117,43 @@ def export_prov(
 
 
 def serialize(document: pm.ProvDocument, fmt: str) -> str:
-    """Text of ``document`` in ``fmt`` (a :data:`FORMATS` name)."""
+    """Text of ``document`` in ``fmt`` (a :data:`FORMATS` name). PROV-XML cannot hold a
+    control character at all (XML 1.0 has no escape for it): such a document is refused,
+    naming the record, rather than written changed or as a file no XML reader accepts."""
     if fmt not in FORMATS:
         raise InvalidParameterError(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}", "fmt")
+    if fmt == "xml":
+        _check_xml_text(document)
     return P.serialize(document, fmt)
+
+
+#: What XML 1.0 cannot hold, even as a character reference.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _record_texts(document: pm.ProvDocument) -> Iterator[tuple[str, str]]:
+    """``(record, text)`` for every identifier and attribute value of ``document``."""
+    for bundle in [document, *document.bundles]:
+        if bundle.identifier is not None:
+            yield str(bundle.identifier), str(bundle.identifier)
+        for record in bundle.get_records():
+            where = str(record.identifier or record.get_type())
+            yield where, where
+            for key, value in record.attributes:
+                yield where, str(key)
+                yield where, str(value)
+
+
+def _check_xml_text(document: pm.ProvDocument) -> None:
+    for where, text in _record_texts(document):
+        found = _NOT_XML.search(text)
+        if found:
+            raise InvalidParameterError(
+                f"PROV-XML cannot hold the character U+{ord(found.group()):04X} of {text!r} "
+                f"(in {where!r}): XML 1.0 has no way to write it; export as json, provn, "
+                "ttl or jsonld instead",
+                "fmt",
+            )
 
 
 @contextlib.contextmanager

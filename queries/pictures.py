@@ -7,6 +7,7 @@ install Graphviz or how to get the DOT source instead.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,24 +22,52 @@ from provcausal.stores import Store
 __all__ = ["nodes_dot", "prov_dot", "write_picture"]
 
 
-def _quote(text: str) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+#: Characters a picture cannot hold as they are: controls (XML 1.0 has no place for most,
+#: SVG text none), line and paragraph separators, bidirectional overrides, lone surrogates
+#: (a file name that is not UTF-8) and the non-characters XML refuses.
+_UNSHOWABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def _visible(text: str) -> str:
+    """``text`` with every character a picture cannot hold shown as its escape (``\\x1b``)."""
+    return _UNSHOWABLE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _dot_string(text: str) -> str:
+    """Text inside a DOT quoted string, read back as exactly ``text``: Graphviz reads
+    ``\\N``, ``\\l`` … and HTML entities (``&#1;`` becomes a raw control character in SVG)
+    in labels, so backslashes are doubled and ``&`` written as ``&amp;``."""
+    return text.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _quote(text: object, *more: object) -> str:
+    """A DOT label: the name as data, never as Graphviz escapes, entities or XML; several
+    texts are lines of one label."""
+    return '"' + "\\n".join(_dot_string(_visible(str(t))) for t in (text, *more)) + '"'
+
+
+def _id(name: object) -> str:
+    """A DOT node id for a name: distinct names keep distinct ids (a backslash is doubled
+    before control characters are escaped, so ``\\x1b`` and ESC differ)."""
+    return '"' + _dot_string(_visible(str(name).replace("\\", "\\\\"))) + '"'
 
 
 def nodes_dot(graph: nx.DiGraph, name: str, labels: dict[str, str] | None = None) -> str:
     """DOT for a node-level graph; contracted nodes and cut edges are listed in a note."""
     labels = labels or {}
     lines = [
-        f"digraph {_quote(name)} {{",
+        f"digraph {_id(name)} {{",
         "  rankdir=LR;",
         '  node [shape=box, style="rounded,filled", fillcolor="#EFF2F5", fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
     for node in sorted(graph.nodes):
-        lines.append(f"  {_quote(node)} [label={_quote(labels.get(node, node))}];")
+        lines.append(f"  {_id(node)} [label={_quote(labels.get(node, node))}];")
     for a, b, data in sorted(graph.edges(data=True)):
         attrs = f" [label={_quote(data['samples'])}]" if data.get("samples") else ""
-        lines.append(f"  {_quote(a)} -> {_quote(b)}{attrs};")
+        lines.append(f"  {_id(a)} -> {_id(b)}{attrs};")
     notes = []
     if any(data.get("samples") for _, _, data in graph.edges(data=True)):
         notes.append("edge labels: samples in which data flowed along the edge")
@@ -68,19 +97,19 @@ def _local(record: pm.ProvRecord) -> str:
     return str(ident.localpart) if ident is not None else "?"
 
 
-def _prov_label(record: pm.ProvRecord) -> str:
-    """What a person recognises: the node or file name (and value), never a hash."""
+def _prov_label(record: pm.ProvRecord) -> list[str]:
+    """What a person recognises, as lines: the node or file name (and value), never a hash."""
     if isinstance(record, pm.ProvActivity):
-        return _short(_attr(record, "node", "label") or _local(record))
+        return [_short(_attr(record, "node", "label") or _local(record))]
     name = _attr(record, "name", "label", "path") or _local(record)
     value = _attr(record, "value")
     if value is None:
-        return _short(name)
+        return [_short(name)]
     try:
         value = f"{float(value):.6g}"
     except ValueError:
         value = _short(value, 16)
-    return f"{_short(name)}\n= {value}"
+    return [_short(name), f"= {value}"]
 
 
 def prov_dot(store: Store, run_id: str) -> str:
@@ -92,7 +121,7 @@ def prov_dot(store: Store, run_id: str) -> str:
     flat = doc.flattened() if doc.has_bundles() else doc
     names: dict[str, str] = {}
     lines = [
-        f"digraph {_quote(run_id)} {{",
+        f"digraph {_id(run_id)} {{",
         '  rankdir=LR; size="16,10"; ranksep=0.3; nodesep=0.15;',
         '  node [fontname="Helvetica", fontsize=10];',
         '  edge [fontname="Helvetica", fontsize=8, color="#667788"];',
@@ -107,7 +136,7 @@ def prov_dot(store: Store, run_id: str) -> str:
                 if isinstance(record, pm.ProvActivity)
                 else 'shape=ellipse, style=filled, fillcolor="#FFF3C4"'
             )
-            lines.append(f"  {names[key]} [label={_quote(_prov_label(record))}, {shape}];")
+            lines.append(f"  {names[key]} [label={_quote(*_prov_label(record))}, {shape}];")
     for record in flat.get_records(pm.ProvRelation):
         a, b = (str(v) if v is not None else "" for _, v in record.formal_attributes[:2])
         if a not in names or b not in names:

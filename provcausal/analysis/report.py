@@ -223,11 +223,16 @@ def _score_rows(result: Attribution, medians: pd.DataFrame) -> str:
 
 
 def readable_note(note: str, labels: dict[str, str]) -> str:
-    """A note with node ids that have a name written as ``name (id)``."""
-    for node, label in sorted(labels.items(), key=lambda kv: -len(kv[0])):
-        if label != node and node in note:
-            note = re.sub(rf"(?<![\w-]){re.escape(node)}(?![\w-])", f"{label} ({node})", note)
-    return note
+    """A note with node ids that have a name written as ``name (id)``. One pass over the
+    note, and the name is inserted as data (a replacement function, never a replacement
+    template): ``C:\\logs\\l`` stays itself, and a name that contains another node's id
+    is not rewritten again."""
+    named = {node: label for node, label in labels.items() if label != node and node in note}
+    if not named:
+        return note
+    ids = "|".join(re.escape(node) for node in sorted(named, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w-])(?:{ids})(?![\w-])")
+    return pattern.sub(lambda m: f"{named[m.group()]} ({m.group()})", note)
 
 
 def _plots(result: Attribution, count: int = 3) -> str:

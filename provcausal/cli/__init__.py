@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from provcausal import __version__
-from provcausal.cli.output import command_error
+from provcausal.cli.output import command_error, warn
 from provcausal.errors import InvalidParameterError, ProvcausalError
 from provcausal.stores import Store, open_store, resolve_store_uri
 from provcausal.stores.uri import redact_text
@@ -142,8 +142,7 @@ def _library_warnings(app: App) -> Iterator[None]:
     before or after the command's name)."""
 
     def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if not app.quiet:
-            click.echo(f"Warning: {category.__name__}: {message}", err=True)
+        warn(f"{category.__name__}: {message}", app.quiet)
 
     with warnings.catch_warnings():
         if not app.quiet:  # prov's warnings say what a future prov will reject: once each

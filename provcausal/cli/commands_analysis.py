@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import shlex
+import warnings
 
 import click
 
-from provcausal.cli.output import Bar, emit, json_option, output_file_option, table_text
+from provcausal.cli.output import (
+    Bar,
+    emit,
+    json_option,
+    output_file_option,
+    plot_text,
+    shown,
+    table_text,
+)
 from provcausal.cli.params import NAME
 from provcausal.errors import BadInputError
 
@@ -46,7 +55,7 @@ def _shift_lines(result) -> list[str]:
     if result.shift is None:
         return []
     target = result.node_labels.get(result.target, result.target)
-    lines = [f"shift: {shift_text(result.shift, target)}"]
+    lines = [f"shift: {shown(shift_text(result.shift, target))}"]
     return [*lines, f"scores: {NOISE}"] if result.scores_are_noise else lines
 
 
@@ -60,18 +69,18 @@ def _attribution_text(result, show_graph: bool, written: list[str]) -> str:
         f"{len(result.graph)} nodes, quality {result.quality}, seed {result.seed}",
         "",
         table_text(_attribution_table(result)),
-        LEGEND.format(target=target),
+        LEGEND.format(target=shown(target)),
         "",
         *_shift_lines(result),
-        f"verdict: {result.verdict}",
+        f"verdict: {shown(result.verdict)}",
     ]
     from provcausal.analysis.report import readable_note
 
-    lines += [f"note: {readable_note(n, result.node_labels)}" for n in result.notes]
+    lines += [f"note: {shown(readable_note(n, result.node_labels))}" for n in result.notes]
     lines += [f"wrote {path}" for path in written]
     if show_graph:
         lines.append("graph used (cause -> effect):")
-        lines += [f"  {a} -> {b}" for a, b in sorted(result.graph.edges)]
+        lines += [f"  {shown(a)} -> {shown(b)}" for a, b in sorted(result.graph.edges)]
     for other in result.also:
         lines += ["", _attribution_text(other, False, [])]
     return "\n".join(lines)
@@ -93,14 +102,22 @@ def _plot(result, path: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(table) + 1.5))
     low = (table["score"] - table["ci_low"]).clip(lower=0)
     high = (table["ci_high"] - table["score"]).clip(lower=0)
-    ax.barh(table["label"], table["score"], xerr=[low, high], color="#4C72B0", capsize=3)
-    ax.set_xlabel(f"contribution to the change of {result.target} ({result.metric})")
+    # Names are text, never TeX ($…$) and never merged categories: one bar per row.
+    rows = range(len(table))
+    ax.barh(rows, table["score"], xerr=[low, high], color="#4C72B0", capsize=3)
+    ax.set_yticks(rows, [plot_text(label) for label in table["label"]])
+    ax.set_xlabel(plot_text(f"contribution to the change of {result.target} ({result.metric})"))
     import textwrap
 
-    ax.set_title("\n".join(textwrap.wrap(f"{result.workflow}: {result.verdict}", 90)), fontsize=8)
+    title = textwrap.wrap(plot_text(f"{result.workflow}: {result.verdict}"), 90)
+    ax.set_title("\n".join(title), fontsize=8)
+    for text in [*ax.get_yticklabels(), ax.title, ax.xaxis.label]:
+        text.set_parse_math(False)
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=120)
+        with warnings.catch_warnings():  # a name in a script the font lacks: drawn as a box
+            warnings.filterwarnings("ignore", message="Glyph .* missing from")
+            fig.savefig(path, dpi=120)
     except ValueError as exc:  # an extension matplotlib cannot write
         raise BadInputError(str(exc), path=path) from None
     finally:
@@ -261,7 +278,10 @@ def report_cmd(app, output, as_json, **args):
             "scores_are_noise": result.scores_are_noise,
         },
         as_json,
-        text="\n".join([*_shift_lines(result), f"verdict: {result.verdict}", f"wrote {output}"]),
+        text="
+".join(
+            [*_shift_lines(result), f"verdict: {shown(result.verdict)}", f"wrote {shown(output)}"]
+        ),
     )
 
 
@@ -317,14 +337,15 @@ def anomalies_cmd(app, workflow, sample, baseline, target, metric, seed, as_json
     doc = {**attrs, "attributions": table.to_dict(orient="records")}
     text = "\n".join(
         [
-            f"sample {attrs['sample']}: contributions to its {attrs['target']} ({attrs['metric']})",
+            f"sample {shown(attrs['sample'])}: contributions to its {shown(attrs['target'])} "
+            f"({attrs['metric']})",
             f"baseline: {attrs['baseline']}: {attrs['baseline_runs']} runs, "
             f"{attrs['baseline_samples']} samples",
             "",
             table_text(table),
-            ANOMALY_LEGEND.format(target=attrs["target"]),
+            ANOMALY_LEGEND.format(target=shown(attrs["target"])),
             "",
-            f"verdict: {attrs['verdict']}",
+            f"verdict: {shown(attrs['verdict'])}",
         ]
     )
     emit(doc, as_json, text=text)

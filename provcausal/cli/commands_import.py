@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from provcausal.cli.output import emit, info, json_option, progress, warn
+from provcausal.cli.output import emit, info, json_option, progress, shown, warn
 from provcausal.cli.params import NAME
 from provcausal.ingest import ImportSummary, import_paths
 
@@ -20,7 +20,7 @@ def _summary_text(s: ImportSummary, store_uri: str) -> str:
         lines.append(f"{len(s.warnings)} warning(s) (shown on stderr)")
     if s.skipped:
         lines.append(f"skipped {len(s.skipped)} bad record(s):")
-        lines.extend(f"  {where}" for where in s.skipped[:50])
+        lines.extend(f"  {shown(where)}" for where in s.skipped[:50])
         if len(s.skipped) > 50:
             lines.append(f"  … and {len(s.skipped) - 50} more (see --json)")
     return "\n".join(lines)

@@ -37,6 +37,9 @@ __all__ = [
     "warn",
     "info",
     "command_error",
+    "shown",
+    "plot_text",
+    "terminal_text",
 ]
 
 T = TypeVar("T")
@@ -88,13 +91,45 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: What a terminal may interpret: C0 and C1 controls (ESC starts colour, title and
+#: cursor sequences; CSI is 0x9b), DEL, the Unicode line and paragraph separators, and the
+#: bidirectional overrides and isolates that can make text read in another order, and lone
+#: surrogates (a file name that is not UTF-8), which a UTF-8 terminal cannot even be sent.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+#: The same, less the line breaks that multi-line text is made of.
+_CONTROL_IN_TEXT = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _code(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]  # \\n, \\x1b, \\u202e
 
 
 def _escape(text: str) -> str:
     """Control characters shown as escapes: a newline in a stored name (written by another
     tool) must not break a table or forge a row."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return _CONTROL.sub(_code, text)
+
+
+def shown(value: object) -> str:
+    """One value (a name, a verdict, a note) as one line of terminal text: every control
+    character as its escape (``\\n``, ``\\x1b``), so a name can neither run an escape
+    sequence nor start a line of its own (``verdict: …`` forged by a newline)."""
+    return _escape(str(value))
+
+
+def plot_text(value: object) -> str:
+    """A name for a matplotlib text: control characters escaped as on the terminal. The
+    caller turns math off on the text (``set_parse_math(False)``), so ``$…$`` is shown, never
+    read as TeX."""
+    return shown(value)
+
+
+def terminal_text(text: str) -> str:
+    """Multi-line text for the terminal: its line breaks kept, every other control
+    character escaped (names in it should have gone through :func:`shown` already)."""
+    return _CONTROL_IN_TEXT.sub(_code, text)
 
 
 def _cell(value: Any) -> str:
@@ -132,13 +167,19 @@ def table_text(frame: pd.DataFrame) -> str:
 def emit(result: Any, as_json: bool, text: str | None = None) -> None:
     """Print ``result``: as one JSON document, or as ``text`` / a table / a string."""
     if as_json:
-        click.echo(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False))
-    elif text is not None:
+        document = to_jsonable(result)
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a name that is not UTF-8): as \udcff
+            text = json.dumps(document, indent=2)
         click.echo(text)
+    elif text is not None:
+        click.echo(terminal_text(text))
     elif (pd := _pandas()) is not None and isinstance(result, pd.DataFrame):
         click.echo(table_text(result))
     else:
-        click.echo(str(result))
+        click.echo(terminal_text(str(result)))
 
 
 def _interactive(quiet: bool) -> bool:
@@ -190,14 +231,14 @@ class Bar:
 def command_error(message: str, exit_code: int) -> click.ClickException:
     """A click error that prints ``Error: message`` and exits with ``exit_code``."""
     cls = type("CommandError", (click.ClickException,), {"exit_code": exit_code})
-    return cls(message)
+    return cls(shown(message))
 
 
 def warn(message: str, quiet: bool = False) -> None:
     if not quiet:
-        click.echo(f"Warning: {message}", err=True)
+        click.echo(f"Warning: {shown(message)}", err=True)
 
 
 def info(message: str, quiet: bool = False) -> None:
     if not quiet:
-        click.echo(message, err=True)
+        click.echo(terminal_text(message), err=True)
