@@ -49,7 +49,7 @@ from provcausal.model.flowcept import (
 )
 from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
 from provcausal.stores.codec import escape_record, unescape_key, unescape_keys
-from provcausal.stores.uri import redact_text
+from provcausal.stores.uri import redact_text, shorten
 from provcausal.stores.where import Condition, mongo_filter
 
 __all__ = ["MongoStore", "DEFAULT_DB", "sample_pipeline", "consistency_options"]
@@ -209,7 +209,7 @@ class MongoStore(Store):
         from pymongo.errors import ConfigurationError, PyMongoError
         from pymongo.uri_parser import parse_uri
 
-        self.uri = display_uri or redact_text(uri, uri)
+        self.uri = shorten(display_uri or redact_text(uri, uri))
         self._raw_uri = uri  # only ever used to find the secrets to redact from messages
         try:
             parsed = parse_uri(uri, validate=False, warn=True) if "+srv" not in uri else {}
@@ -217,7 +217,7 @@ class MongoStore(Store):
             raise self._bad_uri(exc) from None
         self.database_name = database or parsed.get("database") or DEFAULT_DB
         nodes = parsed.get("nodelist") or []
-        self.hosts = ",".join(f"{h}:{p}" for h, p in nodes) or self.uri
+        self.hosts = shorten(",".join(f"{h}:{p}" for h, p in nodes)) or self.uri
         try:
             self._client: Any = pymongo.MongoClient(
                 uri,
