@@ -7,7 +7,7 @@ import shlex
 import click
 
 from provcausal.cli.output import Bar, emit, json_option, output_file_option, table_text
-from provcausal.cli.params import NAME
+from provcausal.cli.params import NAME, SEED
 from provcausal.errors import BadInputError
 
 QUALITY = click.Choice(["fast", "good", "better"])
@@ -137,7 +137,7 @@ def _attribute_options(func):
             type=click.IntRange(0, 1000),
             help="Bootstrap resamples of both sets (default 20 for fast).",
         ),
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
         click.option("--jobs", type=click.IntRange(1, 64), help="Processes (default: up to 2)."),
     ]
     for option in reversed(options):
@@ -265,7 +265,7 @@ ANOMALY_LEGEND = (
 )
 @click.option("--target", "-t", metavar="NODE", help="Default: the workflow's single sink.")
 @click.option("--metric", "-m", type=METRIC, help="As for attribute.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @json_option
 @click.pass_obj
 def anomalies_cmd(app, workflow, sample, baseline, target, metric, seed, as_json):

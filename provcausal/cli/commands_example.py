@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from provcausal.cli.output import Bar, emit, json_option
+from provcausal.cli.params import SEED
 from provcausal.errors import BadInputError
 
 #: A file in each example folder listing what the example wrote (what --force removes).
@@ -132,7 +133,7 @@ WRITERS = {"gcratio": _write_gcratio, "claims": _write_claims, "nodered": _write
     metavar="NODE",
     help="Shapes: the node (by name) the faulty set breaks (default: one per shape).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--force",
     is_flag=True,
