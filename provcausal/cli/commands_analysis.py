@@ -6,6 +6,7 @@ import shlex
 
 import click
 
+from provcausal.cli.outfiles import refuse_store_files, save_figure, write_report_file
 from provcausal.cli.output import Bar, emit, json_option, output_file_option, table_text
 from provcausal.cli.params import NAME, SEED
 from provcausal.errors import BadInputError
@@ -82,7 +83,7 @@ def _plot(result, path: str) -> None:
     ax.set_title("\n".join(textwrap.wrap(f"{result.workflow}: {result.verdict}", 90)), fontsize=8)
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     except ValueError as exc:  # an extension matplotlib cannot write
         raise BadInputError(str(exc), path=path) from None
     finally:
@@ -180,10 +181,8 @@ def reproduce_command(app, args: dict, report: str) -> str:
 
 
 def _write_report(app, result, args: dict, path: str) -> str:
-    from provcausal.analysis.report import write_report
-
     try:
-        write_report(result, path, reproduce_command(app, args, path))
+        write_report_file(result, path, reproduce_command(app, args, path))
     except OSError as exc:
         raise BadInputError(f"cannot write the report: {exc.strerror}", path=path) from None
     return path
@@ -209,6 +208,7 @@ def _write_report(app, result, args: dict, path: str) -> str:
 def attribute_cmd(app, show_graph, plot, report, as_json, **args):
     """Rank the nodes by how much of the change of the target's distribution between the
     baseline and comparison runs they account for (Paleyes et al., EuroMLSys 2023)."""
+    refuse_store_files(app.store_uri, plot=plot, report=report)
     result = _run_attribution(app, args)
     written = []
     if plot:
@@ -232,6 +232,7 @@ def report_cmd(app, output, as_json, **args):
     """Write one self-contained HTML page (no network needed to view it) that explains the
     attribution: verdict, graph coloured by score, scores with intervals, before/after
     distributions, what was left out, and the command that reproduces it."""
+    refuse_store_files(app.store_uri, output=output)
     result = _run_attribution(app, args)
     _write_report(app, result, args, output)
     emit(

@@ -7,6 +7,7 @@ import sys
 import click
 
 from provcausal import queries  # its submodules load on first use (pandas, networkx)
+from provcausal.cli.outfiles import refuse_store_files
 from provcausal.cli.output import (
     command_error,
     emit,
@@ -101,6 +102,7 @@ def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     """Export W3C PROV: a run exactly as imported, or a workflow's runs merged."""
     if as_json and not output:
         raise command_error("--json reports what was written: give -o FILE as well", 2)
+    refuse_store_files(app.store_uri, output=output)
     fmt = fmt or (format_for_path(output) if output else "json")
     text = queries.export_prov(
         app.store(), run_id, fmt, workflow=workflow, labels=list(labels) or None
@@ -129,6 +131,7 @@ def graph_cmd(app, workflow, kind, run_id, output, as_json):
     """Draw a workflow's node-level graph or a run's PROV graph."""
     from provcausal.analysis import causal_graph
 
+    refuse_store_files(app.store_uri, output=output)
     store = app.store()
     if kind == "prov":
         if not run_id:
