@@ -25,7 +25,7 @@ from provcausal.queries import FORMATS, format_for_path, write_atomic
 @click.option(
     "--workflow", "-w", type=NAME, metavar="NAME", help="With --node: that node in every run."
 )
-@click.option("--node", "-n", metavar="NODE", help="Only this node.")
+@click.option("--node", "-n", metavar="NODE", help="Only this node (its id or its name).")
 @click.option("--ids", "ids_only", is_flag=True, help="Print only the task ids, one a line.")
 @json_option
 @click.pass_obj
@@ -141,6 +141,9 @@ def graph_cmd(app, workflow, kind, run_id, output, as_json):
     else:
         if not workflow:
             raise InvalidParameterError("kind nodes draws a workflow: give a workflow", "workflow")
+        from provcausal.queries.listings import require_workflow
+
+        require_workflow(store, workflow)  # a typo is exit 2, not an empty picture
         g = causal_graph(store, workflow)
         dot = queries.nodes_dot(g, workflow, queries.node_labels(store, workflow))
         edges = [list(e) for e in sorted(g.edges)]
