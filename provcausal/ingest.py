@@ -170,13 +170,19 @@ def _interrupt_after() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):  # ignored, or not Python's to hold
+        yield
+        return
+    caught: list[Any] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-    if caught:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):  # Python's own handler raises KeyboardInterrupt
+        previous(*caught[0])
+    elif caught:  # SIG_DFL: the process would have stopped
         raise KeyboardInterrupt
 
 
