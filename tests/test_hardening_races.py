@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,28 +122,62 @@ def test_delete_racing_a_reimport_never_leaves_a_run_without_tasks(
     assert_whole(mongo_uri, 1)
 
 
-def test_delete_marks_what_it_removes_so_a_later_write_survives(mongo_uri, monkeypatch):
-    """An import that starts after the delete's check replaces the marked documents, which
-    then stay."""
+def _between_check_and_delete(
+    monkeypatch: pytest.MonkeyPatch, store: Any, meanwhile: Callable[[], None], before: bool
+) -> None:
+    """Run ``meanwhile`` while ``store`` removes something: after it marked the documents,
+    just before (``before``) or just after its re-check."""
+    real = store._claimed_delete
+
+    def claimed_delete(queries: Any, still_gone: Callable[[str], bool]) -> bool:
+        def check(claim: str) -> bool:
+            if before:
+                meanwhile()
+            gone = still_gone(claim)
+            if not before:
+                meanwhile()
+            return gone
+
+        return real(queries, check)
+
+    monkeypatch.setattr(store, "_claimed_delete", claimed_delete)
+
+
+def test_delete_keeps_what_a_reimport_writes_after_the_mark(mongo_uri, monkeypatch):
     with open_store(mongo_uri) as store:
         store.put_run(chain_run("/r1"))
         (run,) = store.find_runs()
         run_id = str(run["workflow_id"])
-        real = store._importing  # type: ignore[attr-defined]
 
-        def reimport_after_check(rid: str) -> bool:
-            busy = real(rid)
+        def reimport() -> None:
             with open_store(mongo_uri) as other:
                 other.put_run(chain_run("/r1"))
-            return busy
 
-        monkeypatch.setattr(store, "_importing", reimport_after_check)
+        _between_check_and_delete(monkeypatch, store, reimport, before=False)
         assert store.delete_run(run_id)
         monkeypatch.undo()
         assert [str(r["workflow_id"]) for r in store.find_runs()] == [run_id]
         assert len(list(store.find_tasks([run_id]))) == 3
         assert store.get_prov_json(run_id) is not None
         assert store.leftovers() == []
+
+
+def test_delete_never_takes_the_tasks_of_a_reimport_that_finished_meanwhile(
+    tmp_path, mongo_uri, monkeypatch
+):
+    """The re-import's tasks were written before the mark (so they are marked), its
+    workflow document after it, and its lease is gone by the re-check."""
+    scipipe_gcratio.write_runs(tmp_path / "corpus", 2, seed=4)
+    with open_store(mongo_uri) as store:
+        runs = import_paths(store, "scipipe", [tmp_path / "corpus"], "gc").runs
+    paused = Paused(monkeypatch, mongo_uri, tmp_path / "corpus")
+    paused.start()
+    with open_store(mongo_uri) as deleter:
+        _between_check_and_delete(monkeypatch, deleter, paused.finish, before=True)
+        with pytest.raises(StoreError, match="nothing deleted"):
+            deleter.delete_run(runs[0])
+    monkeypatch.undo()
+    assert_whole(mongo_uri, 2)
 
 
 def _failing_after_tasks(monkeypatch: pytest.MonkeyPatch, store: Any) -> None:

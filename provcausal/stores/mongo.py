@@ -452,9 +452,18 @@ class MongoStore(Store):
                 (self._tasks, {"workflow_id": run_id}),
                 (self._prov, {"run_id": run_id}),
             ]
-            if not self._claimed_delete(queries, lambda: not self._importing(run_id)):
+
+            def unchanged(claim: str) -> bool:
+                """No import holds the run, and none replaced its workflow document since
+                the mark (its tasks, written before, would go without it)."""
+                if self._importing(run_id):
+                    return False
+                return self._wfs.find_one({"_id": found["_id"], CLAIM: claim}) is not None
+
+            if not self._claimed_delete(queries, unchanged):
                 raise StoreError(
-                    f"run {run_id} is being imported right now: delete it once that import is done"
+                    f"run {run_id} is being imported right now: nothing deleted; delete it "
+                    "once that import is done"
                 )
             self._labels.delete_one({"_id": run_id})
             return True
@@ -465,9 +474,10 @@ class MongoStore(Store):
         return any(not _lease_dead(lease) for lease in leases)
 
     def _claimed_delete(
-        self, queries: Sequence[tuple[Any, dict[str, Any]]], still_gone: Callable[[], bool]
+        self, queries: Sequence[tuple[Any, dict[str, Any]]], still_gone: Callable[[str], bool]
     ) -> bool:
-        """Delete what ``queries`` match now, if ``still_gone()`` (asked after marking) holds.
+        """Delete what ``queries`` match now, if ``still_gone(claim)`` (asked after marking)
+        holds.
 
         Each matched document is marked with a fresh claim, the condition is checked, and
         only documents still carrying the claim are deleted. An import writes leases first
@@ -477,7 +487,7 @@ class MongoStore(Store):
         claim = uuid.uuid4().hex
         for collection, query in queries:
             collection.update_many(query, {"$set": {CLAIM: claim}})
-        keep = not still_gone()
+        keep = not still_gone(claim)
         for collection, _query in queries:
             if keep:
                 collection.update_many({CLAIM: claim}, {"$unset": {CLAIM: ""}})
@@ -523,7 +533,7 @@ class MongoStore(Store):
     def _remover(
         self, queries: list[tuple[Any, dict[str, Any]]], still_left: Callable[[], bool]
     ) -> Callable[[], bool]:
-        return lambda: self._claimed_delete(queries, still_left)
+        return lambda: self._claimed_delete(queries, lambda _claim: still_left())
 
     def _unheld(self, run_id: str, *, writing_ok: bool = False) -> Callable[[], bool]:
         """Asked after marking: no running import holds ``run_id`` and the run has no
