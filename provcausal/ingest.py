@@ -11,6 +11,9 @@ so. A run already stored under another label is only relabelled with ``relabel=T
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +158,34 @@ def _undo(store: Store, written: list[str], transactional: bool) -> str:
     return f"removed the {removed} run(s) written so far: nothing of this import is stored"
 
 
+@contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) until the block is done, then raise it.
+
+    A store write cut by ``KeyboardInterrupt`` may still be running on a database server
+    (the command was sent; only the client stopped waiting), and would land after the undo
+    that follows. Holding the interrupt for the length of one batch's write makes the undo
+    see every write of the batch. Only the main thread receives signals; elsewhere this is
+    a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):  # ignored, or not Python's to hold
+        yield
+        return
+    caught: list[Any] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):  # Python's own handler raises KeyboardInterrupt
+        previous(*caught[0])
+    elif caught:  # SIG_DFL: the process would have stopped
+        raise KeyboardInterrupt
+
+
 def set_campaign(records: RunRecords, campaign: str) -> None:
     """Put FlowCept's ``campaign_id`` on a run's workflow document and its tasks."""
     records.workflow["campaign_id"] = campaign
@@ -233,7 +264,8 @@ def _write_all(
         if not relabel:
             _check_labels(store, batch, label)
         written.extend(run.run_id for run in batch)
-        store.put_runs([run.records for run in batch])
+        with _interrupt_after():
+            store.put_runs([run.records for run in batch])
         for run in batch:
             summary.runs.append(run.run_id)
             summary.tasks += run.tasks

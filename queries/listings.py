@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +25,8 @@ __all__ = [
     "match_runs",
     "label_runs",
     "workflow_name",
+    "require_workflow",
+    "unknown_name",
     "RUN_COLUMNS",
     "LEFTOVER_COLUMNS",
 ]
@@ -46,6 +49,40 @@ WORKFLOW_COLUMNS = ["workflow", "runs", "labels", "systems", "tasks", "samples"]
 def workflow_name(doc: dict[str, Any]) -> str:
     """A workflow document's workflow name (FlowCept may leave ``name`` empty)."""
     return str(doc.get("name") or doc.get("workflow_id"))
+
+
+def unknown_name(
+    kind: str, name: str, known: Any, store: Store, context: str = ""
+) -> NotFoundError:
+    """``unknown workflow 'gcratoi' in sqlite:…; did you mean 'gcratio'?`` (exit 2): a typo
+    in a name is an error, never an empty answer."""
+    names = sorted({str(k) for k in known if k is not None})
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return NotFoundError(f"unknown {kind} {name!r}{context} in {store.uri}{hint}")
+
+
+def require_workflow(store: Store, workflow: str) -> list[dict[str, Any]]:
+    """The visible runs of ``workflow``; an unknown workflow is a :class:`NotFoundError`
+    suggesting the closest workflow name."""
+    runs = store.find_runs(workflow=workflow)
+    if not runs:
+        raise unknown_name("workflow", workflow, map(workflow_name, store.find_runs()), store)
+    return runs
+
+
+def _require_labels(
+    store: Store, workflow: str | None, labels: Sequence[str], found: Sequence[dict[str, Any]]
+) -> None:
+    """Every label asked for names runs (of ``workflow``), even if other conditions left
+    them out; the store is asked again only for labels the answer does not show."""
+    shown = {run_label(doc) for doc in found}
+    for label in dict.fromkeys(labels):
+        if label in shown or store.find_runs(workflow=workflow, labels=[label]):
+            continue
+        known = {run_label(doc) for doc in store.find_runs(workflow=workflow)}
+        context = f" of workflow {workflow!r}" if workflow is not None else ""
+        raise unknown_name("label", label, known, store, context)
 
 
 def _time(value: Any) -> dt.datetime | None:
@@ -126,6 +163,10 @@ def list_runs(
         run_ids=run_ids,
         where=conditions,
     )
+    if workflow is not None and not docs:
+        require_workflow(store, workflow)
+    if labels:
+        _require_labels(store, workflow, labels, docs)
     captured = captured_counts(store, docs)
     for doc in docs:
         tasks, samples = _counts(doc, captured)
@@ -217,6 +258,7 @@ def label_runs(
     conditions = parse_where(where) if isinstance(where, str) else list(where)
     runs = store.find_runs(workflow=workflow, where=conditions)
     if not runs:
+        require_workflow(store, workflow)
         raise NotFoundError(
             f"no runs of workflow {workflow!r} where "
             + "&".join(f"{f}={v}" for f, v in conditions)

@@ -60,23 +60,56 @@ def _task_row(task: dict[str, Any], formed: dict[str, tuple[str, int]]) -> dict[
     }
 
 
+#: Runs whose tasks name the nodes an unknown node's message suggests from.
+_SUGGEST_FROM_RUNS = 20
+
+
+def _node_tasks(
+    store: Store, runs: list[dict[str, Any]], node: str, context: str
+) -> list[dict[str, Any]]:
+    """The tasks of ``node`` in ``runs``: the node by id, else by the name its source gives
+    it (Node-RED's node names, every id of that name); an unknown node is a
+    :class:`NotFoundError` suggesting the closest id or name."""
+    from provcausal.queries.listings import unknown_name
+
+    run_ids = [str(r["workflow_id"]) for r in runs]
+    tasks = list(store.find_tasks(run_ids, nodes=[node]))
+    if tasks:
+        return tasks
+    names: dict[str, str] = {}
+    for run in runs:
+        names.update(fc.node_labels(run))
+    ids = [node_id for node_id, name in names.items() if name == node]
+    if ids:
+        tasks = list(store.find_tasks(run_ids, nodes=ids))
+        if tasks:
+            return tasks
+    seen = {t.get("activity_id") for t in store.find_tasks(run_ids[:_SUGGEST_FROM_RUNS])}
+    raise unknown_name("node", node, seen | set(names.values()), store, context)
+
+
 def list_tasks(
     store: Store, run: str | None = None, workflow: str | None = None, node: str | None = None
 ) -> pd.DataFrame:
-    """Tasks of ``run`` (optionally one node), or of ``node`` in every run of ``workflow``."""
+    """Tasks of ``run`` (optionally one node), or of ``node`` in every run of ``workflow``.
+    ``node`` is a node id or the name the source gives the node (Node-RED)."""
+    from provcausal.queries.listings import require_workflow
+
     if run is not None:
-        if store.get_run(run) is None:
+        found = store.get_run(run)
+        if found is None:
             raise NotFoundError(f"no run {run!r} in {store.uri}")
-        run_ids = [run]
+        runs, context = [found], f" in run {run!r}"
     elif workflow is not None and node is not None:
-        run_ids = [str(r["workflow_id"]) for r in store.find_runs(workflow=workflow)]
-        if not run_ids:
-            raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
+        runs, context = require_workflow(store, workflow), f" of workflow {workflow!r}"
     else:
         raise InvalidParameterError(
             "give a run, or a workflow with a node", "run", "workflow", "node"
         )
-    tasks = list(store.find_tasks(run_ids, nodes=[node] if node else None))
+    if node:
+        tasks = _node_tasks(store, runs, node, context)
+    else:
+        tasks = list(store.find_tasks([str(r["workflow_id"]) for r in runs]))
     formed = _captured_samples(store, tasks)
     rows = [_task_row(t, formed) for t in tasks]
     frame = pd.DataFrame(rows, columns=TASK_COLUMNS)
@@ -97,9 +130,9 @@ def node_labels(store: Store, workflow: str) -> dict[str, str]:
 
 def list_nodes(store: Store, workflow: str) -> pd.DataFrame:
     """The workflow's nodes with how many runs, samples and tasks have data for each."""
-    runs = store.find_runs(workflow=workflow)
-    if not runs:
-        raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
+    from provcausal.queries.listings import require_workflow
+
+    runs = require_workflow(store, workflow)
     acc: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"runs": set(), "samples": set(), "tasks": 0, "with_value": 0, "unobserved": True}
     )

@@ -7,6 +7,7 @@ import warnings
 
 import click
 
+from provcausal.cli.outfiles import refuse_store_files, save_figure, write_report_file
 from provcausal.cli.output import (
     Bar,
     emit,
@@ -16,7 +17,7 @@ from provcausal.cli.output import (
     shown,
     table_text,
 )
-from provcausal.cli.params import NAME
+from provcausal.cli.params import NAME, SEED
 from provcausal.errors import BadInputError
 
 QUALITY = click.Choice(["fast", "good", "better"])
@@ -117,7 +118,7 @@ def _plot(result, path: str) -> None:
     try:
         with warnings.catch_warnings():  # a name in a script the font lacks: drawn as a box
             warnings.filterwarnings("ignore", message="Glyph .* missing from")
-            fig.savefig(path, dpi=120)
+            save_figure(fig, path, dpi=120)
     except ValueError as exc:  # an extension matplotlib cannot write
         raise BadInputError(str(exc), path=path) from None
     finally:
@@ -172,7 +173,7 @@ def _attribute_options(func):
             type=click.IntRange(0, 1000),
             help="Bootstrap resamples of both sets (default 20 for fast).",
         ),
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
         click.option("--jobs", type=click.IntRange(1, 64), help="Processes (default: up to 2)."),
     ]
     for option in reversed(options):
@@ -215,10 +216,8 @@ def reproduce_command(app, args: dict, report: str) -> str:
 
 
 def _write_report(app, result, args: dict, path: str) -> str:
-    from provcausal.analysis.report import write_report
-
     try:
-        write_report(result, path, reproduce_command(app, args, path))
+        write_report_file(result, path, reproduce_command(app, args, path))
     except OSError as exc:
         raise BadInputError(f"cannot write the report: {exc.strerror}", path=path) from None
     return path
@@ -244,6 +243,7 @@ def _write_report(app, result, args: dict, path: str) -> str:
 def attribute_cmd(app, show_graph, plot, report, as_json, **args):
     """Rank the nodes by how much of the change of the target's distribution between the
     baseline and comparison runs they account for (Paleyes et al., EuroMLSys 2023)."""
+    refuse_store_files(app.store_uri, plot=plot, report=report)
     result = _run_attribution(app, args)
     written = []
     if plot:
@@ -267,6 +267,7 @@ def report_cmd(app, output, as_json, **args):
     """Write one self-contained HTML page (no network needed to view it) that explains the
     attribution: verdict, graph coloured by score, scores with intervals, before/after
     distributions, what was left out, and the command that reproduces it."""
+    refuse_store_files(app.store_uri, output=output)
     result = _run_attribution(app, args)
     _write_report(app, result, args, output)
     shift = result.shift.to_dict() if result.shift is not None else None
@@ -278,8 +279,7 @@ def report_cmd(app, output, as_json, **args):
             "scores_are_noise": result.scores_are_noise,
         },
         as_json,
-        text="
-".join(
+        text="\n".join(
             [*_shift_lines(result), f"verdict: {shown(result.verdict)}", f"wrote {shown(output)}"]
         ),
     )
@@ -314,7 +314,7 @@ ANOMALY_LEGEND = (
     help="Default: the declared output (a Seldon pipeline's), else the single sink.",
 )
 @click.option("--metric", "-m", type=METRIC, help="As for attribute.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @json_option
 @click.pass_obj
 def anomalies_cmd(app, workflow, sample, baseline, target, metric, seed, as_json):

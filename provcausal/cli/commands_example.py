@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 
 from provcausal.cli.output import Bar, emit, json_option
+from provcausal.cli.params import SEED
 from provcausal.errors import BadInputError
 
 #: A file in each example folder listing what the example wrote (what --force removes).
@@ -20,6 +22,17 @@ OUTPUTS = {
     "claims": ("pipeline.yaml", "normal.txt", "broken.txt"),
     "nodered": ("flows.json", "normal.log", "broken.log"),
 }
+
+
+def _plain_name(entry: str) -> bool:
+    """Whether a name the marker lists is a plain name directly inside the folder: the
+    marker is a file anyone could have written, and ``../x`` or ``/home`` must not go."""
+    return (
+        entry not in ("", ".", "..", MARKER)
+        and "/" not in entry
+        and (os.altsep is None or os.altsep not in entry)
+        and not os.path.isabs(entry)
+    )
 
 
 def _prepare_folder(name: str, folder: Path, force: bool) -> list[str]:
@@ -42,9 +55,11 @@ def _prepare_folder(name: str, folder: Path, force: bool) -> list[str]:
     removed = []
     marker = folder / MARKER
     listed = marker.read_text(encoding="utf-8").split() if marker.is_file() else []
-    for entry in dict.fromkeys([*listed, *OUTPUTS.get(name, ())]):
+    for entry in dict.fromkeys([*filter(_plain_name, listed), *OUTPUTS.get(name, ())]):
         path = folder / entry
-        if path.is_dir():
+        if path.is_symlink():  # the link goes, never what it points to
+            path.unlink()
+        elif path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
@@ -142,7 +157,7 @@ WRITERS = {"gcratio": _write_gcratio, "claims": _write_claims, "nodered": _write
     metavar="NODE",
     help="Shapes: the node (by name) the faulty set breaks (default: one per shape).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--force",
     is_flag=True,

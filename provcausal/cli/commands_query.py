@@ -7,6 +7,7 @@ import sys
 import click
 
 from provcausal import queries  # its submodules load on first use (pandas, networkx)
+from provcausal.cli.outfiles import refuse_store_files
 from provcausal.cli.output import (
     command_error,
     emit,
@@ -24,7 +25,7 @@ from provcausal.queries import FORMATS, format_for_path, write_atomic
 @click.option(
     "--workflow", "-w", type=NAME, metavar="NAME", help="With --node: that node in every run."
 )
-@click.option("--node", "-n", metavar="NODE", help="Only this node.")
+@click.option("--node", "-n", metavar="NODE", help="Only this node (its id or its name).")
 @click.option("--ids", "ids_only", is_flag=True, help="Print only the task ids, one a line.")
 @json_option
 @click.pass_obj
@@ -101,6 +102,7 @@ def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
     """Export W3C PROV: a run exactly as imported, or a workflow's runs merged."""
     if as_json and not output:
         raise command_error("--json reports what was written: give -o FILE as well", 2)
+    refuse_store_files(app.store_uri, output=output)
     fmt = fmt or (format_for_path(output) if output else "json")
     text = queries.export_prov(
         app.store(), run_id, fmt, workflow=workflow, labels=list(labels) or None
@@ -129,6 +131,7 @@ def graph_cmd(app, workflow, kind, run_id, output, as_json):
     """Draw a workflow's node-level graph or a run's PROV graph."""
     from provcausal.analysis import causal_graph
 
+    refuse_store_files(app.store_uri, output=output)
     store = app.store()
     if kind == "prov":
         if not run_id:
@@ -138,6 +141,9 @@ def graph_cmd(app, workflow, kind, run_id, output, as_json):
     else:
         if not workflow:
             raise InvalidParameterError("kind nodes draws a workflow: give a workflow", "workflow")
+        from provcausal.queries.listings import require_workflow
+
+        require_workflow(store, workflow)  # a typo is exit 2, not an empty picture
         g = causal_graph(store, workflow)
         dot = queries.nodes_dot(g, workflow, queries.node_labels(store, workflow))
         edges = [list(e) for e in sorted(g.edges)]

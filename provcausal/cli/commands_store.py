@@ -105,7 +105,9 @@ def runs_delete_cmd(app, run_ids, workflow, labels, where, yes, as_json):
     help="Which runs: workflow-document fields or dotted paths, joined with &, e.g. "
     "campaign_id=c1, used.mode=faulty, user=alice.",
 )
-@click.option("--set", "label", required=True, metavar="LABEL", help="The label to give.")
+@click.option(
+    "--set", "label", type=NAME, required=True, metavar="LABEL", help="The label to give."
+)
 @json_option
 @click.pass_obj
 def label_cmd(app, workflow, where, label, as_json):

@@ -10,7 +10,7 @@ import click
 from provcausal.model.names import check_name
 from provcausal.model.times import parse_time
 
-__all__ = ["TIME", "NAME", "check_name"]
+__all__ = ["TIME", "NAME", "SEED", "check_name"]
 
 
 class TimeType(click.ParamType):
@@ -42,3 +42,8 @@ class NameType(click.ParamType):
 
 
 NAME = NameType()
+
+
+#: A random seed: numpy's generators take 0 … 2**32 - 1 (``--seed -1`` is a usage error,
+#: exit 2, not a ``ValueError`` deep in the analysis).
+SEED = click.IntRange(0, 2**32 - 1)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 
-from provcausal.errors import StoreUriError
+from provcausal.errors import ProvcausalError, StoreUriError
 from provcausal.stores.base import Store, is_visible, run_label
 from provcausal.stores.uri import (
     DEFAULT_STORE,
     ENV_STORE,
     redact_uri,
     scheme_of,
+    shorten,
     sqlite_path,
 )
 
@@ -55,7 +56,7 @@ def open_store(uri: str | None = None, *, timeout_ms: int = 3000, create: bool =
 
         return SQLiteStore(uri, uri=f"sqlite:{uri}", create=create)
     raise StoreUriError(
-        f"unknown store {redact_uri(uri)!r}: use sqlite:///path, mongodb://host/db, "
+        f"unknown store {shorten(redact_uri(uri))!r}: use sqlite:///path, mongodb://host/db, "
         "mongodb+srv://…, lmdb:///path or flowcept"
     )
 
@@ -69,13 +70,19 @@ def _open_flowcept(timeout_ms: int, create: bool) -> Store:
         from provcausal.stores.mongo import MongoStore
 
         mongo_uri = settings.mongo_connection_uri()
-        return MongoStore(
-            mongo_uri,
-            settings.mongo_db,
-            timeout_ms=timeout_ms,
-            display_uri=f"flowcept ({redact_uri(mongo_uri)})",
-            create=create,
-        )
+        # a URI from ${oc.env:SECRET} shows as the expression (the whole value may be secret)
+        shown = settings.expressions.get("uri") if settings.mongo_uri else None
+        try:
+            return MongoStore(
+                mongo_uri,
+                settings.mongo_db,
+                timeout_ms=timeout_ms,
+                display_uri=f"flowcept ({shown or redact_uri(mongo_uri)})",
+                create=create,
+            )
+        except ProvcausalError as exc:  # no ${oc.env:…} value in the message, ever
+            exc.args = tuple(settings.hide_values(str(a)) for a in exc.args)
+            raise
     from provcausal.stores.lmdb import LMDBStore
 
     return LMDBStore(settings.lmdb_path, where=settings.path, key="databases.lmdb.path")

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from provcausal.errors import BadInputError, MissingDependencyError, StoreError
+from provcausal.errors import BadInputError, MissingDependencyError, StoreError, StoreFileError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
 from provcausal.stores.base import Store
@@ -47,6 +48,57 @@ def lmdb_path(uri: str) -> str:
     return os.path.expanduser(rest)
 
 
+#: LMDB's meta pages (``MDB_meta`` after a 16-byte page header, 64-bit layout): the magic,
+#: the page size (``mm_dbs[FREE_DBI].md_pad``), the last page used and the transaction id.
+_MAGIC = 0xBEEFC0DE
+_META_PSIZE, _META_LAST_PAGE = 16 + 24, 16 + 120
+
+
+def _needed_bytes(data: str) -> tuple[int, int] | None:
+    """(bytes the newest meta page says the map uses, the file's size), or ``None`` when the
+    file's layout is not the one checked here (then LMDB itself judges the file)."""
+    try:
+        with open(data, "rb") as file:
+            head = file.read(4096)
+            if len(head) < _META_LAST_PAGE + 16:
+                return None
+            magic, psize = (
+                struct.unpack_from("<I", head, 16)[0],
+                struct.unpack_from("<I", head, _META_PSIZE)[0],
+            )
+            if magic != _MAGIC or psize < 512 or psize > 65536 or psize & (psize - 1):
+                return None
+            file.seek(0)
+            pages = file.read(2 * psize)
+            size = os.fstat(file.fileno()).st_size
+    except OSError:
+        return None
+    metas = []
+    for offset in (0, psize):
+        if len(pages) >= offset + _META_LAST_PAGE + 16:
+            last, txnid = struct.unpack_from("<QQ", pages, offset + _META_LAST_PAGE)
+            if struct.unpack_from("<I", pages, offset + 16)[0] == _MAGIC:
+                metas.append((txnid, last))
+    if not metas:
+        return None
+    _txnid, last = max(metas)
+    return (last + 1) * psize, size
+
+
+def _check_whole(path: str, where: str, key: str | None) -> None:
+    """Refuse a ``data.mdb`` shorter than its newest meta page says: LMDB maps the file and
+    a read of a page past its end kills the process with SIGBUS (a truncated copy)."""
+    data = os.path.join(path, "data.mdb")
+    found = _needed_bytes(data)
+    if found is not None and found[1] < found[0]:
+        needed, size = found
+        at = data if where == path else f"{where} ({data})"
+        raise StoreFileError(
+            f"{at}: truncated LMDB file: it holds {size} bytes and its pages need {needed} "
+            "(an incomplete copy?); copy it again from FlowCept's folder"
+        )
+
+
 def _open_env(path: str, where: str, key: str | None) -> Any:
     try:
         import lmdb
@@ -57,6 +109,7 @@ def _open_env(path: str, where: str, key: str | None) -> Any:
     if not os.path.isdir(path) or not os.path.exists(os.path.join(path, "data.mdb")):
         what = "not an LMDB environment (no data.mdb)"
         raise BadInputError(what if where == path else f"{path} is {what}", where, key=key)
+    _check_whole(path, where, key)
     options: dict[str, Any] = {
         "readonly": True,
         "create": False,
@@ -85,11 +138,11 @@ class LMDBStore(Store):
     """FlowCept's LMDB, read-only. ``where``/``key`` name the setting that chose the path."""
 
     def __init__(self, path: str, *, where: str | None = None, key: str | None = None) -> None:
-        import lmdb
-
         self.path = path
         self.uri = f"lmdb://{os.path.abspath(path)}"
-        self._env = _open_env(path, where or path, key)
+        self._env = _open_env(path, where or path, key)  # says how to install lmdb if absent
+        import lmdb
+
         self._dbs: dict[bytes, Any] = {}
         for name in (b"tasks", b"workflows"):
             try:

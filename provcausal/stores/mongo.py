@@ -49,7 +49,7 @@ from provcausal.model.flowcept import (
 )
 from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
 from provcausal.stores.codec import escape_record, unescape_key, unescape_keys
-from provcausal.stores.uri import redact_text
+from provcausal.stores.uri import redact_text, shorten
 from provcausal.stores.where import Condition, mongo_filter
 
 __all__ = ["MongoStore", "DEFAULT_DB", "sample_pipeline", "consistency_options"]
@@ -60,6 +60,9 @@ IMPORTS_COLLECTION = "provcausal_imports"
 #: Labels given after the fact (``provcausal label``): FlowCept never reads this collection.
 LABELS_COLLECTION = "provcausal_labels"
 _BATCH = 1000
+#: A field ``doctor --repair`` and ``delete_run`` mark documents with before removing them
+#: (see :meth:`MongoStore._claimed_delete`); an import's replacement never carries it.
+CLAIM = "_provcausal_claim"
 #: A lease older than this belongs to an import that died (imports renew nothing: a batch of
 #: runs is written in well under this time).
 LEASE_SECONDS = 3600
@@ -105,10 +108,6 @@ def _lease_dead(lease: dict[str, Any]) -> bool:
 
 def _prov_token(workflow: dict[str, Any]) -> Any:
     return fc.run_prov_token(unescape_keys(workflow))
-
-
-def _deleter(collection: Any, query: dict[str, Any]) -> Callable[[], None]:
-    return lambda: collection.delete_many(query)
 
 
 def _duplicates_only(exc: Any) -> bool:
@@ -190,6 +189,7 @@ def _unescape_sample(raw: dict[str, Any]) -> dict[str, Any]:
 def _clean(doc: dict[str, Any]) -> dict[str, Any]:
     doc = unescape_keys(doc)
     doc.pop("_id", None)
+    doc.pop(CLAIM, None)  # a repair's mark, for the instant between marking and deleting
     return doc
 
 
@@ -209,7 +209,7 @@ class MongoStore(Store):
         from pymongo.errors import ConfigurationError, PyMongoError
         from pymongo.uri_parser import parse_uri
 
-        self.uri = display_uri or redact_text(uri, uri)
+        self.uri = shorten(display_uri or redact_text(uri, uri))
         self._raw_uri = uri  # only ever used to find the secrets to redact from messages
         try:
             parsed = parse_uri(uri, validate=False, warn=True) if "+srv" not in uri else {}
@@ -217,7 +217,7 @@ class MongoStore(Store):
             raise self._bad_uri(exc) from None
         self.database_name = database or parsed.get("database") or DEFAULT_DB
         nodes = parsed.get("nodelist") or []
-        self.hosts = ",".join(f"{h}:{p}" for h, p in nodes) or self.uri
+        self.hosts = shorten(",".join(f"{h}:{p}" for h, p in nodes)) or self.uri
         try:
             self._client: Any = pymongo.MongoClient(
                 uri,
@@ -328,23 +328,42 @@ class MongoStore(Store):
         token = uuid.uuid4().hex[:16]
         with self._guard(f"writing {len(ids)} run(s) ({ids[0]}…)"):
             self._imports.insert_one(_lease(token, ids))
-            chunks = [
-                {"_id": f"{run.run_id}:{token}:{i}", "run_id": run.run_id, "token": token,
-                 "seq": i, "data": c}
-                for run in runs
-                for i, c in enumerate(compress_prov(run.prov_json))
-            ]  # fmt: skip
-            for i in range(0, len(chunks), _BATCH):
-                self._prov.insert_many(chunks[i : i + _BATCH], ordered=False)
-            keep = self._publish(runs, token)
-            labelled = [run.run_id for run in runs if run_label(run.workflow) is not None]
-            if labelled:  # an import's own label is the newer statement
-                self._labels.delete_many({"_id": {"$in": labelled}})
-            self._remove_stale_tasks(ids, keep)
+            try:
+                self._write_runs(runs, ids, token)
+            except (Exception, KeyboardInterrupt):  # a kill leaves what doctor lists
+                self._roll_back(ids, token)
+                raise
             # The lease goes before the clean-up: then the last of several concurrent
             # imports of a run sees every other token as unused and removes its chunks.
             self._imports.delete_one({"_id": token})
             self._clean_chunks(ids)
+
+    def _write_runs(self, runs: Sequence[RunRecords], ids: list[str], token: str) -> None:
+        chunks = [
+            {"_id": f"{run.run_id}:{token}:{i}", "run_id": run.run_id, "token": token,
+             "seq": i, "data": c}
+            for run in runs
+            for i, c in enumerate(compress_prov(run.prov_json))
+        ]  # fmt: skip
+        for i in range(0, len(chunks), _BATCH):
+            self._prov.insert_many(chunks[i : i + _BATCH], ordered=False)
+        keep = self._publish(runs, token)
+        labelled = [run.run_id for run in runs if run_label(run.workflow) is not None]
+        if labelled:  # an import's own label is the newer statement
+            self._labels.delete_many({"_id": {"$in": labelled}})
+        self._remove_stale_tasks(ids, keep)
+
+    def _roll_back(self, ids: Sequence[str], token: str) -> None:
+        """Remove what a failed :meth:`put_runs` wrote (its lease still holds the runs, so
+        ``doctor`` keeps off): the runs' workflow documents and tasks, the chunks of its
+        token, then the lease. Tasks already published replaced an older version in place,
+        so a run the batch re-imported goes too, as the importer's undo of earlier batches
+        removes its runs. Best effort: what a lost server keeps, ``doctor`` lists."""
+        with contextlib.suppress(Exception):
+            self._wfs.delete_many({"_id": {"$in": list(ids)}})
+            self._tasks.delete_many({"workflow_id": {"$in": list(ids)}})
+            self._prov.delete_many({"token": token})
+            self._imports.delete_one({"_id": token})
 
     def _publish(self, runs: Sequence[RunRecords], token: str) -> set[str]:
         """Tasks, then workflow documents naming ``token``: one transaction if the server
@@ -416,19 +435,65 @@ class MongoStore(Store):
                     self._imports.delete_one({"_id": lease["_id"]})
 
     def delete_run(self, run_id: str) -> bool:
-        """The workflow document goes first (the run disappears at once), then its tasks in
-        one command, then its PROV chunks; ``doctor`` finds what an interruption left."""
+        """The workflow document goes first (the run disappears at once), then its tasks,
+        then its PROV chunks; ``doctor`` finds what an interruption left.
+
+        A re-import of the run racing the deletion is never cut in half: what is removed is
+        marked first, a running import of the run (a live lease) cancels the deletion, and
+        whatever an import writes after the mark replaces the marked document and stays."""
         with self._guard(f"deleting run {run_id}"):
             found = self._wfs.find_one({"_id": run_id}, {"_id": 1}) or self._wfs.find_one(
                 {"workflow_id": run_id}, {"_id": 1}
             )
             if found is None:
                 return False
-            self._wfs.delete_one({"_id": found["_id"]})
-            self._tasks.delete_many({"workflow_id": run_id})
-            self._prov.delete_many({"run_id": run_id})
+            queries = [
+                (self._wfs, {"_id": found["_id"]}),
+                (self._tasks, {"workflow_id": run_id}),
+                (self._prov, {"run_id": run_id}),
+            ]
+
+            def unchanged(claim: str) -> bool:
+                """No import holds the run, and none replaced its workflow document since
+                the mark (its tasks, written before, would go without it)."""
+                if self._importing(run_id):
+                    return False
+                return self._wfs.find_one({"_id": found["_id"], CLAIM: claim}) is not None
+
+            if not self._claimed_delete(queries, unchanged):
+                raise StoreError(
+                    f"run {run_id} is being imported right now: nothing deleted; delete it "
+                    "once that import is done"
+                )
             self._labels.delete_one({"_id": run_id})
             return True
+
+    def _importing(self, run_id: str) -> bool:
+        """Whether a running import (a live lease, read now) holds ``run_id``."""
+        leases = self._imports.find({"runs": {"$in": [run_id]}})  # nx-27017: index
+        return any(not _lease_dead(lease) for lease in leases)
+
+    def _claimed_delete(
+        self, queries: Sequence[tuple[Any, dict[str, Any]]], still_gone: Callable[[str], bool]
+    ) -> bool:
+        """Delete what ``queries`` match now, if ``still_gone(claim)`` (asked after marking)
+        holds.
+
+        Each matched document is marked with a fresh claim, the condition is checked, and
+        only documents still carrying the claim are deleted. An import writes leases first
+        and replaces whole documents (``ReplaceOne``): one that started before the mark is
+        seen by ``still_gone``, and one that writes after it erases the mark, so its data is
+        never removed. ``False``: nothing was deleted and the marks are gone again."""
+        claim = uuid.uuid4().hex
+        for collection, query in queries:
+            collection.update_many(query, {"$set": {CLAIM: claim}})
+        keep = not still_gone(claim)
+        for collection, _query in queries:
+            if keep:
+                collection.update_many({CLAIM: claim}, {"$unset": {CLAIM: ""}})
+            else:
+                collection.delete_many({CLAIM: claim})
+        return not keep
 
     # -- leftovers -----------------------------------------------------------------------
     def leftovers(self) -> list[dict[str, Any]]:
@@ -436,15 +501,16 @@ class MongoStore(Store):
             return [item for item, _ in self._leftovers()]
 
     def repair(self) -> list[dict[str, Any]]:
+        """Remove the leftovers, each only if it is still one when its documents are marked
+        (see :meth:`_claimed_delete`): an import that started after the scan, or finished
+        during it, keeps all of its data."""
         with self._guard("removing leftovers"):
-            found = self._leftovers()
-            for _, remove in found:
-                remove()
-            return [item for item, _ in found]
+            return [item for item, remove in self._leftovers() if remove()]
 
-    def _leftovers(self) -> list[tuple[dict[str, Any], Callable[[], None]]]:
-        """What interrupted writes left, each with the action that removes it."""
-        out: list[tuple[dict[str, Any], Callable[[], None]]] = []
+    def _leftovers(self) -> list[tuple[dict[str, Any], Callable[[], bool]]]:
+        """What interrupted writes left, each with the action that removes it (and says
+        whether it did)."""
+        out: list[tuple[dict[str, Any], Callable[[], bool]]] = []
         leases = list(self._imports.find({}))
         live = {str(d["_id"]) for d in leases if not _lease_dead(d)}
         busy = {r for d in leases if str(d["_id"]) in live for r in d.get("runs") or []}
@@ -455,7 +521,7 @@ class MongoStore(Store):
                         {"kind": "interrupted import", "id": str(lease["_id"]),
                          "runs": len(lease.get("runs") or []), "host": lease.get("host"),
                          "pid": lease.get("pid")},
-                        _deleter(self._imports, {"_id": lease["_id"]}),
+                        self._remover([(self._imports, {"_id": lease["_id"]})], lambda: True),
                     )
                 )  # fmt: skip
         workflows = {str(d["_id"]): d for d in self._wfs.find({}, {fc.META: 1, "workflow_id": 1})}
@@ -464,25 +530,58 @@ class MongoStore(Store):
         out.extend(self._orphan_chunks(workflows, live))
         return out
 
+    def _remover(
+        self, queries: list[tuple[Any, dict[str, Any]]], still_left: Callable[[], bool]
+    ) -> Callable[[], bool]:
+        return lambda: self._claimed_delete(queries, lambda _claim: still_left())
+
+    def _unheld(self, run_id: str, *, writing_ok: bool = False) -> Callable[[], bool]:
+        """Asked after marking: no running import holds ``run_id`` and the run has no
+        workflow document (``writing_ok``: or one still marked ``writing``). Leases are read
+        first: an import removes its lease only after writing the workflow document."""
+
+        def check() -> bool:
+            if self._importing(run_id):
+                return False
+            doc = self._wfs.find_one({"_id": run_id}, {fc.META: 1})
+            if doc is None:
+                return True
+            return writing_ok and fc.run_state(unescape_keys(doc)) == STATE_WRITING
+
+        return check
+
+    def _unnamed(self, run_id: str, token: Any) -> Callable[[], bool]:
+        """Asked after marking: the chunks of ``token`` belong to no running import and the
+        run's workflow document does not name them."""
+
+        def check() -> bool:
+            lease = self._imports.find_one({"_id": token}) if token is not None else None
+            if lease is not None and not _lease_dead(lease):
+                return False
+            doc = self._wfs.find_one({"_id": run_id}, {fc.META: 1})
+            return doc is None or _prov_token(doc) != token
+
+        return check
+
     def _half_runs(
         self, workflows: dict[str, dict[str, Any]], busy: set[str]
-    ) -> Iterator[tuple[dict[str, Any], Callable[[], None]]]:
+    ) -> Iterator[tuple[dict[str, Any], Callable[[], bool]]]:
         """Runs still marked ``writing`` (written by provcausal before 0.2, or deleted
         half-way): hidden from provcausal, but their tasks are in FlowCept's ``tasks``."""
         for run_id, doc in workflows.items():
             if fc.run_state(unescape_keys(doc)) == STATE_WRITING and run_id not in busy:
                 tasks = self._tasks.count_documents({"workflow_id": run_id})
-
-                def remove(run_id: str = run_id) -> None:
-                    self._tasks.delete_many({"workflow_id": run_id})
-                    self._prov.delete_many({"run_id": run_id})
-                    self._wfs.delete_one({"_id": run_id})
-
-                yield {"kind": "half-written run", "id": run_id, "tasks": tasks}, remove
+                queries = [
+                    (self._tasks, {"workflow_id": run_id}),
+                    (self._prov, {"run_id": run_id}),
+                    (self._wfs, {"_id": run_id}),
+                ]
+                item = {"kind": "half-written run", "id": run_id, "tasks": tasks}
+                yield item, self._remover(queries, self._unheld(run_id, writing_ok=True))
 
     def _orphan_tasks(
         self, workflows: dict[str, dict[str, Any]], busy: set[str]
-    ) -> Iterator[tuple[dict[str, Any], Callable[[], None]]]:
+    ) -> Iterator[tuple[dict[str, Any], Callable[[], bool]]]:
         """provcausal's tasks whose run has no workflow document (FlowCept's own tasks,
         whose workflow document may come later, are left alone)."""
         ours = {"adapter_id": {"$regex": r"^provcausal\."}}
@@ -494,11 +593,11 @@ class MongoStore(Store):
                 continue
             query = {"workflow_id": run_id, **ours}
             item = {"kind": "tasks without a run", "id": run_id, "tasks": count}
-            yield item, _deleter(self._tasks, query)
+            yield item, self._remover([(self._tasks, query)], self._unheld(run_id))
 
     def _orphan_chunks(
         self, workflows: dict[str, dict[str, Any]], live: set[str]
-    ) -> Iterator[tuple[dict[str, Any], Callable[[], None]]]:
+    ) -> Iterator[tuple[dict[str, Any], Callable[[], bool]]]:
         found: dict[tuple[str, Any], int] = {}
         for chunk in self._prov.find({}, {"run_id": 1, "token": 1}):
             run_id, token = str(chunk["run_id"]), chunk.get("token")
@@ -509,9 +608,9 @@ class MongoStore(Store):
                 continue
             found[(run_id, token)] = found.get((run_id, token), 0) + 1
         for (run_id, token), count in sorted(found.items(), key=str):
-            query = {"run_id": run_id, "token": token} if token else {"run_id": run_id}
+            query = {"run_id": run_id, "token": token}  # None: chunks without a token
             item = {"kind": "PROV chunks without a run", "id": run_id, "chunks": count}
-            yield item, _deleter(self._prov, query)
+            yield item, self._remover([(self._prov, query)], self._unnamed(run_id, token))
 
     # -- reading -------------------------------------------------------------------------
     def _workflow_docs(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, quote_plus, unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote
 
 from provcausal.errors import StoreUriError
 
@@ -21,6 +22,7 @@ __all__ = [
     "redact_uri",
     "redact_text",
     "uri_secrets",
+    "shorten",
     "sqlite_path",
     "flowcept_mongo_uri",
 ]
@@ -28,14 +30,57 @@ __all__ = [
 ENV_STORE = "PROVCAUSAL_STORE"
 DEFAULT_STORE = "sqlite:.provcausal/store.db"
 
-#: A URI token: scheme, then everything up to whitespace or a quote.
-_URI_TOKEN = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>[^\s'\"<>]*)", re.I)
-#: Query options that carry secrets (matched case-insensitively, as MongoDB reads them).
-_SECRET_OPTION = re.compile(
-    r"(?P<key>[^&=?#;]*(?:password|passwd|pwd|secret|token|credential|"
-    r"authmechanismproperties)[^&=?#;]*)=(?P<value>[^&#;]*)",
+#: A URI token: scheme, then everything up to whitespace or a quote. The scheme may not start
+#: inside a run of scheme characters (the look-behind), so a failed match costs the run once
+#: and the scan stays linear however long the text. ``mongodb:/user:pw@h`` and
+#: ``mongodb:user:pw@h`` (one slash or none) are tokens too: pymongo refuses them, but the
+#: message that says so must not show the password.
+_URI_TOKEN = re.compile(
+    r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*://|mongodb(?:\+srv)?:/?)"
+    r"(?P<rest>[^\s'\"<>]*)",
     re.I,
 )
+#: Words that make a query option secret (matched case-insensitively, as MongoDB reads them).
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "authmechanismproperties",
+)
+#: Secrets looked for in a text at most: each is one pass over the text.
+_MAX_SECRETS = 64
+#: Characters of a URI shown in a message at most (a 40 KB URI is not echoed whole).
+MAX_SHOWN = 300
+
+
+def _is_secret_option(key: str) -> bool:
+    key = key.lower()
+    return any(word in key for word in _SECRET_WORDS)
+
+
+def _options(query: str) -> Iterator[tuple[str, str | None, str, bool]]:
+    """(key, value, rest, secret) of each piece of ``query`` split at ``&``/``;``: the value
+    runs to ``#`` and ``rest`` is the ``#…`` after it; a separator or a piece without ``=``
+    comes as (text, None, "", False). A value holding ``…password=`` (``a=b?password=x``)
+    is secret too. One pass, no backtracking."""
+    for part in re.split(r"([&;])", query):
+        key, eq, value = part.partition("=")
+        if not eq or "#" in key:
+            yield part, None, "", False
+            continue
+        value, hash_, fragment = value.partition("#")
+        secret = _is_secret_option(key) or _is_secret_option(value.rpartition("=")[0])
+        yield key, value, hash_ + fragment, secret
+
+
+def _redact_query(query: str) -> str:
+    out = []
+    for key, value, rest, secret in _options(query):
+        out.append(key if value is None else f"{key}={'***' if secret else value}{rest}")
+    return "".join(out)
 
 
 def _split_userinfo(rest: str) -> tuple[str, str, str] | None:
@@ -56,20 +101,29 @@ def _redact_token(match: re.Match[str]) -> str:
         rest = f"{parts[0]}:***@{parts[2]}"
     head, mark, query = rest.partition("?")
     if mark:
-        query = _SECRET_OPTION.sub(lambda m: f"{m['key']}=***", query)
+        query = _redact_query(query)
     return f"{scheme}{head}{mark}{query}"
 
 
 def redact_uri(uri: str) -> str:
     """``uri`` (or any text holding URIs) with every password, and the value of every
-    secret-bearing query option, replaced by ``***``.
+    secret-bearing query option, replaced by ``***``. Linear in the length of the text.
 
     >>> redact_uri("mongodb://bob:s3cret@db.example:27017/flowcept")
     'mongodb://bob:***@db.example:27017/flowcept'
     >>> redact_uri("mongodb://bob:p@ss@db/x?tlsCertificateKeyFilePassword=k")
     'mongodb://bob:***@db/x?tlsCertificateKeyFilePassword=***'
+    >>> redact_uri("mongodb:/bob:s3cret@db/x")
+    'mongodb:/bob:***@db/x'
     """
     return _URI_TOKEN.sub(_redact_token, uri)
+
+
+def shorten(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 def uri_secrets(uri: str) -> set[str]:
@@ -82,11 +136,14 @@ def uri_secrets(uri: str) -> set[str]:
         if parts is not None:
             found.append(parts[1])
         query = match["rest"].partition("?")[2]
-        for option in _SECRET_OPTION.finditer(query):
-            found.append(option["value"])
-            found.extend(v.split(":", 1)[-1] for v in option["value"].split(","))
+        for _key, value, _rest, secret in _options(query):
+            if value and secret:
+                found.append(value)
+                found.extend(v.split(":", 1)[-1] for v in value.split(","))
+            if len(found) > _MAX_SECRETS:
+                break
     secrets = set()
-    for raw in found:
+    for raw in found[:_MAX_SECRETS]:
         for form in (raw, unquote(raw), quote_plus(unquote(raw)), quote(unquote(raw), safe="")):
             if len(form) >= 3:  # a one- or two-letter secret would blank out ordinary text
                 secrets.add(form)
@@ -123,6 +180,8 @@ def flowcept_mongo_uri(env: dict[str, str] | None = None) -> tuple[str, str]:
 
 
 def scheme_of(uri: str) -> str:
+    """The scheme of a store URI, lower-case (no URL parsing: ``mongodb://[::1`` is a URI
+    pymongo refuses with a message, not a ``ValueError`` here)."""
     if uri == "flowcept":
         return "flowcept"
-    return urlsplit(uri).scheme.lower() if "://" in uri else uri.split(":", 1)[0].lower()
+    return uri.split(":", 1)[0].lower()
