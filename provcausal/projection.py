@@ -24,6 +24,7 @@ stores rebuild projections of another version.
 from __future__ import annotations
 
 import json
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -178,7 +179,7 @@ def _pack_numbers(values: Iterable[Any], code: str) -> bytes:
         packed = array("d", (_NAN if v is None else float(v) for v in values))
     else:
         packed = array(code, (int(v or 0) for v in values))
-    if packed.itemsize > 1 and array("H", [1]).tobytes()[0] != 1:  # big-endian host
+    if packed.itemsize > 1 and sys.byteorder == "big":
         packed.byteswap()
     return packed.tobytes()
 
@@ -238,6 +239,17 @@ def _split_lists(parts: list[str]) -> list[list[str]]:
     return out
 
 
+def _numbers(packed: Any, code: str) -> Sequence[Any]:
+    """One run's numeric column as a sequence, whether packed bytes or a list."""
+    if isinstance(packed, (bytes, bytearray, memoryview)):
+        numbers = array(code)
+        numbers.frombytes(bytes(packed))
+        if numbers.itemsize > 1 and sys.byteorder == "big":
+            numbers.byteswap()
+        return numbers
+    return [_NAN if v is None and code == "d" else v for v in packed]
+
+
 def unpack(records: Sequence[RunColumns]) -> dict[str, Any]:
     """The analysis table's columns (``run_id`` included) of several runs, in their order:
     lists for text, list and port columns, numpy arrays for numbers."""
@@ -252,8 +264,12 @@ def unpack(records: Sequence[RunColumns]) -> dict[str, Any]:
         out[name] = _split_lists([r.columns[name] for r in runs]) if runs else []
     dtypes = {"d": "<f8", "q": "<i8", "B": "u1"}
     for name, code in NUMBER_COLUMNS.items():
-        data = bytearray(b"".join(bytes(r.columns[name]) for r in runs))  # writable
-        out[name] = np.frombuffer(data, dtype=dtypes[code])
+        parts = [r.columns[name] for r in runs]
+        if all(isinstance(p, (bytes, bytearray, memoryview)) for p in parts):
+            data = bytearray(b"".join(bytes(p) for p in parts))  # writable
+            out[name] = np.frombuffer(data, dtype=dtypes[code])
+        else:  # arrays (MongoDB keeps numbers as BSON arrays)
+            out[name] = np.array([v for p in parts for v in _numbers(p, code)], dtype=dtypes[code])
     out["unobserved"] = out["unobserved"].astype(bool)
     ports: list[dict[str, tuple[str, float | None]]] = []
     for run in runs:

@@ -14,7 +14,9 @@ the write's token; a reader takes a run only when it holds all its parts of one 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import uuid
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +34,9 @@ __all__ = [
     "mongo_documents",
     "mongo_records",
     "mongo_as_stored",
+    "MONGO_FIELDS",
+    "mongo_fingerprint_pipeline",
+    "mongo_fingerprints",
 ]
 
 SQLITE_TABLE = "analysis_runs"
@@ -91,6 +96,22 @@ def _slice(record: RunColumns, lo: int, hi: int) -> RunColumns:
     return run_columns(record.run_id, rows, record.formed, record.fingerprint)
 
 
+def _as_list(column: str, value: Any) -> Any:
+    """Numeric columns as BSON arrays (replacing a document with binary data fails on some
+    MongoDB-protocol servers; arrays of numbers decode as fast)."""
+    if column not in NUMBER_COLUMNS:
+        return value
+    numbers = array(NUMBER_COLUMNS[column])
+    numbers.frombytes(bytes(value))
+    if numbers.itemsize > 1 and sys.byteorder == "big":
+        numbers.byteswap()
+    if column == "unobserved":
+        return [bool(v) for v in numbers]
+    if NUMBER_COLUMNS[column] == "d":  # absent values as null (not every server keeps NaN)
+        return [None if v != v else v for v in numbers]
+    return numbers.tolist()
+
+
 def mongo_documents(records: Sequence[RunColumns]) -> list[dict[str, Any]]:
     """Documents of ``provcausal_analysis`` for ``records`` (``_id``: ``RUN`` or
     ``RUN:PART``)."""
@@ -117,7 +138,7 @@ def mongo_documents(records: Sequence[RunColumns]) -> list[dict[str, Any]]:
                     "version": part.version,
                     "formed": record.formed if i == 0 else None,
                     "fingerprint": record.fingerprint,
-                    **{c: part.columns[c] for c in _PACKED},
+                    **{c: _as_list(c, part.columns[c]) for c in _PACKED},
                 }
             )
     return out
@@ -144,6 +165,36 @@ def mongo_records(docs: Sequence[Mapping[str, Any]], order: Sequence[str]) -> It
                 doc.get("fingerprint"),
                 int(doc.get("version") or 0),
             )
+
+
+#: The fields a reader asks for (projection-only query: no ``_id``).
+MONGO_FIELDS = {
+    "_id": 0,
+    **dict.fromkeys(
+        ["run_id", "part", "parts", "token", "tasks", "version", "formed", "fingerprint", *_PACKED],
+        1,
+    ),
+}
+
+
+def mongo_fingerprint_pipeline(run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Per run of ``run_ids``: how many tasks, the latest start and end."""
+    return [
+        {"$match": {"workflow_id": {"$in": list(run_ids)}}},
+        {
+            "$group": {
+                "_id": "$workflow_id",
+                "n": {"$sum": 1},
+                "start": {"$max": "$started_at"},
+                "end": {"$max": "$ended_at"},
+            }
+        },
+    ]
+
+
+def mongo_fingerprints(groups: Iterator[Mapping[str, Any]]) -> dict[str, str]:
+    """Fingerprint text per run from :func:`mongo_fingerprint_pipeline`'s groups."""
+    return {str(g["_id"]): f"{g.get('n')}|{g.get('start')!r}|{g.get('end')!r}" for g in groups}
 
 
 def _millis(value: Any) -> Any:
