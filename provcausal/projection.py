@@ -212,7 +212,11 @@ def project_runs(
     out = []
     for run in runs:
         tasks = run.tasks if as_stored is None else [as_stored(t) for t in run.tasks]
-        rows, formed = table_rows([fc.sample_row(t) for t in tasks])
+        imported = [fc.imported_sample_row(t) for t in tasks]
+        if all(row is not None for row in imported):
+            rows, formed = [_row(row, None) for row in imported if row is not None], None
+        else:  # tasks FlowCept captured: their samples and lineage come from the whole run
+            rows, formed = table_rows([fc.sample_row(t) for t in tasks])
         out.append(run_columns(run.run_id, rows, formed))
     return out
 

@@ -252,3 +252,26 @@ def test_given_any_rows_when_packed_and_unpacked_then_unchanged(
             assert pd.Series(got, dtype=float).equals(pd.Series(want, dtype=float))
         else:
             assert got == want, name
+
+
+def test_given_imported_tasks_when_rowed_directly_then_same_as_sample_row(
+    tmp_path: Path,
+) -> None:
+    from provcausal.model import flowcept as fc
+
+    with open_store(_v1_copy(tmp_path), create=False) as store:
+        ids = [r["workflow_id"] for r in store.find_runs()]
+        tasks = list(store.find_tasks(ids)) + [t for r in _runs() for t in r.tasks]
+    checked = 0
+    for task in tasks:
+        direct = fc.imported_sample_row(task)
+        if direct is None:
+            assert fc.is_captured(task)
+            continue
+        reference = fc.sample_row(task)
+        for column in set(direct) - {"generated"}:
+            assert direct[column] == reference[column], column
+        if direct["out_ports"]:
+            assert direct["generated"] == reference["generated"]
+        checked += 1
+    assert checked > 60
