@@ -51,8 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--attribution-parts",
-        default="startup,workflows,synthetic,large",
-        help="which attribution measurements (startup,workflows,synthetic,large)",
+        default="startup,command,workflows,synthetic,large",
+        help="which attribution measurements (startup,command,workflows,synthetic,large)",
+    )
+    parser.add_argument(
+        "--command-runs",
+        type=_sizes,
+        help="whole attribute command: README runs per side, each size in its own store "
+        "(1000,10000; a store of 10,000 per side is filled to 100,000 runs)",
+    )
+    parser.add_argument(
+        "--command-mongo-runs", type=_sizes, help="the same on MongoDB (nx-27017): 1000"
     )
     parser.add_argument(
         "--workflow-kinds", default="gcratio,claims,nodered", help="example workflows to run"
@@ -140,6 +149,8 @@ def _attribution(
     rows = args.workflow_rows or (100 if quick else 1000)
     trials = args.trials or (2 if quick else 3)
     base = (1 if quick else trials) if base is None else base
+    if "command" in parts:
+        report["attribution_command"] = _whole_command(args, work, log)
     if "workflows" in parts:
         kinds = ["gcratio"] if quick else args.workflow_kinds.split(",")
         report["attribution_workflows"] = attribution.workflows(
@@ -152,6 +163,52 @@ def _attribution(
     if "large" in parts and not quick and args.large_dag != 0:
         report["attribution_large"] = [attribution.large_dag(args.large_dag or 200, 2000, 0, log)]
     return startup
+
+
+def _whole_command(args: argparse.Namespace, work: Path, log: Any) -> list[dict[str, Any]]:
+    """``provcausal attribute`` as a whole process on the README workflow (issue 19), on
+    SQLite and on the MongoDB wire server; dowhy's call alone beside it at up to 1,000 runs
+    per side (it takes over a minute there)."""
+    from benchmarks import attribution
+    from tests.mongo_server import WireServer
+
+    sizes = args.command_runs or ([200] if args.quick else [1_000, 10_000])
+    mongo_sizes = args.command_mongo_runs or ([200] if args.quick else [1_000])
+    rows = []
+    tag = time.time_ns()
+    for side in sizes:
+        uri = f"sqlite://{work / f'readme-{side}-{tag}.db'}"
+        others = max(0, 100_000 - 2 * side) if side >= 10_000 else 0
+        attribution.readme_store(uri, side, work, log, others)
+        rows.append(attribution.whole_command(uri, side, log, dowhy=side <= 1_000))
+    if mongo_sizes:
+        server = WireServer(work / f"nx27017-command-{tag}")
+        server.start()
+        try:
+            for side in mongo_sizes:
+                uri = f"{server.base_uri}/readme_{side}_{tag}"
+                attribution.readme_store(uri, side, work, log)
+                rows.append(attribution.whole_command(uri, side, log, dowhy=side <= 1_000))
+        finally:
+            server.stop()
+    return rows
+
+
+def _command_line(row: dict[str, Any]) -> str:
+    walls = row["command_seconds"]
+    line = (
+        f"attribute (whole process) {row['store']:7} README {row['rows_per_side']}/side "
+        f"({row['tasks']} tasks): median {row['command_median']:.2f} s wall "
+        f"({min(walls):.2f}-{max(walls):.2f}), {row['command_cpu_median']:.2f} s CPU; "
+        f"imports {row['import_seconds']:.2f} s, load {row['load_seconds']:.3f} s, engine "
+        f"{row['engine_seconds']:.2f} s; first {','.join(sorted(set(row['first'])))}"
+    )
+    if row.get("dowhy_seconds"):
+        line += (
+            f"; dowhy's call alone {row['dowhy_seconds']:.1f} s = "
+            f"{row['speedup_whole_command']:.0f}x"
+        )
+    return line + f"; load average {row['load_before']} -> {row['load_after']}"
 
 
 def _attribution_line(row: dict[str, Any]) -> str:
@@ -197,7 +254,7 @@ def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log:
 def _attribution_lines(report: dict[str, Any]) -> list[str]:
     from benchmarks.attribution import interactive_median
 
-    lines = []
+    lines = [_command_line(row) for row in report.get("attribution_command", [])]
     for key in ("attribution_workflows", "attribution", "attribution_large"):
         lines.extend(_attribution_line(row) for row in report.get(key, []))
     rows = report.get("attribution_workflows", []) + report.get("attribution", [])
@@ -266,9 +323,10 @@ def render(report: dict[str, Any]) -> str:
         small, large = row["small"], row["large"]
         lines.append(
             f"extraction {row['store']:7} {row['side']} vs {row['side']} runs: load "
-            f"{large['load_median']:.2f} s vs bare indexed read {large['bare_median']:.2f} s "
+            f"{large['load_median']:.3f} s vs bare three-column read "
+            f"{large['bare_median']:.3f} s "
             f"(ratio {large['ratio']:.2f}) with {large['stored_runs']} runs stored; "
-            f"{small['load_median']:.2f} s with {small['stored_runs']} stored "
+            f"{small['load_median']:.3f} s with {small['stored_runs']} stored "
             f"(growth {row['growth']:.2f}x, CPU {row['cpu_growth']:.2f}x, for "
             f"{large['stored_runs'] / small['stored_runs']:.0f}x)"
         )
