@@ -275,3 +275,26 @@ def test_given_imported_tasks_when_rowed_directly_then_same_as_sample_row(
             assert direct["generated"] == reference["generated"]
         checked += 1
     assert checked > 60
+
+
+def test_given_large_run_on_mongodb_when_written_in_parts_then_read_whole_and_shrinks(
+    mongo_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provcausal.stores import projection as stored
+
+    monkeypatch.setattr(stored, "PART_TASKS", 2)
+    run = chain_run("/data/big", nodes=("a", "b", "c", "d", "e"), values=(1, 2, 3, 4, 5))
+    with open_store(mongo_uri) as store:
+        store.put_runs([run])
+        analysis = store._analysis  # type: ignore[attr-defined]
+        assert analysis.count_documents({"run_id": run.run_id}) == 3
+        expected = _reference(store, [run.run_id])
+        table = load_task_table(store, [run.run_id])
+        pd.testing.assert_frame_equal(_canonical(table), _canonical(expected))
+        store.put_runs([chain_run("/data/big", nodes=("a", "b"), values=(7, 8))])
+        assert analysis.count_documents({"run_id": run.run_id}) == 1
+        assert sorted(load_task_table(store, [run.run_id])["value"]) == [7.0, 8.0]
+        analysis.delete_one({"_id": run.run_id})  # a part missing: not used
+        store.put_runs([run])
+        analysis.delete_one({"_id": f"{run.run_id}:1"})
+        assert list(store.read_projection([run.run_id])) == []
