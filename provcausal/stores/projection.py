@@ -14,8 +14,8 @@ the write's token; a reader takes a run only when it holds all its parts of one 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
-import uuid
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -117,7 +117,7 @@ def mongo_documents(records: Sequence[RunColumns]) -> list[dict[str, Any]]:
     ``RUN:PART``)."""
     out = []
     for record in records:
-        token = uuid.uuid4().hex[:16]
+        token = os.urandom(8).hex()
         parts = (
             [record]
             if record.tasks <= PART_TASKS
