@@ -148,8 +148,8 @@ def table_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]],
     """The analysis rows of one run's sample rows, and how a captured run's samples were
     formed (``None`` when no task was captured): FlowCept-captured tasks get FlowCept's
     lineage and their samples from :func:`provcausal.captured.captured_samples`."""
-    if not rows:
-        return [], None
+    if not any(r["captured"] for r in rows):
+        return [_row(r, None) for r in rows], None
     from provcausal.captured import captured_samples, task_of_row
 
     captured = [task_of_row(r) for r in rows if r["captured"]]
