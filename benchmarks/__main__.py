@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--extraction-runs",
         type=_sizes,
-        help="runs per side, runs stored (SQLite), e.g. 10000,100000",
+        help="runs per side, runs stored [, runs stored at the first measure] (SQLite), "
+        "default 1100,100000,10000",
     )
     parser.add_argument(
         "--extraction-mongo-runs", type=_sizes, help="the same on MongoDB, e.g. 1000,10000"
@@ -232,18 +233,23 @@ def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log:
     from benchmarks import extraction
     from tests.mongo_server import WireServer
 
-    side, total = args.extraction_runs or ([500, 5_000] if args.quick else [10_000, 100_000])
-    m_default = [100, 400] if args.quick else [1_000, 10_000]
-    m_side, m_total = args.extraction_mongo_runs or m_default
+    # issue 19: 22,000 tasks (1,100 runs of 10 tasks per side), 10,000 then 100,000 stored
+    side, total, *first = args.extraction_runs or (
+        [500, 5_000] if args.quick else [1_100, 100_000, 10_000]
+    )
+    m_default = [100, 400] if args.quick else [1_100, 10_000, 2_200]
+    m_side, m_total, *m_first = args.extraction_mongo_runs or m_default
     tag = time.time_ns()
-    rows = [extraction.run(f"sqlite://{work / f'extract-{tag}.db'}", side, total, 3, log)]
+    uri = f"sqlite://{work / f'extract-{tag}.db'}"
+    rows = [extraction.run(uri, side, total, 3, log, (first or [None])[0])]
     if server is None:
         server = WireServer(work / "nx27017")
         server.start()
     from provcausal.errors import StoreError
 
     try:
-        rows.append(extraction.run(f"{server.base_uri}/extract_{tag}", m_side, m_total, 3, log))
+        m_uri = f"{server.base_uri}/extract_{tag}"
+        rows.append(extraction.run(m_uri, m_side, m_total, 3, log, (m_first or [None])[0]))
     except StoreError as exc:  # the test server can time out on large stores: keep SQLite's
         log(f"extraction on MongoDB stopped: {exc}")
         rows.append({"store": "mongodb", "side": m_side, "error": str(exc)})
