@@ -169,11 +169,11 @@ def measure(store: Store, side: int, repeats: int, log: Any) -> dict[str, Any]:
 
 
 def run(
-    uri: str, side: int, total: int, repeats: int, log: Any, first: int | None = None
+    uri: str, side: int, total: int, repeats: int, log: Any, first_size: int | None = None
 ) -> dict[str, Any]:
-    """Measure with a store of ``first`` runs (default 2 × ``side``), then grown to ``total``
+    """Measure with a store of ``first_size`` runs (default 2 × ``side``), then grown to ``total``
     runs (issue 19's goal: 1,100 runs per side = 22,000 tasks, 10,000 then 100,000 stored)."""
-    small = max(first or 0, 2 * side)
+    small = max(first_size or 0, 2 * side)
 
     def label(i: int) -> str:
         return "base" if i < side else "comp" if i < small else "other"
