@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--extraction-runs",
         type=_sizes,
-        help="runs per side, runs stored (SQLite), e.g. 10000,100000",
+        help="runs per side, runs stored [, runs stored at the first measure] (SQLite), "
+        "default 1100,100000,10000",
     )
     parser.add_argument(
         "--extraction-mongo-runs", type=_sizes, help="the same on MongoDB, e.g. 1000,10000"
@@ -60,8 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--attribution-parts",
-        default="startup,workflows,synthetic,large",
-        help="which attribution measurements (startup,workflows,synthetic,large)",
+        default="startup,command,workflows,synthetic,large",
+        help="which attribution measurements (startup,command,workflows,synthetic,large)",
+    )
+    parser.add_argument(
+        "--command-runs",
+        type=_sizes,
+        help="whole attribute command: README runs per side, each size in its own store "
+        "(1000,10000; a store of 10,000 per side is filled to 100,000 runs)",
+    )
+    parser.add_argument(
+        "--command-mongo-runs", type=_sizes, help="the same on MongoDB (nx-27017): 1000"
     )
     parser.add_argument(
         "--workflow-kinds", default="gcratio,claims,nodered", help="example workflows to run"
@@ -178,6 +188,8 @@ def _attribution(
     rows = args.workflow_rows or (100 if quick else 1000)
     trials = args.trials or (2 if quick else 3)
     base = (1 if quick else trials) if base is None else base
+    if "command" in parts:
+        report["attribution_command"] = _whole_command(args, work, log)
     if "workflows" in parts:
         kinds = ["gcratio"] if quick else args.workflow_kinds.split(",")
         report["attribution_workflows"] = attribution.workflows(
@@ -190,6 +202,52 @@ def _attribution(
     if "large" in parts and not quick and args.large_dag != 0:
         report["attribution_large"] = [attribution.large_dag(args.large_dag or 200, 2000, 0, log)]
     return startup
+
+
+def _whole_command(args: argparse.Namespace, work: Path, log: Any) -> list[dict[str, Any]]:
+    """``provcausal attribute`` as a whole process on the README workflow (issue 19), on
+    SQLite and on the MongoDB wire server; dowhy's call alone beside it at up to 1,000 runs
+    per side (it takes over a minute there)."""
+    from benchmarks import attribution
+    from tests.mongo_server import WireServer
+
+    sizes = args.command_runs or ([200] if args.quick else [1_000, 10_000])
+    mongo_sizes = args.command_mongo_runs or ([200] if args.quick else [1_000])
+    rows = []
+    tag = time.time_ns()
+    for side in sizes:
+        uri = f"sqlite://{work / f'readme-{side}-{tag}.db'}"
+        others = max(0, 100_000 - 2 * side) if side >= 10_000 else 0
+        attribution.readme_store(uri, side, work, log, others)
+        rows.append(attribution.whole_command(uri, side, log, dowhy=side <= 1_000))
+    if mongo_sizes:
+        server = WireServer(work / f"nx27017-command-{tag}")
+        server.start()
+        try:
+            for side in mongo_sizes:
+                uri = f"{server.base_uri}/readme_{side}_{tag}"
+                attribution.readme_store(uri, side, work, log)
+                rows.append(attribution.whole_command(uri, side, log, dowhy=side <= 1_000))
+        finally:
+            server.stop()
+    return rows
+
+
+def _command_line(row: dict[str, Any]) -> str:
+    walls = row["command_seconds"]
+    line = (
+        f"attribute (whole process) {row['store']:7} README {row['rows_per_side']}/side "
+        f"({row['tasks']} tasks): median {row['command_median']:.2f} s wall "
+        f"({min(walls):.2f}-{max(walls):.2f}), {row['command_cpu_median']:.2f} s CPU; "
+        f"imports {row['import_seconds']:.2f} s, load {row['load_seconds']:.3f} s, engine "
+        f"{row['engine_seconds']:.2f} s; first {','.join(sorted(set(row['first'])))}"
+    )
+    if row.get("dowhy_seconds"):
+        line += (
+            f"; dowhy's call alone {row['dowhy_seconds']:.1f} s = "
+            f"{row['speedup_whole_command']:.0f}x"
+        )
+    return line + f"; load average {row['load_before']} -> {row['load_after']}"
 
 
 def _attribution_line(row: dict[str, Any]) -> str:
@@ -213,18 +271,23 @@ def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log:
     from benchmarks import extraction
     from tests.mongo_server import WireServer
 
-    side, total = args.extraction_runs or ([500, 5_000] if args.quick else [10_000, 100_000])
-    m_default = [100, 400] if args.quick else [1_000, 10_000]
-    m_side, m_total = args.extraction_mongo_runs or m_default
+    # issue 19: 22,000 tasks (1,100 runs of 10 tasks per side), 10,000 then 100,000 stored
+    side, total, *first = args.extraction_runs or (
+        [500, 5_000] if args.quick else [1_100, 100_000, 10_000]
+    )
+    m_default = [100, 400] if args.quick else [1_100, 10_000, 2_200]
+    m_side, m_total, *m_first = args.extraction_mongo_runs or m_default
     tag = time.time_ns()
-    rows = [extraction.run(f"sqlite://{work / f'extract-{tag}.db'}", side, total, 3, log)]
+    uri = f"sqlite://{work / f'extract-{tag}.db'}"
+    rows = [extraction.run(uri, side, total, 3, log, (first or [None])[0])]
     if server is None:
         server = WireServer(work / "nx27017")
         server.start()
     from provcausal.errors import StoreError
 
     try:
-        rows.append(extraction.run(f"{server.base_uri}/extract_{tag}", m_side, m_total, 3, log))
+        m_uri = f"{server.base_uri}/extract_{tag}"
+        rows.append(extraction.run(m_uri, m_side, m_total, 3, log, (m_first or [None])[0]))
     except StoreError as exc:  # the test server can time out on large stores: keep SQLite's
         log(f"extraction on MongoDB stopped: {exc}")
         rows.append({"store": "mongodb", "side": m_side, "error": str(exc)})
@@ -235,7 +298,7 @@ def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log:
 def _attribution_lines(report: dict[str, Any]) -> list[str]:
     from benchmarks.attribution import interactive_median
 
-    lines = []
+    lines = [_command_line(row) for row in report.get("attribution_command", [])]
     for key in ("attribution_workflows", "attribution", "attribution_large"):
         lines.extend(_attribution_line(row) for row in report.get(key, []))
     rows = report.get("attribution_workflows", []) + report.get("attribution", [])
@@ -308,9 +371,10 @@ def render(report: dict[str, Any]) -> str:
         small, large = row["small"], row["large"]
         lines.append(
             f"extraction {row['store']:7} {row['side']} vs {row['side']} runs: load "
-            f"{large['load_median']:.2f} s vs bare indexed read {large['bare_median']:.2f} s "
+            f"{large['load_median']:.3f} s vs bare three-column read "
+            f"{large['bare_median']:.3f} s "
             f"(ratio {large['ratio']:.2f}) with {large['stored_runs']} runs stored; "
-            f"{small['load_median']:.2f} s with {small['stored_runs']} stored "
+            f"{small['load_median']:.3f} s with {small['stored_runs']} stored "
             f"(growth {row['growth']:.2f}x, CPU {row['cpu_growth']:.2f}x, for "
             f"{large['stored_runs'] / small['stored_runs']:.0f}x)"
         )

@@ -20,6 +20,10 @@ hit when the method ranks the faulty node first.
 from __future__ import annotations
 
 import functools
+import json
+import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -326,3 +330,120 @@ def large_dag(nodes: int, rows: int, seed: int, log: Any) -> dict[str, Any]:
     return _row(
         {"shape": "diamond", "nodes": nodes, "rows_per_side": rows}, {"provcausal": [result]}
     )
+
+
+# -- the whole command (issue 19) ----------------------------------------------------------------
+def readme_store(uri: str, rows: int, work: Path, log: Any, others: int = 0) -> None:
+    """The README's GC-ratio workflow at ``rows`` runs per side (``count1`` narrowed in the
+    ``broken`` runs), imported with the real importer; ``others`` more runs of another
+    workflow written directly as documents (:mod:`benchmarks.extraction`), so that the store
+    holds more than the selection."""
+    from benchmarks import extraction
+    from provcausal.examples import scipipe_gcratio
+    from provcausal.stores import open_store
+
+    started = time.perf_counter()
+    root = Path(tempfile.mkdtemp(prefix=f"readme-{rows}-", dir=work))
+    for label, seed, extra in (("normal", 11, {}), ("broken", 12, {"count1_max": 10})):
+        scipipe_gcratio.write_runs(root / label, rows, seed=seed, **extra)
+        _import(uri, "scipipe", root / label, label)
+        shutil.rmtree(root / label)
+    if others:
+        with open_store(uri) as store:
+            extraction.fill(store, 0, others, lambda i: "other", log)
+    log(f"README store {uri.split('?')[0]}: {rows} runs per side + {others} others written "
+        f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _process(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system of the child) and stdout of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
+
+
+def whole_command(
+    uri: str, rows: int, log: Any, repeats: int = 3, dowhy: bool = True
+) -> dict[str, Any]:
+    """``provcausal attribute … --json`` as a whole process, ``repeats`` times, beside its
+    parts measured in this process (imports in a fresh interpreter, the task table's load,
+    the engine) and dowhy's ``distribution_change`` call alone on the same frames and graph."""
+    from provcausal.analysis import prepare
+    from provcausal.analysis.targets import resolve_target
+    from provcausal.analysis.tasks import load_task_table
+    from provcausal.stores import open_store
+
+    command = [_console_script(), "--store", uri, "attribute", "--workflow", "wf",
+               "--baseline", "normal", "--comparison", "broken", "--json"]  # fmt: skip
+    out: dict[str, Any] = {"rows_per_side": rows, "store": uri.split(":", 1)[0]}
+    out["load_before"] = _load()
+    walls, cpus, firsts = [], [], []
+    for _ in range(repeats):
+        wall, cpu, stdout = _process(command)
+        result = json.loads(stdout)
+        walls.append(wall)
+        cpus.append(cpu)
+        firsts.append(result["attributions"][0]["node"])
+    out.update(command_seconds=walls, command_cpu_seconds=cpus, first=firsts)
+    out["command_median"] = float(np.median(walls))
+    out["command_cpu_median"] = float(np.median(cpus))
+    imports = [_process([sys.executable, "-c", IMPORTS_OF_ATTRIBUTE]) for _ in range(repeats)]
+    out["import_seconds"] = float(np.median([w for w, _, _ in imports]))
+    out["import_cpu_seconds"] = float(np.median([c for _, c, _ in imports]))
+    with open_store(uri) as store:
+        ids = [r["workflow_id"] for r in store.find_runs(workflow="wf")]
+        loads = []
+        for _ in range(repeats):
+            started, cpu = time.perf_counter(), time.process_time()
+            tasks = load_task_table(store, ids)
+            loads.append((time.perf_counter() - started, time.process_time() - cpu))
+        out["tasks"] = len(tasks)
+        out["load_seconds"] = float(np.median([w for w, _ in loads]))
+        out["load_cpu_seconds"] = float(np.median([c for _, c in loads]))
+        prep = prepare(store, "wf", "normal", "broken")
+    target = resolve_target(prep.graph, None)
+    ours = functools.partial(
+        provcausal_default, prep.graph, prep.baseline, prep.comparison, target, 0
+    )
+    engine = _timed(OURS, ours, "count1", log, f"README {rows}/side engine")
+    out["engine_seconds"], out["engine_cpu_seconds"] = engine["seconds"], engine["cpu_seconds"]
+    if dowhy:
+        from dowhy import gcm
+
+        gcm.config.disable_progress_bars()
+        fn = functools.partial(dowhy_default, prep.graph, prep.baseline, prep.comparison, target)
+        theirs = _timed("dowhy", fn, "count1", log, f"README {rows}/side")
+        out["dowhy_seconds"], out["dowhy_cpu_seconds"] = theirs["seconds"], theirs["cpu_seconds"]
+        out["dowhy_top1"] = bool(theirs["hit"])
+        out["speedup_whole_command"] = theirs["seconds"] / out["command_median"]
+    out["load_after"] = _load()
+    log(
+        f"attribute as a whole process, README workflow {rows}/side ({out['tasks']} tasks): "
+        f"{min(walls):.2f}-{max(walls):.2f} s wall (median {out['command_median']:.2f}), CPU "
+        f"{out['command_cpu_median']:.2f} s, first {sorted(set(firsts))}; parts: imports "
+        f"{out['import_seconds']:.2f} s, load {out['load_seconds']:.3f} s, engine "
+        f"{out['engine_seconds']:.2f} s"
+        + (
+            f"; dowhy's call alone {out['dowhy_seconds']:.1f} s = "
+            f"{out['speedup_whole_command']:.0f}x"
+            if dowhy
+            else ""
+        )  # fmt: skip
+        + f"; load average {out['load_before']} -> {out['load_after']}"
+    )
+    return out
+
+
+#: What ``provcausal attribute`` imports before it reads anything (a fresh interpreter).
+IMPORTS_OF_ATTRIBUTE = (
+    "import provcausal.cli, provcausal.cli.commands_analysis, provcausal.analysis, "
+    "provcausal.stores.sqlite"
+)

@@ -123,10 +123,12 @@ def throughput(
     read = time.perf_counter() - started
     read_cpu = time.process_time() - cpu
     with open_store(uri) as s:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(records), BATCH_RUNS):
             s.put_runs(records[i : i + BATCH_RUNS])
         write = time.perf_counter() - started
+        write_cpu = time.process_time() - cpu
+    projection_cpu = _projection_cpu(records)
     runs_docs, tasks = _final_documents(uri)
     if store == "sqlite":
         raw = _raw_sqlite(root / f"{tag}-raw.db", runs_docs, tasks)
@@ -140,7 +142,9 @@ def throughput(
         f"bulk insert of the same documents {raw:.2f} s ({n / raw:.0f} records/s); json.load "
         f"of the {files} audit files {floor:.2f} s (read+map {read / floor:.0f}x that); CPU "
         f"seconds (load-independent): read+map {read_cpu:.2f}, json.load {floor_cpu:.2f} "
-        f"(read+map {read_cpu / floor_cpu:.0f}x that)"
+        f"(read+map {read_cpu / floor_cpu:.0f}x that), store writes {write_cpu:.2f}, of which "
+        f"the analysis projection {projection_cpu:.2f} "
+        f"({projection_cpu / (read_cpu + write_cpu):.0%} of the import's CPU)"
     )
     return {
         "store": store,
@@ -161,7 +165,20 @@ def throughput(
         "read_map_cpu_seconds": read_cpu,
         "json_load_cpu_seconds": floor_cpu,
         "read_map_cpu_ratio_to_json_load": read_cpu / floor_cpu,
+        "write_cpu_seconds": write_cpu,
+        "projection_cpu_seconds": projection_cpu,
+        "projection_share_of_import_cpu": projection_cpu / (read_cpu + write_cpu),
     }
+
+
+def _projection_cpu(records: list[Any]) -> float:
+    """CPU seconds of computing the runs' analysis projection (part of every store write
+    since issue 19), measured on its own: what the projection adds to an import."""
+    from provcausal.projection import project_runs
+
+    cpu = time.process_time()
+    project_runs(records)
+    return time.process_time() - cpu
 
 
 def command(root: Path, runs: int, log: Any, repeats: int = 3) -> dict[str, Any]:

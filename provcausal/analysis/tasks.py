@@ -1,21 +1,22 @@
 """One table of the tasks of selected runs: what the causal graph and the sample data share.
 
-Loaded once per analysis through the store's ``sample_rows`` (batches of runs), whatever system
-wrote the tasks: provcausal's importers, or FlowCept itself (whose lineage comes from
-``dependencies`` and from FlowCept's used/generated value rule). A process whose out-ports
-hold different values is split into one variable per port (``process.port``).
+Loaded once per analysis from the store's analysis projection (:mod:`provcausal.projection`),
+whatever system wrote the tasks: provcausal's importers, or FlowCept itself (whose lineage
+comes from ``dependencies`` and from FlowCept's used/generated value rule). A process whose
+out-ports hold different values is split into one variable per port (``process.port``).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
 
-from provcausal.captured import CapturedSamples, captured_samples, is_iteration, task_of_row
-from provcausal.model import flowcept as fc
+from provcausal.errors import StoreError
+from provcausal.projection import VERSION, RunColumns, run_columns, table_rows, unpack
 from provcausal.stores import Store
 
 __all__ = ["load_task_table", "TABLE_COLUMNS"]
@@ -38,55 +39,6 @@ TABLE_COLUMNS = [
     "ports",
     "used_names",
 ]
-
-
-def _row(row: dict[str, Any], formed: CapturedSamples | None) -> dict:
-    """One table row from a store's sample row (:func:`provcausal.model.flowcept.sample_row`)."""
-    run_id, tid = row["workflow_id"], row["task_id"]
-    deps = set(row["dependencies"])
-    sample, visit, unobserved = row["sample"], row["visit"], row["unobserved"]
-    if formed is not None and tid in formed.sample:
-        deps |= formed.upstream.get(tid, set())
-        sample, visit = formed.sample[tid], formed.visit[tid]
-        # A loop's iteration task is bookkeeping unless it recorded a value (end_iter).
-        unobserved = unobserved or (is_iteration(task_of_row(row)) and row["value"] is None)
-    return {
-        "task_id": tid,
-        "run_id": run_id,
-        "node": row["node"],
-        "sample": f"{run_id}/{sample}",
-        "visit": visit,
-        "value": row["value"],
-        "duration": row["duration"],
-        "start": row["started_at"],
-        "end": row["ended_at"],
-        "unobserved": unobserved,
-        "deps": sorted(deps),
-        "ports": _ports(row),
-        "used_names": sorted(row["used_names"]),
-    }
-
-
-def _ports(row: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
-    """Out-port → (output name, value) for a task with several out-ports, else ``{}``."""
-    raw = row["out_ports"]
-    if not raw:
-        return {}
-    try:
-        ports = raw if isinstance(raw, dict) else json.loads(raw)
-    except (TypeError, ValueError):
-        return {}
-    generated = row["generated"]
-    out = {}
-    for port, name in ports.items():
-        value = generated.get(name)
-        number = (
-            fc.numeric(value)
-            if isinstance(value, (int, float)) and not isinstance(value, bool)
-            else None
-        )
-        out[str(port)] = (str(name), number)
-    return out
 
 
 def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
@@ -132,14 +84,51 @@ def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, ports], ignore_index=True)
 
 
-def _run_rows(rows: list[dict[str, Any]], formed_by: dict[str, int]) -> list[dict[str, Any]]:
-    """Table rows of one run's sample rows; FlowCept-captured tasks get FlowCept's lineage and
-    their samples from :func:`provcausal.captured.captured_samples`."""
-    captured = [task_of_row(r) for r in rows if r["captured"]]
-    formed = captured_samples(captured, rows[0]["workflow_id"]) if captured else None
-    if formed is not None:
-        formed_by[formed.how] = formed_by.get(formed.how, 0) + 1
-    return [_row(r, formed) for r in rows]
+def _fresh(store: Store, ids: Sequence[str]) -> dict[str, list[RunColumns]]:
+    """The stored projections of ``ids`` that are current: of this version, and, when built
+    lazily, of tasks that have not changed since (:meth:`Store.task_fingerprints`)."""
+    found: dict[str, list[RunColumns]] = {}
+    for record in store.read_projection(ids):
+        found.setdefault(record.run_id, []).append(record)
+    found = {r: recs for r, recs in found.items() if all(x.version == VERSION for x in recs)}
+    lazy = [r for r, recs in found.items() if recs[0].fingerprint is not None]
+    if lazy:
+        now = store.task_fingerprints(lazy)
+        for run in lazy:
+            if now.get(run) != found[run][0].fingerprint:
+                del found[run]
+    return found
+
+
+def _build(store: Store, ids: Sequence[str]) -> dict[str, list[RunColumns]]:
+    """Projections of ``ids`` computed from the store's sample rows (runs FlowCept captured,
+    runs stored before the projection existed), kept in the store where it can."""
+    fingerprints = store.task_fingerprints(ids)  # before reading: a later change shows
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for row in store.sample_rows(ids):
+        by_run.setdefault(str(row["workflow_id"]), []).append(row)
+    built = {}
+    for run_id, samples in by_run.items():
+        rows, formed = table_rows(samples)
+        built[run_id] = [run_columns(run_id, rows, formed, fingerprints.get(run_id, ""))]
+    if built:
+        with contextlib.suppress(StoreError):  # a cache: a read-only store still answers
+            store.write_projection([recs[0] for recs in built.values()])
+    return built
+
+
+@contextlib.contextmanager
+def _bulk_allocation() -> Iterator[None]:
+    """No cyclic garbage collection while the table's many small lists are made: they hold
+    no cycles, and each collection would walk every object the process has (it made the
+    load three times slower)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
@@ -159,23 +148,29 @@ def load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
 def _load_task_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """The task table, read from the store.
 
-    The store computes the rows in batches of runs (:meth:`Store.sample_rows`: one indexed
-    query per batch, only the fields read here). Tasks FlowCept captured get their lineage
-    from FlowCept's rules and their samples from :func:`provcausal.captured.captured_samples`;
-    ``table.attrs["samples_formed"]`` counts the captured runs by how their samples were
-    formed (``iterations``, ``components``, ``run``).
+    The rows come from the store's analysis projection (:mod:`provcausal.projection`: a few
+    packed columns per run, written with the run), built column-wise: no document is decoded.
+    Runs without a current projection (FlowCept captured them, or they were stored before it
+    existed) get theirs from :meth:`Store.sample_rows`, kept in the store where it can.
     """
-    rows: list[dict[str, Any]] = []
+    ids = list(dict.fromkeys(run_ids))
+    with _bulk_allocation():
+        found = _fresh(store, ids)
+    missing = [r for r in ids if r not in found]
+    if missing:
+        found.update(_build(store, missing))
+    with _bulk_allocation():
+        return _table([record for run in ids for record in found.get(run, ())])
+
+
+def _table(records: list[RunColumns]) -> pd.DataFrame:
+    """The analysis table of packed projections, built column-wise."""
     formed_by: dict[str, int] = {}
-    run: list[dict[str, Any]] = []
-    for sample in store.sample_rows(run_ids):
-        if run and sample["workflow_id"] != run[0]["workflow_id"]:
-            rows.extend(_run_rows(run, formed_by))
-            run = []
-        run.append(sample)
-    if run:
-        rows.extend(_run_rows(run, formed_by))
-    table = _split_ports(pd.DataFrame(rows, columns=TABLE_COLUMNS))
+    for record in records:
+        if record.formed is not None:
+            formed_by[record.formed] = formed_by.get(record.formed, 0) + 1
+    columns = unpack(records)
+    table = _split_ports(pd.DataFrame({c: columns[c] for c in TABLE_COLUMNS}))
     table = table.astype(
         {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}
     )

@@ -75,8 +75,65 @@ def flag_hint(exc: InvalidParameterError) -> str:
     return f"{exc} ({', '.join(flags)})" if flags else str(exc)
 
 
+#: Command name → the module that defines it. Modules load when one of their commands is
+#: used (``attribute`` needs neither the importers nor the queries), all of them for the
+#: command list of ``provcausal --help``.
+COMMAND_MODULES = {
+    "anomalies": "analysis",
+    "attribute": "analysis",
+    "report": "analysis",
+    "doctor": "store",
+    "label": "store",
+    "runs": "store",
+    "workflows": "store",
+    "example": "example",
+    "import": "import",
+    "export": "query",
+    "graph": "query",
+    "lineage": "query",
+    "nodes": "query",
+    "tasks": "query",
+}
+
+
 class Group(click.Group):
-    """Turns provcausal's exceptions into one-line errors with their exit codes."""
+    """Turns provcausal's exceptions into one-line errors with their exit codes; loads the
+    modules of the commands named in :attr:`lazy` on first use."""
+
+    #: command name → module (see :data:`COMMAND_MODULES`); empty: nothing loads lazily
+    lazy: dict[str, str] = {}
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        self._load(set(self.lazy.values()))
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._commands = dict(value)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if name is None:
+            raise TypeError("Command has no name.")
+        self._commands[name] = cmd
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            self._load({self.lazy[cmd_name]})
+        return self._commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.lazy) | set(self._commands))
+
+    def _load(self, modules: set[str]) -> None:
+        loaded: set[str] = self.__dict__.setdefault("_loaded", set())
+        for module in sorted(modules - loaded):
+            loaded.add(module)
+            before = set(self._commands)
+            _register_module(self, module)
+            for name in set(self._commands) - before:
+                _add_shared_options(self._commands[name])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -203,25 +260,22 @@ def _add_shared_options(command: click.Command) -> None:
             _add_shared_options(sub)
 
 
-def _register() -> None:
-    from provcausal.cli import (
-        commands_analysis,
-        commands_example,
-        commands_import,
-        commands_query,
-        commands_store,
-    )
-
-    commands_store.register(cli)
-    commands_import.register(cli)
-    commands_query.register(cli)
-    commands_analysis.register(cli)
-    commands_example.register(cli)
-    for command in cli.commands.values():
-        _add_shared_options(command)
+def _register_module(group: click.Group, module: str) -> None:
+    """Add the commands of one module of :data:`COMMAND_MODULES` to ``group``."""
+    if module == "analysis":
+        from provcausal.cli import commands_analysis as commands
+    elif module == "store":
+        from provcausal.cli import commands_store as commands  # type: ignore[no-redef]
+    elif module == "example":
+        from provcausal.cli import commands_example as commands  # type: ignore[no-redef]
+    elif module == "import":
+        from provcausal.cli import commands_import as commands  # type: ignore[no-redef]
+    else:
+        from provcausal.cli import commands_query as commands  # type: ignore[no-redef]
+    commands.register(group)
 
 
-_register()
+cli.lazy = COMMAND_MODULES
 
 
 def main() -> None:

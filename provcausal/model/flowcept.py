@@ -87,6 +87,7 @@ __all__ = [
     "CAPTURED_FIELDS",
     "needs_values",
     "sample_row",
+    "imported_sample_row",
     "sample_row_raw",
     "finish_sample_row",
 ]
@@ -575,3 +576,47 @@ def finish_sample_row(raw: Mapping[str, Any]) -> dict[str, Any]:
 def sample_row(task: Mapping[str, Any]) -> dict[str, Any]:
     """A task document's sample row (columns :data:`SAMPLE_COLUMNS`)."""
     return finish_sample_row(sample_row_raw(task))
+
+
+def imported_sample_row(task: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The sample row of a task provcausal imported, with the columns the analysis
+    projection reads (the captured-only ones left out); ``None`` for a task FlowCept
+    captured. The same values as :func:`sample_row`, without its intermediate raw row: an
+    import computes this for every task it writes."""
+    if is_captured(task):
+        return None
+    meta = _meta(task)
+    task_id = str(task.get("task_id"))
+    run = str(task.get("workflow_id"))
+    attrs = meta.get(ATTRS)
+    ports = attrs.get("outPorts") if isinstance(attrs, Mapping) else None
+    generated = task.get("generated") or {}
+    value = meta.get(VALUE)
+    if value is not None:
+        value = numeric(value)
+    else:
+        value = next((n for n in map(numeric, generated.values()) if n is not None), None)
+    start, end = _epoch_or_none(task.get("started_at")), _epoch_or_none(task.get("ended_at"))
+    duration = numeric(meta.get(DURATION))
+    if duration is None and start is not None and end is not None:
+        duration = end - start
+    if duration is not None and not math.isfinite(duration):
+        duration = None
+    sample = meta.get(SAMPLE)
+    return {
+        "task_id": task_id,
+        "workflow_id": run,
+        "node": str(task.get("activity_id") or task_id),
+        "sample": run if sample is None else str(sample),
+        "visit": int(meta.get(VISIT) or 0),
+        "value": value,
+        "duration": duration,
+        "started_at": start,
+        "ended_at": end,
+        "unobserved": bool(meta.get(UNOBSERVED) or False),
+        "dependencies": [str(d) for d in task.get("dependencies") or []],
+        "used_names": [str(n) for n in task.get("used") or {}],
+        "out_ports": ports,
+        "generated": dict(generated) if ports else {},
+        "captured": False,
+    }

@@ -14,12 +14,15 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provcausal.errors import StoreError
 from provcausal.model.flowcept import META, PC, RunRecords, is_visible, run_label, sample_row
 from provcausal.model.times import to_epoch
 from provcausal.stores.where import Condition, matches
+
+if TYPE_CHECKING:
+    from provcausal.projection import RunColumns
 
 __all__ = [
     "Store",
@@ -171,6 +174,23 @@ class Store(ABC):
                 by_run.setdefault(str(task["workflow_id"]), []).append(sample_row(task))
             for rows in by_run.values():
                 yield from rows
+
+    # -- the analysis projection (provcausal.projection) ---------------------------------
+    def read_projection(self, run_ids: Sequence[str]) -> Iterator[RunColumns]:
+        """The stored analysis projection of those of ``run_ids`` that have one, in the
+        order of ``run_ids`` (several records per run for a large run on some stores). The
+        default keeps none: the analysis computes it from :meth:`sample_rows`."""
+        return iter(())
+
+    def write_projection(self, records: Sequence[RunColumns]) -> bool:
+        """Keep projections built lazily (FlowCept-captured runs, runs written before the
+        projection existed); ``False`` where the store cannot keep them (read-only)."""
+        return False
+
+    def task_fingerprints(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """What the tasks of each of ``run_ids`` look like now (count, latest times): a
+        lazily built projection whose fingerprint differs is rebuilt."""
+        return {}
 
     # ``runs``: when given, only tasks of these runs. Lineage passes the runs it walks in, so
     # that on a cluster sharded by ``workflow_id`` the lookup goes only to their shards.

@@ -47,6 +47,8 @@ from provcausal.model.flowcept import (
     meta_path,
     run_label,
 )
+from provcausal.projection import RunColumns, project_runs
+from provcausal.stores import projection
 from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
 from provcausal.stores.codec import escape_record, unescape_key, unescape_keys
 from provcausal.stores.uri import redact_text, shorten
@@ -245,6 +247,7 @@ class MongoStore(Store):
         self._prov = db[PROV_COLLECTION]
         self._imports = db[IMPORTS_COLLECTION]
         self._labels = db[LABELS_COLLECTION]
+        self._analysis = db[projection.MONGO_COLLECTION]
         if not create:
             self._refuse_missing(db)
         with self._guard(f"opening database {self.database_name}"):
@@ -279,6 +282,7 @@ class MongoStore(Store):
         self._wfs.create_index("name")
         self._prov.create_index("run_id")
         self._imports.create_index("runs")
+        self._analysis.create_index("run_id")
 
     def _ensure_task_id_index(self) -> None:
         """FlowCept's unique ``task_id`` index, unless the collection already has an index on
@@ -352,6 +356,7 @@ class MongoStore(Store):
         if labelled:  # an import's own label is the newer statement
             self._labels.delete_many({"_id": {"$in": labelled}})
         self._remove_stale_tasks(ids, keep)
+        self._remove_stale_projection(ids)
 
     def _roll_back(self, ids: Sequence[str], token: str) -> None:
         """Remove what a failed :meth:`put_runs` wrote (its lease still holds the runs, so
@@ -362,6 +367,7 @@ class MongoStore(Store):
         with contextlib.suppress(Exception):
             self._wfs.delete_many({"_id": {"$in": list(ids)}})
             self._tasks.delete_many({"workflow_id": {"$in": list(ids)}})
+            self._analysis.delete_many({"run_id": {"$in": list(ids)}})
             self._prov.delete_many({"token": token})
             self._imports.delete_one({"_id": token})
 
@@ -387,9 +393,15 @@ class MongoStore(Store):
             fc.set_run_prov_token(workflow, token)
             workflows.append(ReplaceOne({"_id": run.run_id}, workflow, upsert=True))
 
+        analysis = [
+            ReplaceOne({"_id": d["_id"], "run_id": d["run_id"]}, d, upsert=True)
+            for d in projection.mongo_documents(project_runs(runs, projection.mongo_as_stored))
+        ]
+
         def write(session: Any = None) -> None:
             if tasks:
                 _bulk_upsert(self._tasks, tasks, session)
+            _bulk_upsert(self._analysis, analysis, session)
             _bulk_upsert(self._wfs, workflows, session)
 
         self._in_transaction(write)
@@ -451,6 +463,7 @@ class MongoStore(Store):
                 (self._wfs, {"_id": found["_id"]}),
                 (self._tasks, {"workflow_id": run_id}),
                 (self._prov, {"run_id": run_id}),
+                (self._analysis, {"run_id": run_id}),
             ]
 
             def unchanged(claim: str) -> bool:
@@ -525,9 +538,10 @@ class MongoStore(Store):
                     )
                 )  # fmt: skip
         workflows = {str(d["_id"]): d for d in self._wfs.find({}, {fc.META: 1, "workflow_id": 1})}
-        out.extend(self._half_runs(workflows, busy))
-        out.extend(self._orphan_tasks(workflows, busy))
+        runs = [*self._half_runs(workflows, busy), *self._orphan_tasks(workflows, busy)]
+        out.extend((item, self._and_projection(item["id"], remove)) for item, remove in runs)
         out.extend(self._orphan_chunks(workflows, live))
+        out.extend(self._orphan_projection(workflows, busy | {item["id"] for item, _ in runs}))
         return out
 
     def _remover(
@@ -681,6 +695,74 @@ class MongoStore(Store):
                     by_run.setdefault(row["workflow_id"], []).append(row)
             for rows in by_run.values():
                 yield from rows
+
+    def read_projection(self, run_ids: Sequence[str]) -> Iterator[RunColumns]:
+        """Projections of ``provcausal_analysis`` by its ``run_id`` index, only the stored
+        columns (no ``_id``), one query per batch of runs."""
+        ids = list(dict.fromkeys(run_ids))
+        for i in range(0, len(ids), SAMPLE_BATCH_RUNS):
+            part = ids[i : i + SAMPLE_BATCH_RUNS]
+            with self._guard("reading the analysis projection"):
+                docs = list(self._analysis.find({"run_id": {"$in": part}}, projection.MONGO_FIELDS))
+            yield from projection.mongo_records(docs, part)
+
+    def write_projection(self, records: Sequence[RunColumns]) -> bool:
+        """Keep lazily built projections (runs FlowCept captured) in ``provcausal_analysis``."""
+        from pymongo import ReplaceOne
+
+        docs = projection.mongo_documents(records)
+        with self._guard("keeping the analysis projection"):
+            for i in range(0, len(docs), _BATCH):
+                ops = [
+                    ReplaceOne({"_id": d["_id"], "run_id": d["run_id"]}, d, upsert=True)
+                    for d in docs[i : i + _BATCH]
+                ]
+                _bulk_upsert(self._analysis, ops)
+            self._remove_stale_projection([r.run_id for r in records])
+        return True
+
+    def task_fingerprints(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Per run: how many tasks, the latest start and end (one aggregation per batch)."""
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), SAMPLE_BATCH_RUNS):
+            pipeline = projection.mongo_fingerprint_pipeline(ids[i : i + SAMPLE_BATCH_RUNS])
+            with self._guard("reading task counts"):
+                out.update(projection.mongo_fingerprints(self._tasks.aggregate(pipeline)))
+        return out
+
+    def _remove_stale_projection(self, ids: Sequence[str]) -> None:
+        """Parts of earlier, longer versions of these runs' projections."""
+        fields = {"run_id": 1, "token": 1, "part": 1}
+        docs = list(self._analysis.find({"run_id": {"$in": list(ids)}}, fields))
+        tokens = {str(d["run_id"]): d.get("token") for d in docs if d.get("part") == 0}
+        stale = [d["_id"] for d in docs if d.get("token") != tokens.get(str(d["run_id"]))]
+        if stale:
+            self._analysis.delete_many({"run_id": {"$in": list(ids)}, "_id": {"$in": stale}})
+
+    def _and_projection(self, run_id: str, remove: Callable[[], bool]) -> Callable[[], bool]:
+        """``remove``, then, if it removed the run's leftovers, the run's analysis projection
+        (it goes with the run's tasks)."""
+
+        def both() -> bool:
+            if not remove():
+                return False
+            self._analysis.delete_many({"run_id": run_id})
+            return True
+
+        return both
+
+    def _orphan_projection(
+        self, workflows: dict[str, dict[str, Any]], busy: set[str]
+    ) -> Iterator[tuple[dict[str, Any], Callable[[], bool]]]:
+        """Analysis projections whose run is gone (rebuilt if it comes back)."""
+        counts = Counter(str(d["run_id"]) for d in self._analysis.find({}, {"run_id": 1}))
+        for run_id, count in sorted(counts.items()):
+            if run_id in workflows or run_id in busy:
+                continue
+            item = {"kind": "analysis rows without a run", "id": run_id, "documents": count}
+            query = {"run_id": run_id}
+            yield item, self._remover([(self._analysis, query)], self._unheld(run_id))
 
     def _find(self, query: dict[str, Any], runs: Sequence[str] | None) -> list[dict[str, Any]]:
         if runs is not None:

@@ -21,15 +21,19 @@ from urllib.parse import quote
 from provcausal.errors import StoreError, StoreFileError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
+from provcausal.projection import RunColumns, project_runs, run_columns, table_rows
+from provcausal.stores import projection
 from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
 from provcausal.stores.codec import dumps, loads
 from provcausal.stores.where import Condition, sql_filter
 
 __all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 1
+#: 2 added the analysis projection (``analysis_runs``, :mod:`provcausal.stores.projection`).
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workflows (
     workflow_id TEXT PRIMARY KEY,
@@ -70,6 +74,8 @@ CREATE TABLE IF NOT EXISTS prov_documents (
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 """
+    + projection.SQLITE_SCHEMA
+)
 
 _BATCH = 500
 
@@ -149,6 +155,29 @@ def _sample_raw(row: tuple[Any, ...]) -> dict[str, Any]:
         "subtype": subtype,
         "group_id": group,
     }
+
+
+def migrate_store(db: sqlite3.Connection) -> None:
+    """Bring a store of an older schema to :data:`SCHEMA_VERSION`, inside the caller's
+    transaction. Schema 1 → 2: the analysis projection of every stored run, computed from its
+    task documents as the analysis used to read them."""
+    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    if row is not None and int(row[0]) >= SCHEMA_VERSION:
+        return
+    runs = [r[0] for r in db.execute("SELECT workflow_id FROM workflows")]
+    for part in _chunks(runs):
+        marks = ",".join("?" * len(part))
+        sql = f"{_SAMPLE_SELECT} WHERE workflow_id IN ({marks}) ORDER BY workflow_id, rowid"
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for raw in db.execute(sql, list(part)):
+            sample = fc.finish_sample_row(_sample_raw(raw))
+            by_run.setdefault(sample["workflow_id"], []).append(sample)
+        records = []
+        for run_id in part:
+            rows, formed = table_rows(by_run.get(run_id, []))
+            records.append(run_columns(run_id, rows, formed))
+        db.executemany(projection.SQLITE_INSERT, projection.sqlite_rows(records))
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
 
 def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:
@@ -247,8 +276,10 @@ class SQLiteStore(Store):
         self._missing = False  # no store on disk yet: reads see an empty one until it appears
         self._outdated = False  # a provcausal store missing tables added since it was made
         self._conn = _Connection(self._open_reader(), self._read_error)
-        if self._outdated or (create and self._missing):
-            self._writable()  # an older store gains its new tables; a new one is created
+        if create and self._missing:
+            self._writable()  # a new store is created
+        elif self._outdated:
+            self._migrate()  # an older store gains its new tables and projection
 
     @property
     def _db(self) -> _Connection:
@@ -337,8 +368,18 @@ class SQLiteStore(Store):
         if int(version) > SCHEMA_VERSION:
             raise self._fail(f"written by a newer provcausal (schema {version})")
         wanted = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
-        self._outdated = not wanted <= tables
+        self._outdated = not wanted <= tables or int(version) < SCHEMA_VERSION
         return True
+
+    def _migrate(self) -> None:
+        """Bring an older store up to date when it is writable; a read-only one is read as
+        it is (the analysis then computes its projection in the process, see
+        :meth:`read_projection`)."""
+        try:
+            self._writable()
+        except StoreFileError:
+            if self._writing:
+                raise
 
     def _writable(self) -> None:
         """Switch to a read-write connection (creating the file, its folder and the schema)."""
@@ -384,6 +425,8 @@ class SQLiteStore(Store):
                     db.execute(statement)
             if not known:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            else:
+                migrate_store(db)
             self._outdated = False
             db.execute("COMMIT")
         except BaseException:
@@ -462,6 +505,7 @@ class SQLiteStore(Store):
             self._db.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (run_id,))
         self._db.execute("DELETE FROM prov_documents WHERE run_id = ?", (run_id,))
         self._db.execute("DELETE FROM run_labels WHERE run_id = ?", (run_id,))
+        self._db.execute(f"DELETE FROM {projection.SQLITE_TABLE} WHERE run_id = ?", (run_id,))
         return found
 
     def _rows(self, run: RunRecords) -> tuple[list[tuple[Any, ...]], ...]:
@@ -499,6 +543,7 @@ class SQLiteStore(Store):
                 rows.extend(new)
         ids = list(dict.fromkeys(run.run_id for run in runs))
         tasks, deps, entities, chunks, workflows = tables
+        analysis = projection.sqlite_rows(project_runs(runs))
         with self._transaction():
             for part in _chunks(ids):
                 marks = ",".join("?" * len(part))
@@ -506,6 +551,9 @@ class SQLiteStore(Store):
                 for table in ("tasks", "task_dependencies", "task_entities"):
                     self._db.execute(f"DELETE FROM {table} WHERE workflow_id IN ({marks})", part)
                 self._db.execute(f"DELETE FROM prov_documents WHERE run_id IN ({marks})", part)
+                self._db.execute(
+                    f"DELETE FROM {projection.SQLITE_TABLE} WHERE run_id IN ({marks})", part
+                )
             labelled = [run.run_id for run in runs if fc.run_label(run.workflow) is not None]
             for part in _chunks(labelled):  # an import's own label is the newer statement
                 marks = ",".join("?" * len(part))
@@ -517,6 +565,7 @@ class SQLiteStore(Store):
             )
             self._db.executemany("INSERT INTO prov_documents VALUES (?, ?, ?)", chunks)
             self._db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?)", workflows)
+            self._db.executemany(projection.SQLITE_INSERT, analysis)
 
     def delete_run(self, run_id: str) -> bool:
         with self._transaction():
@@ -599,6 +648,19 @@ class SQLiteStore(Store):
             for row in self._db.execute(sql, list(part)):
                 yield fc.finish_sample_row(_sample_raw(row))
 
+    def read_projection(self, run_ids: Sequence[str]) -> Iterator[RunColumns]:
+        """The projection of ``run_ids`` by the primary key of ``analysis_runs``, in batches;
+        nothing in a store written before it (read-only, so not migrated yet)."""
+        if self._outdated:
+            return
+        ids = list(dict.fromkeys(run_ids))
+        for part in _chunks(ids):
+            found = {
+                row[0]: row
+                for row in self._db.execute(projection.sqlite_select(len(part)), list(part))
+            }
+            yield from (projection.sqlite_record(found[r]) for r in part if r in found)
+
     def _ids(self, sql: str, args: list[Any], runs: Sequence[str] | None) -> list[str]:
         """The first column of ``sql``, restricted to ``runs`` when given."""
         if runs is None:
@@ -657,6 +719,7 @@ class SQLiteStore(Store):
         ("entity links without a run", "task_entities", "workflow_id"),
         ("PROV chunks without a run", "prov_documents", "run_id"),
         ("labels without a run", "run_labels", "run_id"),
+        ("analysis rows without a run", projection.SQLITE_TABLE, "run_id"),
     )
 
     def leftovers(self) -> list[dict[str, Any]]:
