@@ -211,6 +211,7 @@ def _register() -> None:
         commands_import,
         commands_query,
         commands_store,
+        commands_watch,
     )
 
     commands_store.register(cli)
@@ -218,6 +219,7 @@ def _register() -> None:
     commands_query.register(cli)
     commands_analysis.register(cli)
     commands_example.register(cli)
+    commands_watch.register(cli)
     for command in cli.commands.values():
         _add_shared_options(command)
 
