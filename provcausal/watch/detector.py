@@ -153,9 +153,12 @@ class Detector:
     seen: int = 0
     alerts: int = 0
     _sorted: np.ndarray | None = None
+    #: ranks of the recent samples among the reference's (fixed until the reference changes)
+    _ranks: deque[int] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self.recent = deque(self.recent, maxlen=self.window)
+        self._ranks = deque(maxlen=self.window)
 
     # -- reference ----------------------------------------------------------------------
     def set_reference(self, samples: Iterable[Sample]) -> None:
@@ -164,6 +167,7 @@ class Detector:
         self._sorted = np.sort([s.value for s in self.reference])
         self.threshold = calibrate(len(self.reference), self.window, self.horizon, self.alpha)
         self.recent.clear()
+        self._ranks.clear()
         self.pending = []
         self.state = "armed"
 
@@ -183,6 +187,8 @@ class Detector:
                 return "reference", None
             return None, None
         self.recent.append(sample)
+        assert self._sorted is not None
+        self._ranks.append(int(ranks(self._sorted, [sample])[0]))
         if self.state == "alerted":
             self.pending.append(sample)
             if len(self.pending) >= self.rearm:
@@ -201,7 +207,7 @@ class Detector:
 
     def look(self) -> Look:
         assert self._sorted is not None and self.threshold is not None
-        stat = ks_distance(ranks(self._sorted, list(self.recent)), len(self._sorted))
+        stat = ks_distance(np.fromiter(self._ranks, dtype=int), len(self._sorted))
         return Look(stat, self.threshold, stat > self.threshold, self.seen)
 
     def change_point(self, least: int = MIN_TAIL) -> int:
@@ -209,10 +215,11 @@ class Detector:
         (at least ``least`` samples) that lies farthest from the reference, distances weighted
         by the square root of the tail's length so that a longer tail wins a tie."""
         assert self._sorted is not None
-        window = list(self.recent)
-        rank = ranks(self._sorted, window)
+        rank = np.fromiter(self._ranks, dtype=int)
+        if len(rank) == 0:
+            return 0
         best, where = -1.0, 0
-        for start in range(0, max(1, len(window) - least + 1)):
+        for start in range(0, max(1, len(rank) - least + 1)):
             tail = rank[start:]
             score = ks_distance(tail, len(self._sorted)) * len(tail) ** 0.5
             if score > best:
@@ -256,7 +263,10 @@ class Detector:
         if reference:
             det.set_reference(reference)
         det.state = str(state["state"])
-        det.recent.extend(samples(state["recent"]))
+        recent = samples(state["recent"])
+        det.recent.extend(recent)
+        if det._sorted is not None and recent:
+            det._ranks.extend(int(r) for r in ranks(det._sorted, recent))
         det.pending = samples(state["pending"])
         det.seen = int(state["seen"])
         det.alerts = int(state["alerts"])

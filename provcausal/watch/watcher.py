@@ -197,6 +197,8 @@ class Watcher:
             target = saved.get("target")
             self.target = Target(**target) if target else None
             self.skip_runs = set(saved.get("skip_runs") or [])
+        elif opts.reference:
+            self._named_reference(store)  # a bad selection fails before anything is printed
         self.emit(
             {
                 "event": "started",
@@ -216,7 +218,8 @@ class Watcher:
             + (f" (resumed: {self.detector.seen} samples seen)" if saved else "")
         )
         if saved is None and opts.reference:
-            self._named_reference(store)
+            self._reference_event("reference")
+            self._save()
 
     def _named_reference(self, store: Store) -> None:
         """``--reference SEL``: its runs' samples are the reference; they are not tested."""
@@ -232,8 +235,6 @@ class Watcher:
         self.skip_runs = {str(r["workflow_id"]) for r in runs}
         self.detector.reference_size = min(len(samples), MAX_REFERENCE)
         self.detector.set_reference(samples)
-        self._reference_event("reference")
-        self._save()
 
     # -- one poll ------------------------------------------------------------------------
     def _step(self, store: Store) -> None:
