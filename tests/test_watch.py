@@ -272,3 +272,45 @@ def test_watch_alerts_within_60_faulty_runs_naming_count1(kind, request, tmp_pat
     )
     arrivals(uri, tmp_path, stored=300, normal_batches=20, faulty_batches=10, batch=10,
              pause=2.0, poll=1.0, window=50)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_mongodb_going_away_is_said_once_and_watch_recovers(tmp_path):
+    """The server stops for several polls and comes back on the same port and data: one
+    ``unreachable`` and one ``recovered`` event, and runs imported after are still read."""
+    from tests.mongo_server import WireServer, fresh_database_uri
+
+    server = WireServer(tmp_path / "server")
+    server.start()
+    uri = fresh_database_uri(server.base_uri)
+    proc = None
+    try:
+        _import(uri, _batch(tmp_path, "stored", 30, seed=1), "normal")
+        proc = start_cli("watch", "-w", WORKFLOW, "--json", "--poll", "0.2", "--window", "20",
+                         store=uri)  # fmt: skip
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True)
+        reader.start()
+        events: list[dict[str, Any]] = []
+
+        def until(kind: str, wait: float = 60) -> None:
+            deadline = time.monotonic() + wait
+            while not any(e["event"] == kind for e in events):
+                events.append(json.loads(lines.get(timeout=max(0.1, deadline - time.monotonic()))))
+
+        until("reference")
+        server.stop()
+        until("unreachable")
+        time.sleep(8)  # many polls while the server is away
+        server.start()
+        until("recovered")
+        _import(uri, _batch(tmp_path, "broken", 30, seed=2, broken=True), "broken")
+        until("shift")
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        server.stop()
+    kinds = [e["event"] for e in events]
+    assert kinds.count("unreachable") == 1 and kinds.count("recovered") == 1, kinds
+    assert kinds.index("unreachable") < kinds.index("recovered") < kinds.index("shift")
