@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["import", "memory", "lineage", "extraction", "attribution", "accuracy"],
+        choices=["import", "memory", "lineage", "extraction", "attribution", "accuracy", "watch"],
         help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="keep corpora here between runs")
@@ -61,8 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         "--shapes", type=lambda t: t.split(","), help="accuracy shapes, e.g. switch,ports"
     )
     parser.add_argument("--repeats", type=int, help="accuracy: bootstrap repeats per call")
+    parser.add_argument("--watch-window", type=int, default=50, help="watch: window (50)")
+    parser.add_argument("--watch-trials", type=int, help="watch: trials per shape (50)")
+    parser.add_argument(
+        "--watch-latency-window", type=int, help="watch: runs per window for the latency (1000)"
+    )
     args = parser.parse_args(argv)
-    # accuracy runs only when asked for: 20 data sets of 5 shapes take tens of minutes
+    # accuracy and watch run only when asked for: 20 data sets of 5 shapes take tens of minutes
     wanted = set(args.only or ["import", "memory", "lineage", "extraction", "attribution"])
 
     def log(message: str) -> None:
@@ -115,6 +120,16 @@ def main(argv: list[str] | None = None) -> int:
                 0 if args.repeats is None else args.repeats,
                 log,
                 work / "accuracy",
+            )
+        if "watch" in wanted:
+            from benchmarks import watch
+
+            report["watch"] = watch.run(
+                work / "watch",
+                args.watch_window,
+                args.watch_trials or (10 if args.quick else 50),
+                args.watch_latency_window or (200 if args.quick else 1000),
+                log,
             )
     finally:
         if server is not None:
@@ -284,6 +299,10 @@ def render(report: dict[str, Any]) -> str:
         from benchmarks import accuracy
 
         lines += accuracy.render(report["accuracy"])
+    if "watch" in report:
+        from benchmarks import watch
+
+        lines += watch.render(report["watch"])
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import re
 import shlex
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -124,6 +125,7 @@ class Watcher:
         self.skip_runs: set[str] = set()  # the runs of a --reference (not tested)
         self.raised = 0
         self._down_since: float | None = None
+        self._warmed = False
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> int:
@@ -220,6 +222,9 @@ class Watcher:
         if saved is None and opts.reference:
             self._reference_event("reference")
             self._save()
+        elif saved is not None and self.detector.reference:
+            self._warmed = True
+            self._warm_up()
 
     def _named_reference(self, store: Store) -> None:
         """``--reference SEL``: its runs' samples are the reference; they are not tested."""
@@ -265,9 +270,32 @@ class Watcher:
         elif event == "shift" and look is not None:
             self._alert(store, sample, look)
 
+    def _warm_up(self) -> None:
+        """Run one small attribution on the reference in the background, so that the first
+        alert does not wait for the engine's libraries and worker processes to start (about
+        5 s on a busy 2-core machine); never with ``once``, never reporting anything."""
+        if self.options.once or self.target is None:
+            return
+        runs = _runs_of(self.detector.reference)
+        half = len(runs) // 2
+        if half < 5:
+            return
+        target, opts = self.target, self.options
+
+        def work() -> None:
+            first, second = ",".join(runs[:half]), ",".join(runs[half:])
+            with contextlib.suppress(Exception), self.open_store() as store:
+                attribute(store, opts.workflow, first, second, target=target.node,
+                          metric=target.metric, repeats=2, seed=opts.seed)  # fmt: skip
+
+        threading.Thread(target=work, name="provcausal-watch-warm-up", daemon=True).start()
+
     def _reference_event(self, name: str) -> None:
         det, target = self.detector, self.target
         assert target is not None
+        if name == "reference" or not self._warmed:
+            self._warmed = True
+            self._warm_up()
         runs = _runs_of(det.reference)
         self.emit(
             {
