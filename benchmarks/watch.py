@@ -200,7 +200,7 @@ def alert_latency(work: Path, window: int, batch: int, log: Any) -> dict[str, An
         ended: dict[str, float] = {}
         from provcausal.stores import open_store
 
-        for k in range(100):
+        for k in range(60):
             part = folder / f"broken-{k}"
             scipipe_gcratio.write_runs(part, batch, seed=100 + k, count1_max=10)
             _import(uri, [f"provcausal import scipipe {part} --workflow gcratio"])
@@ -244,6 +244,7 @@ def run(work: Path, window: int, trials: int, latency_window: int, log: Any) -> 
         alarms += row["false_alarms"]
         looked += HORIZON
         shapes.append(row)
+        log(f"watch: {json.dumps(row)}")
     gauss = sum(false_alarms(None, window, HORIZON, seed) for seed in range(5))
     report = {
         "window": window,

@@ -245,6 +245,8 @@ def arrivals(
     assert faulty.index(first["run"]) < 60
     assert first["attributions"][0]["node"] == "count1", first["verdict"]
     assert len(shifts) == 1
+    kept = run_cli("alerts", "--workflow", WORKFLOW, "--json", store=uri).ok().json()
+    assert [a["id"] for a in kept] == [first["id"]]  # kept in provcausal's own metadata
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("mongodb", marks=pytest.mark.slow)])

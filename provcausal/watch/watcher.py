@@ -15,7 +15,6 @@ import contextlib
 import datetime as dt
 import re
 import shlex
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -271,24 +270,23 @@ class Watcher:
             self._alert(store, sample, look)
 
     def _warm_up(self) -> None:
-        """Run one small attribution on the reference in the background, so that the first
-        alert does not wait for the engine's libraries and worker processes to start (about
-        5 s on a busy 2-core machine); never with ``once``, never reporting anything."""
-        if self.options.once or self.target is None:
+        """Run one small attribution on the reference now, so that the first alert does not
+        wait for the engine's libraries and worker processes to start (about 5 s on a busy
+        2-core machine); never with ``once``. It runs in this thread on this store: a second
+        SQLite store opened in the same process would read the file outside SQLite, which
+        drops the process's POSIX locks on it (and another process may then remove the
+        write-ahead log this one still uses)."""
+        if self.options.once or self.target is None or self.store is None:
             return
         runs = _runs_of(self.detector.reference)
         half = len(runs) // 2
         if half < 5:
             return
         target, opts = self.target, self.options
-
-        def work() -> None:
-            first, second = ",".join(runs[:half]), ",".join(runs[half:])
-            with contextlib.suppress(Exception), self.open_store() as store:
-                attribute(store, opts.workflow, first, second, target=target.node,
-                          metric=target.metric, repeats=2, seed=opts.seed)  # fmt: skip
-
-        threading.Thread(target=work, name="provcausal-watch-warm-up", daemon=True).start()
+        first, second = ",".join(runs[:half]), ",".join(runs[half:])
+        with contextlib.suppress(Exception):
+            attribute(self.store, opts.workflow, first, second, target=target.node,
+                      metric=target.metric, repeats=2, seed=opts.seed)  # fmt: skip
 
     def _reference_event(self, name: str) -> None:
         det, target = self.detector, self.target
