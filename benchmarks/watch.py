@@ -9,7 +9,7 @@
   shape's own normal samples drawn with replacement) through the detector, re-arming after
   each alarm.
 - **Seconds from the import that completes the evidence to the alert line**: a real
-  ``provcausal watch --json`` process on a SQLite store with ``window`` normal runs; faulty
+  ``provcausal watch --json`` process on a SQLite store with ``2 * window`` normal runs; faulty
   runs are imported in batches; the time from the end of the import holding the run that
   triggered the alert to reading the alert line (which includes the attribution).
 - **Memory**: simulated on the detector with in-memory samples (``tracemalloc``): the bytes
@@ -168,7 +168,8 @@ def alert_latency(work: Path, window: int, batch: int, log: Any) -> dict[str, An
 
     folder = work / f"watch-latency-{window}"
     uri = f"sqlite://{folder / 'store.db'}"
-    scipipe_gcratio.write_runs(folder / "normal", window, seed=1)
+    # the reference, then a full window of normal samples: the first look needs a full window
+    scipipe_gcratio.write_runs(folder / "normal", 2 * window, seed=1)
     _import(uri, [f"provcausal import scipipe {folder / 'normal'} --workflow gcratio"])
     proc = subprocess.Popen(
         [sys.executable, "-m", "provcausal.cli", "--store", uri, "watch", "-w", "gcratio",

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from provcausal.examples import scipipe_gcratio
+from provcausal.model import flowcept as fc
 from provcausal.stores import open_store
 from provcausal.watch import Detector, Follower, Sample
 from provcausal.watch.detector import calibrate, ks_distance, ranks
@@ -129,7 +130,7 @@ def test_the_follower_reads_each_run_once_in_arrival_order(store_uri, tmp_path):
         assert len(first) == 5 and follower.poll(store) == []
         _import(store_uri, _batch(tmp_path, "b", 3, seed=2), "b")
         second = follower.poll(store)
-        assert [r["custom_metadata"]["provcausal"]["label"] for r in second] == ["b"] * 3
+        assert [fc.run_label(r) for r in second] == ["b"] * 3
         assert follower.poll(store) == []
     state = json.loads(json.dumps(follower.to_state()))
     _import(store_uri, _batch(tmp_path, "c", 2, seed=3), "c")
@@ -237,7 +238,7 @@ def arrivals(
     assert shifts, ([e["event"] for e in events], err)
     with open_store(uri, create=False) as store:
         order = [str(d["workflow_id"]) for _, d in store.runs_after(WORKFLOW, None, 100000)]
-        labels = {str(r["workflow_id"]): r["custom_metadata"]["provcausal"]["label"]
+        labels = {str(r["workflow_id"]): str(fc.run_label(r))
                   for r in store.find_runs(workflow=WORKFLOW)}  # fmt: skip
     faulty = [r for r in order if labels[r].startswith("faulty")]
     first = shifts[0]

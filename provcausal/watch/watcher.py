@@ -291,9 +291,6 @@ class Watcher:
     def _reference_event(self, name: str) -> None:
         det, target = self.detector, self.target
         assert target is not None
-        if name == "reference" or not self._warmed:
-            self._warmed = True
-            self._warm_up()
         runs = _runs_of(det.reference)
         self.emit(
             {
@@ -314,6 +311,9 @@ class Watcher:
             f"{'re-armed: ' if name == 'rearmed' else ''}reference ready: {len(det.reference)} "
             f"samples of {target.label!r} ({target.metric}); threshold {det.threshold:.3f}"
         )
+        if not self._warmed:
+            self._warmed = True
+            self._warm_up()
 
     # -- an alert ------------------------------------------------------------------------
     def _alert(self, store: Store, sample: Sample, look: Look) -> None:
