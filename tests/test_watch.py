@@ -317,3 +317,33 @@ def test_mongodb_going_away_is_said_once_and_watch_recovers(tmp_path):
     kinds = [e["event"] for e in events]
     assert kinds.count("unreachable") == 1 and kinds.count("recovered") == 1, kinds
     assert kinds.index("unreachable") < kinds.index("recovered") < kinds.index("shift")
+
+
+@pytest.mark.slow
+def test_a_named_reference_is_not_tested_and_sigterm_stops_cleanly(sqlite_uri, tmp_path):
+    """``--reference normal``: those runs are the reference (all 40), the others are tested;
+    SIGTERM (what systemd and docker send) saves the checkpoint and exits 0."""
+    _import(sqlite_uri, _batch(tmp_path, "normal", 40, seed=1), "normal")
+    _import(sqlite_uri, _batch(tmp_path, "broken", 30, seed=2, broken=True), "broken")
+    proc = start_cli("watch", "-w", WORKFLOW, "--reference", "normal", "--window", "20",
+                     "--json", "--poll", "0.2", store=sqlite_uri)  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True)
+    reader.start()
+    events: list[dict[str, Any]] = []
+    try:
+        while not any(e["event"] == "shift" for e in events):
+            events.append(json.loads(lines.get(timeout=120)))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    assert code == 0
+    reference = next(e for e in events if e["event"] == "reference")
+    assert (reference["samples"], reference["runs"]) == (40, 40)
+    shift = next(e for e in events if e["event"] == "shift")
+    with open_store(sqlite_uri, create=False) as store:
+        assert fc.run_label(store.get_run(shift["run"])) == "broken"
+    assert shift["attributions"][0]["node"] == "count1"
+    resumed = run_cli("watch", "-w", WORKFLOW, "--reference", "normal", "--window", "20",
+                      "--once", "--json", store=sqlite_uri).ok()  # fmt: skip
+    assert json.loads(resumed.out.splitlines()[0])["resumed"] is True
