@@ -173,9 +173,18 @@ def alert_latency(work: Path, window: int, batch: int, log: Any) -> dict[str, An
     _import(uri, [f"provcausal import scipipe {folder / 'normal'} --workflow gcratio"])
     proc = subprocess.Popen(
         [sys.executable, "-m", "provcausal.cli", "--store", uri, "watch", "-w", "gcratio",
-         "--json", "--poll", "0.2", "--window", str(window), "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+         "--json", "--poll", "0.2", "--window", str(window)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    ready = threading.Event()
+
+    def status() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith("watch: ready"):
+                ready.set()
+
+    threading.Thread(target=status, daemon=True).start()
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
 
     def read() -> None:
@@ -198,6 +207,7 @@ def alert_latency(work: Path, window: int, batch: int, log: Any) -> dict[str, An
     try:
         while not any(e["event"] == "reference" for _, e in events):
             take(1.0)
+        ready.wait(300)  # measured from a watcher that is up and idle, as in production
         ended: dict[str, float] = {}
         from provcausal.stores import open_store
 

@@ -242,12 +242,12 @@ class Watcher:
 
     # -- one poll ------------------------------------------------------------------------
     def _step(self, store: Store) -> None:
-        store.refresh()
         runs = self.follower.poll(store)
         self._recovered()
         runs = [r for r in runs if str(r["workflow_id"]) not in self.skip_runs]
         if not runs:
             return
+        store.refresh()  # FlowCept's LMDB: find the tasks written since the last read
         for i in range(0, len(runs), CHUNK_RUNS):
             chunk = runs[i : i + CHUNK_RUNS]
             if self.target is None:
@@ -284,9 +284,11 @@ class Watcher:
             return
         target, opts = self.target, self.options
         first, second = ",".join(runs[:half]), ",".join(runs[half:])
+        started = time.monotonic()
         with contextlib.suppress(Exception):
             attribute(self.store, opts.workflow, first, second, target=target.node,
                       metric=target.metric, repeats=2, seed=opts.seed)  # fmt: skip
+        self.status(f"ready: the attribution engine started in {time.monotonic() - started:.1f} s")
 
     def _reference_event(self, name: str) -> None:
         det, target = self.detector, self.target
