@@ -127,7 +127,12 @@ def _on_term(_signum: int, _frame: Any) -> None:
     is_flag=True,
     help=f"Evaluate what is stored now and exit: 0 no shift, {SHIFT_EXIT} a shift was reported.",
 )
-@json_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per event, one per line, on stdout; nothing else there.",
+)
 @click.pass_obj
 def watch_cmd(app, workflow, target, metric, reference, window, poll, rearm, settle,
               report_dir, state_dir, quality, seed, once, as_json):  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import re
 import shlex
 import time
@@ -131,11 +132,17 @@ class Watcher:
         store = self._connect()
         self._start(store)
         while True:
+            # a poll that fails half-way is undone, so that the runs it read are read again
+            before = json.dumps([self.follower.to_state(), self.detector.to_state()])
             try:
                 self._step(self._connect())
             except StoreUnreachableError as exc:
                 if self.options.once or isinstance(exc, StoreFileError):
                     raise
+                follower, detector = json.loads(before)
+                self.follower = Follower.from_state(self.options.workflow, follower,
+                                                    self.options.settle)  # fmt: skip
+                self.detector = Detector.from_state(detector)
                 self._went_away(exc)
                 continue
             if self.options.once:
