@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             "accuracy",
             "false_alarms",
             "dowhy",
+            "watch",
         ],
         help="run only these (repeatable)",
     )
@@ -95,8 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda t: t.split(","),
         help="false_alarms: which examples (default: all of `provcausal example`)",
     )
+    parser.add_argument("--watch-window", type=int, default=50, help="watch: window (50)")
+    parser.add_argument("--watch-trials", type=int, help="watch: trials per shape (50)")
+    parser.add_argument(
+        "--watch-latency-window", type=int, help="watch: runs per window for the latency (1000)"
+    )
     args = parser.parse_args(argv)
-    # accuracy and false_alarms run only when asked for: each takes tens of minutes
+    # accuracy, false_alarms, dowhy and watch run only when asked for: each takes minutes
     wanted = set(args.only or ["import", "memory", "lineage", "extraction", "attribution"])
 
     def log(message: str) -> None:
@@ -164,6 +170,16 @@ def main(argv: list[str] | None = None) -> int:
 
             seeds = args.trials or (3 if args.quick else 20)
             report["dowhy_scenarios"] = dowhy_scenarios.run(seeds, args.baseline_trials or 3, log)
+        if "watch" in wanted:
+            from benchmarks import watch
+
+            report["watch"] = watch.run(
+                work / "watch",
+                args.watch_window,
+                args.watch_trials or (10 if args.quick else 50),
+                args.watch_latency_window or (200 if args.quick else 1000),
+                log,
+            )
     finally:
         if server is not None:
             server.stop()
@@ -394,6 +410,10 @@ def render(report: dict[str, Any]) -> str:
         from benchmarks import false_alarms
 
         lines += false_alarms.render(report["false_alarms"])
+    if "watch" in report:
+        from benchmarks import watch
+
+        lines += watch.render(report["watch"])
     return "\n".join(lines)
 
 

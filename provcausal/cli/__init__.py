@@ -93,6 +93,8 @@ COMMAND_MODULES = {
     "lineage": "query",
     "nodes": "query",
     "tasks": "query",
+    "watch": "watch",
+    "alerts": "watch",
 }
 
 
@@ -270,6 +272,8 @@ def _register_module(group: click.Group, module: str) -> None:
         from provcausal.cli import commands_example as commands  # type: ignore[no-redef]
     elif module == "import":
         from provcausal.cli import commands_import as commands  # type: ignore[no-redef]
+    elif module == "watch":
+        from provcausal.cli import commands_watch as commands  # type: ignore[no-redef]
     else:
         from provcausal.cli import commands_query as commands  # type: ignore[no-redef]
     commands.register(group)

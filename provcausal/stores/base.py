@@ -232,6 +232,53 @@ class Store(ABC):
         return what was removed."""
         return []
 
+    # -- following new runs, and provcausal watch's own state (``provcausal.watch``) ------
+    #: Whether watch checkpoints and alerts can be kept in this store's own metadata.
+    keeps_watch_state = False
+    #: Seconds by which a run may appear in the store after a run with a later position (a
+    #: publish that overtakes another); a follower looks back this far. 0: never.
+    arrival_slack = 30.0
+
+    def runs_after(
+        self, workflow: str, after: dict[str, Any] | None, limit: int = 200
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Visible runs of ``workflow`` that arrived after position ``after`` (``None``: from
+        the first), in arrival order, at most ``limit``, each as ``(position, document)``.
+        Positions are JSON-able. This default orders the workflow's documents by
+        ``(utc_timestamp, workflow_id)`` after reading them all (FlowCept's LMDB has no
+        index); stores with an index override it."""
+        docs = [d for d in self._workflow_docs(workflow, None) if is_visible(d)]
+        keyed = sorted(
+            (({"ts": float(d["utc_timestamp"]), "id": str(d["workflow_id"])}, d)
+             for d in docs if isinstance(d.get("utc_timestamp"), (int, float))),
+            key=lambda pair: (pair[0]["ts"], pair[0]["id"]),
+        )  # fmt: skip
+        if after is not None:
+            mark = (float(after["ts"]), str(after["id"]))
+            keyed = [p for p in keyed if (p[0]["ts"], p[0]["id"]) > mark]
+        return keyed[:limit]
+
+    def refresh(self) -> None:
+        """Forget what was cached, so that the next read sees what was written since."""
+        return None
+
+    def get_watch_state(self, key: str) -> dict[str, Any] | None:
+        """The checkpoint ``provcausal watch`` saved under ``key``, or ``None``."""
+        raise StoreError(f"{self.uri} is read-only: watch state cannot be kept here")
+
+    def put_watch_state(self, key: str, state: dict[str, Any]) -> None:
+        """Save a watch checkpoint (provcausal's own metadata, never a FlowCept document)."""
+        raise StoreError(f"{self.uri} is read-only: watch state cannot be kept here")
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        """Keep one alert (``alert["id"]``, ``alert["workflow"]``); an id kept before is
+        replaced, so a repeated write never makes a second alert."""
+        raise StoreError(f"{self.uri} is read-only: alerts cannot be kept here")
+
+    def list_alerts(self, workflow: str | None = None) -> list[dict[str, Any]]:
+        """Alerts kept with :meth:`add_alert`, oldest first."""
+        return []
+
 
 def _with_label(doc: dict[str, Any], label: str) -> dict[str, Any]:
     """A copy of a workflow document showing a label given with ``Store.set_label``."""

@@ -264,3 +264,8 @@ class LMDBStore(Store):
             return 0
         with self._env.begin(db=db) as txn:
             return int(txn.stat(db)["entries"])
+
+    # -- following new runs -------------------------------------------------------------
+    def refresh(self) -> None:
+        """Forget the task index, so that tasks FlowCept wrote since are found."""
+        self._by_workflow = None

@@ -816,3 +816,74 @@ class MongoStore(Store):
     def count_tasks(self) -> int:
         with self._guard("counting tasks"):
             return int(self._tasks.count_documents({}))
+
+    # -- following new runs, and provcausal watch's own state ---------------------------
+    keeps_watch_state = True
+    _arrival_index = False
+
+    def runs_after(
+        self, workflow: str, after: dict[str, Any] | None, limit: int = 200
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Runs by ``(utc_timestamp, workflow_id)`` through an index on ``name``, then both
+        (created on first use: FlowCept and provcausal both set ``utc_timestamp``)."""
+        import pymongo
+
+        order = [("utc_timestamp", pymongo.ASCENDING), ("workflow_id", pymongo.ASCENDING)]
+        query: dict[str, Any] = {"name": workflow, "utc_timestamp": {"$type": "number"}}
+        if after is not None:
+            ts, wid = float(after["ts"]), str(after["id"])
+            query["$or"] = [
+                {"utc_timestamp": {"$gt": ts}},
+                {"utc_timestamp": ts, "workflow_id": {"$gt": wid}},
+            ]
+        with self._guard("reading new runs"):
+            if not self._arrival_index:
+                self._wfs.create_index([("name", pymongo.ASCENDING), *order])
+                self._arrival_index = True
+            docs = list(self._wfs.find(query).sort(order).limit(limit))
+        out = []
+        for doc in docs:
+            doc = _clean(doc)
+            fc.set_run_prov_token(doc, None)
+            if fc.is_visible(doc):
+                position = {"ts": float(doc["utc_timestamp"]), "id": str(doc["workflow_id"])}
+                out.append((position, doc))
+        return out
+
+    def get_watch_state(self, key: str) -> dict[str, Any] | None:
+        import json
+
+        with self._guard("reading the watch checkpoint"):
+            doc = self._client[self.database_name][WATCH_COLLECTION].find_one({"_id": key})
+        return None if doc is None else dict(json.loads(doc["state"]))
+
+    def put_watch_state(self, key: str, state: dict[str, Any]) -> None:
+        import json
+
+        with self._guard("saving the watch checkpoint"):
+            self._client[self.database_name][WATCH_COLLECTION].replace_one(
+                {"_id": key}, {"_id": key, "state": json.dumps(state)}, upsert=True
+            )
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        import json
+
+        alerts = self._client[self.database_name][ALERTS_COLLECTION]
+        doc = {"_id": str(alert["id"]), "workflow": str(alert["workflow"]),
+               "at": dt.datetime.now(dt.timezone.utc), "alert": json.dumps(alert)}  # fmt: skip
+        with self._guard("keeping an alert"):
+            alerts.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    def list_alerts(self, workflow: str | None = None) -> list[dict[str, Any]]:
+        import json
+
+        query = {} if workflow is None else {"workflow": workflow}
+        with self._guard("reading alerts"):
+            docs = list(self._client[self.database_name][ALERTS_COLLECTION].find(query))
+        docs.sort(key=lambda d: d.get("at") or dt.datetime.min.replace(tzinfo=dt.timezone.utc))
+        return [dict(json.loads(d["alert"])) for d in docs]
+
+
+#: provcausal watch's checkpoints and alerts (``provcausal.watch``).
+WATCH_COLLECTION = "provcausal_watch"
+ALERTS_COLLECTION = "provcausal_alerts"

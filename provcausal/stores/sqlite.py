@@ -752,3 +752,65 @@ class SQLiteStore(Store):
 
     def count_tasks(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])
+
+    # -- following new runs, and provcausal watch's own state ---------------------------
+    keeps_watch_state = True
+    arrival_slack = 0.0  # rowids grow in commit order: writers are serialized
+
+    def runs_after(
+        self, workflow: str, after: dict[str, Any] | None, limit: int = 200
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Runs by ``rowid`` (the table's key; with the ``name`` index, a range read): a run
+        (re)written later has a larger one, since writers are serialized."""
+        seq = int((after or {}).get("seq", 0))
+        rows = self._db.execute(
+            "SELECT rowid, doc FROM workflows WHERE name = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+            (workflow, seq, limit),
+        ).fetchall()
+        docs = [({"seq": int(r)}, loads(d)) for r, d in rows]
+        return [(pos, doc) for pos, doc in docs if fc.is_visible(doc)]
+
+    def _has_table(self, name: str) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
+        return self._db.execute(sql, (name,)).fetchone() is not None
+
+    def _watch_tables(self) -> None:
+        self._writable()
+        with self._transaction():
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS watch_state (key TEXT PRIMARY KEY, state TEXT NOT NULL)"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS watch_alerts (id TEXT PRIMARY KEY, "
+                "workflow TEXT NOT NULL, seq INTEGER NOT NULL, alert TEXT NOT NULL)"
+            )
+
+    def get_watch_state(self, key: str) -> dict[str, Any] | None:
+        if not self._has_table("watch_state"):
+            return None
+        row = self._db.execute("SELECT state FROM watch_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else dict(loads(row[0]))
+
+    def put_watch_state(self, key: str, state: dict[str, Any]) -> None:
+        self._watch_tables()
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO watch_state VALUES (?, ?)", (key, dumps(state))
+            )
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        self._watch_tables()
+        with self._transaction():
+            row = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM watch_alerts").fetchone()
+            self._db.execute(
+                "INSERT OR REPLACE INTO watch_alerts VALUES (?, ?, ?, ?)",
+                (str(alert["id"]), str(alert["workflow"]), int(row[0]), dumps(alert)),
+            )
+
+    def list_alerts(self, workflow: str | None = None) -> list[dict[str, Any]]:
+        if not self._has_table("watch_alerts"):
+            return []
+        sql, args = "SELECT alert FROM watch_alerts", []
+        if workflow is not None:
+            sql, args = sql + " WHERE workflow = ?", [workflow]
+        return [dict(loads(a)) for (a,) in self._db.execute(sql + " ORDER BY seq", args)]
