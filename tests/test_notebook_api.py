@@ -174,16 +174,16 @@ def test_task_tables_are_reused_until_a_run_is_imported_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from provcausal.analysis import sample_data
-    from provcausal.stores.sqlite import SQLiteStore
+    from provcausal.analysis import tasks as task_table
 
     loads: list[int] = []
-    original = SQLiteStore.sample_rows
+    original = task_table._load_task_table
 
-    def counting(self, run_ids, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting(store, run_ids):  # type: ignore[no-untyped-def]
         loads.append(len(run_ids))
-        return original(self, run_ids, *args, **kwargs)
+        return original(store, run_ids)
 
-    monkeypatch.setattr(SQLiteStore, "sample_rows", counting)
+    monkeypatch.setattr(task_table, "_load_task_table", counting)
     table_cache.clear()
     uri = f"sqlite:///{tmp_path / 'cache.db'}"
     scipipe_gcratio.write_runs(tmp_path / "runs", 5, seed=3)
