@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from provcausal.errors import StoreError
-from provcausal.projection import VERSION, RunColumns, run_columns, table_rows, unpack
+from provcausal.projection import COLUMNS, VERSION, RunColumns, run_columns, table_rows, unpack
 from provcausal.stores import Store
 
 __all__ = ["load_task_table", "TABLE_COLUMNS"]
@@ -24,21 +24,7 @@ __all__ = ["load_task_table", "TABLE_COLUMNS"]
 #: The analysis table's columns. Not the task listing's (``queries.TASK_COLUMNS``): times are
 #: epoch floats, ``sample`` is run-qualified (``RUN/SAMPLE``), and ``deps`` holds the lineage
 #: FlowCept's rules add; what each field means is read once, by :mod:`provcausal.model.flowcept`.
-TABLE_COLUMNS = [
-    "task_id",
-    "run_id",
-    "node",
-    "sample",
-    "visit",
-    "value",
-    "duration",
-    "start",
-    "end",
-    "unobserved",
-    "deps",
-    "ports",
-    "used_names",
-]
+TABLE_COLUMNS = ["task_id", "run_id", *COLUMNS[1:]]  # the projected columns and the run
 
 
 def _split_ports(table: pd.DataFrame) -> pd.DataFrame:

@@ -95,12 +95,17 @@ def _rename_text(text: str, pipeline: str, steps: dict[str, str]) -> str:
 
 
 def write_spec(
-    path: str | Path, pipeline: str = PIPELINE, steps: dict[str, str] | None = None
+    path: str | Path,
+    pipeline: str = PIPELINE,
+    steps: dict[str, str] | None = None,
+    *,
+    spec: str = SPEC_YAML,
 ) -> Path:
-    """The pipeline spec; ``pipeline``/``steps`` (OLD → NEW) deploy it as a renamed version."""
+    """The pipeline spec (``spec``: this pipeline's, or another example's written the same
+    way); ``pipeline``/``steps`` (OLD → NEW) deploy it as a renamed version."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_rename_text(SPEC_YAML, pipeline, steps or {}))
+    path.write_text(_rename_text(spec, pipeline, steps or {}))
     return path
 
 

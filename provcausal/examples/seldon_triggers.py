@@ -22,7 +22,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from provcausal.examples.seldon_claims import PIPELINE, _rename_text, _step, _tensor, make_xid
+from provcausal.examples import seldon_claims
+from provcausal.examples.seldon_claims import PIPELINE, _step, _tensor, make_xid
 
 __all__ = ["PIPELINE", "CLASSIFIER", "SPEC_YAML", "write_spec", "simulate"]
 
@@ -63,10 +64,7 @@ def write_spec(
     path: str | Path, pipeline: str = PIPELINE, steps: dict[str, str] | None = None
 ) -> Path:
     """The pipeline spec; ``pipeline``/``steps`` (OLD → NEW) deploy it as a renamed version."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_rename_text(SPEC_YAML, pipeline, steps or {}))
-    return path
+    return seldon_claims.write_spec(path, pipeline, steps, spec=SPEC_YAML)
 
 
 def simulate(
