@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -382,9 +384,25 @@ class SQLiteStore(Store):
                 raise
 
     def _writable(self) -> None:
-        """Switch to a read-write connection (creating the file, its folder and the schema)."""
+        """Switch to a read-write connection (creating the file, its folder and the schema).
+
+        SQLite answers some lock requests with "database is locked" at once instead of
+        waiting out the busy timeout, where waiting could deadlock: switching a new file to
+        WAL while another process writes it is one (several imports starting on a new store).
+        The whole set-up is then tried again, within the same busy timeout."""
         if self._writing:
             return
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                self._open_writer()
+                return
+            except StoreFileError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.02 + 0.08 * random.random())  # apart from the other waiting writers
+
+    def _open_writer(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
