@@ -22,7 +22,7 @@ from provcausal.analysis.mechanisms import (
     [
         (lambda x: 2 * x + 1, "linear"),
         (lambda x: x**2, "polynomial"),
-        (lambda x: np.where(np.sin(3 * x) > 0, 5.0, 0.0), "random_forest"),
+        (lambda x: np.where(np.sin(3 * x) > 0, 5.0, 0.0), "trend_neighbours"),
     ],
 )
 def test_given_a_shape_then_fast_chooses_the_simplest_model_that_fits(shape, expected):
@@ -34,11 +34,17 @@ def test_given_a_shape_then_fast_chooses_the_simplest_model_that_fits(shape, exp
     assert hasattr(factory(), "fit")
 
 
-def test_given_many_rows_then_the_local_model_is_gradient_boosting():
+def test_given_a_step_then_the_local_model_follows_it_and_its_trend_beyond_the_data():
     rng = np.random.default_rng(1)
     x = rng.uniform(-3, 3, 400)
-    y = np.where(np.sin(3 * x) > 0, 5.0, 0.0)
-    assert choose_model(x[:, None], y, "fast", seed=0)[0] == "hist_gradient_boost"
+    y = np.where(np.sin(3 * x) > 0, 5.0, 0.0) + 2 * x
+    name, factory = choose_model(x[:, None], y, "fast", seed=0)
+    assert name == "trend_neighbours"
+    model = factory().fit(x[:, None], y)
+    inner = np.array([[0.5], [1.5]])  # sin(1.5) > 0: step up; sin(4.5) < 0: down
+    assert np.allclose(model.predict(inner), [6.0, 3.0], atol=0.6)
+    # beyond the data the trend carries on (a tree ensemble stayed flat)
+    assert model.predict(np.array([[10.0]]))[0] > model.predict(np.array([[3.0]]))[0] + 8
 
 
 def test_given_binary_values_then_a_classifier_or_a_constant_is_used():

@@ -40,3 +40,53 @@ def test_given_the_command_list_when_help_then_every_command_is_there() -> None:
     }
     assert listed == set(COMMAND_MODULES)
     assert set(cli.commands) == set(COMMAND_MODULES)  # every module registers what it says
+
+
+def test_given_a_fast_attribution_then_neither_sklearn_nor_scipy_stats_is_imported(
+    tmp_path,
+) -> None:
+    """The ``fast`` engine is numpy, a k-d tree and scipy.special: scikit-learn (0.4 s to
+    import) and scipy.stats (0.16 s) stay unloaded, here on the README workflow whose
+    ``gcratio`` needs the local model and whose roots need the KS test."""
+    from provcausal.examples import scipipe_gcratio
+
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    for label, seed, extra in (("normal", 1, {}), ("broken", 2, {"count1_max": 10})):
+        scipipe_gcratio.write_runs(tmp_path / label, 200, seed=seed, **extra)
+        imported = CliRunner().invoke(
+            cli,
+            [
+                "--store",
+                uri,
+                "import",
+                "scipipe",
+                str(tmp_path / label),
+                "-w",
+                "wf",
+                "--label",
+                label,
+            ],
+        )
+        assert imported.exit_code == 0, imported.output
+    loaded = _modules_after(
+        "import contextlib, io, json\n"
+        "from provcausal.cli import cli\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        f"        cli(['--store', {uri!r}, 'attribute', '--workflow', 'wf', '--baseline',"
+        " 'normal', '--comparison', 'broken', '--json'], prog_name='provcausal')\n"
+        "    except SystemExit as stop:\n"
+        "        assert not stop.code, out.getvalue()\n"
+        "assert json.loads(out.getvalue())['attributions'][0]['node'] == 'count1'\n"
+        "from provcausal.analysis import prepare\n"
+        "from provcausal.analysis.engine import attribute_frames\n"
+        "from provcausal.stores import open_store\n"
+        f"with open_store({uri!r}) as store:\n"
+        "    prep = prepare(store, 'wf', 'normal', 'broken')\n"
+        "models = attribute_frames(prep.graph, prep.baseline, prep.comparison, 'gcratio').models\n"
+        "assert models['gcratio'] == 'trend_neighbours', models"
+    )
+    assert "provcausal.analysis.engine" in loaded
+    assert not {m for m in loaded if m.split(".")[0] == "sklearn"}
+    assert "scipy.stats" not in loaded

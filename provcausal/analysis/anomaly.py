@@ -152,7 +152,11 @@ def _prediction(name: str, factory: Any) -> Any:
         return gcm.ml.create_linear_regressor()
     if isinstance(prediction, gcm.ml.PredictionModel):
         return prediction
-    return gcm.ml.SklearnRegressionModel(prediction)
+    if hasattr(prediction, "get_params"):  # a scikit-learn estimator
+        return gcm.ml.SklearnRegressionModel(prediction)
+    from provcausal.analysis.dowhy_models import OwnModel
+
+    return OwnModel(factory)
 
 
 def anomalies(

@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from provcausal.analysis.exactness import ExactRelations, exactness_test
+from provcausal.analysis.ks import ks_2samp
 from provcausal.analysis.mechanisms import (
+    LOCAL,
     LeastSquares,
     Mechanism,
     NearestNeighbours,
@@ -51,7 +53,7 @@ __all__ = [
 ALPHA = 0.01
 
 #: Mechanisms tested with the local model (:func:`_local_test`).
-LOCAL_MODELS = ("random_forest", "hist_gradient_boost")
+LOCAL_MODELS = (LOCAL,)
 
 #: ``(node, baseline rows, comparison rows, seed) -> p-value`` of "the mechanism changed".
 ChangeTest = Callable[[NodeSpec, pd.DataFrame, pd.DataFrame, int], float]
@@ -108,14 +110,12 @@ def _smooth_test(
     neighbours: NeighbourCache | None,
 ) -> float:
     """The predictive test alone (see :func:`predictive_test`)."""
-    from scipy import stats
-
     node, parents = spec.name, list(spec.parents)
     y_old, y_new = old[node].to_numpy(float), new[node].to_numpy(float)
     if not parents:
         if len(np.unique(np.concatenate([y_old, y_new]))) == 1:
             return 1.0
-        return float(stats.ks_2samp(y_old, y_new).pvalue)
+        return ks_2samp(y_old, y_new)[1]
     X = np.vstack([columns(old, parents), columns(new, parents)])
     y = np.concatenate([y_old, y_new])
     t = np.concatenate([np.zeros(len(y_old)), np.ones(len(y_new))])
@@ -130,8 +130,8 @@ def _smooth_test(
         return _local_test(X, y, t, splits, trend, shared, ids)
 
     if spec.kind == "anm" and spec.model in LOCAL_MODELS:
-        # A tree-ensemble mechanism: tested with the local model, which is far cheaper to
-        # refit in every fold than the ensemble and follows the same local structure.
+        # A local mechanism: tested with the local test, whose neighbours are looked up once
+        # for all folds and resamples instead of refitting the mechanism in every fold.
         p, resid = local(LeastSquares)
         return _with_variance(p, X, resid, t, splits) if variance else p
     mode = "interact" if spec.linear else "feature"

@@ -149,13 +149,11 @@ def shift_test(
     first = np.bincount(codes[:n], minlength=len(counts))
     observed = float(_statistic(first, counts, n))
     if len(counts) == 2:
-        from scipy.stats import hypergeom
-
         low, high = max(0, n - int(counts[1])), min(n, int(counts[0]))
         firsts = np.arange(low, high + 1)
         splits = np.stack([firsts, n - firsts], axis=1)
         extreme = _statistic(splits, counts, n) >= observed - 1e-9 * max(observed, 1.0)
-        p = float(hypergeom.pmf(firsts[extreme], int(counts.sum()), int(counts[0]), n).sum())
+        p = float(_hypergeometric(firsts[extreme], int(counts.sum()), int(counts[0]), n).sum())
         return Shift(min(1.0, p) < alpha, min(1.0, p), observed, _EXACT, n, m, alpha)
     rng = np.random.default_rng(seed)
     draws = np.vstack(
@@ -169,3 +167,18 @@ def shift_test(
     )
     p = float(np.mean(smaller <= smaller[0] * (1 + 1e-9)))
     return Shift(p < alpha, p, observed, _PERMUTATION, n, m, alpha)
+
+
+def _hypergeometric(k: np.ndarray, total: int, marked: int, drawn: int) -> np.ndarray:
+    """P(k marked among ``drawn`` of ``total`` items of which ``marked`` are marked), from
+    log-binomials: ``scipy.stats.hypergeom.pmf`` without importing ``scipy.stats`` (0.16 s)."""
+    from scipy.special import gammaln
+
+    def log_choose(a: int | np.ndarray, b: int | np.ndarray) -> np.ndarray:
+        return np.asarray(
+            gammaln(np.add(a, 1)) - gammaln(np.add(b, 1)) - gammaln(np.subtract(a, b) + 1)
+        )
+
+    k = np.asarray(k)
+    log_p = log_choose(marked, k) + log_choose(total - marked, drawn - k) - log_choose(total, drawn)
+    return np.exp(log_p)

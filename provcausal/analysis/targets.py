@@ -56,12 +56,12 @@ SINK_ALPHA = 0.01
 
 def changed_sinks(prep: Prepared, candidates: list[str]) -> list[tuple[str, float, float]]:
     """``(sink, KS statistic, p-value)`` for each candidate, most changed first."""
-    from scipy import stats
+    from provcausal.analysis.ks import ks_2samp
 
     out = []
     for node in candidates:
-        test = stats.ks_2samp(prep.baseline[node], prep.comparison[node])
-        out.append((node, float(test.statistic), float(test.pvalue)))
+        d, p = ks_2samp(prep.baseline[node].to_numpy(float), prep.comparison[node].to_numpy(float))
+        out.append((node, d, p))
     return sorted(out, key=lambda x: (-x[1], x[0]))
 
 
