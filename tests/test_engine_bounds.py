@@ -44,6 +44,8 @@ def test_workers_are_capped_by_resamples_and_cpus():
 def test_jobs_64_starts_no_more_workers_than_resamples_and_cpus(monkeypatch):
     import joblib
 
+    from provcausal.analysis import engine
+
     started: list[int] = []
     real = joblib.Parallel
 
@@ -51,7 +53,12 @@ def test_jobs_64_starts_no_more_workers_than_resamples_and_cpus(monkeypatch):
         started.append(n_jobs)
         return real(*args, n_jobs=1, **kwargs)  # run in this process: the count is the test
 
+    def forked(work: list[Any], jobs: int, progress: Any, total: int) -> list[Any]:
+        started.append(jobs)
+        return [engine._run_replicate(*w) for w in work]
+
     monkeypatch.setattr(joblib, "Parallel", recording)
+    monkeypatch.setattr(engine, "_forked", forked)
     g, old, new = _chain(4, 60)
     attribute_frames(g, old, new, "x0003", repeats=3, n_jobs=64)
     assert started and max(started) <= min(3, os.cpu_count() or 1)

@@ -108,11 +108,24 @@ def test_readme_gc_ratio_same_top_and_verdict_in_10_row_orders(tmp_path):
 
 
 @pytest.mark.slow
-def test_worker_processes_give_the_same_answer_as_one_process():
+@pytest.mark.parametrize("fork", [True, False], ids=["forked copies", "fresh processes"])
+def test_worker_processes_give_the_same_answer_as_one_process(fork, monkeypatch):
+    from provcausal.analysis import engine
+
+    started: list[int] = []
+    real = engine._forked
+
+    def forked(*args: object) -> object:
+        started.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_forked", forked)
+    monkeypatch.setattr(engine, "_can_fork", lambda: fork)
     old, new = clipped_step(3)
     serial = attribute_frames(CLIP, old, new, "out", repeats=4, seed=1, n_jobs=1)
     parallel = attribute_frames(CLIP, old, new, "out", repeats=4, seed=1, n_jobs=2)
     pd.testing.assert_frame_equal(serial.table, parallel.table)
+    assert bool(started) == fork
 
 
 @pytest.mark.slow

@@ -309,13 +309,20 @@ def _run_all(
     jobs: int,
     progress: Callable[[int, int], None] | None,
 ) -> Sequence[Replicate]:
+    jobs = workers(jobs, len(seeds) - 1)
+    if jobs > 1 and _can_fork() and len(plan.order) < SCREEN_NODES:
+        # Nothing depends on the data as given first here (see ``_retest``): it is one more
+        # task for the copies.
+        given = [(plan, old, new, seeds[0], False)]
+        return _forked(given + [(plan, old, new, s, True) for s in seeds[1:]], jobs, progress)
     # The data as given first: on a large graph its p-values choose what the resamples test.
     first = _run_replicate(plan, old, new, seeds[0], False)
     if progress:
         progress(1, len(seeds))
     plan.retest = _retest(plan.order, first.raw)
     work = [(plan, old, new, s, True) for s in seeds[1:]]
-    jobs = workers(jobs, len(work))
+    if jobs > 1 and _can_fork():
+        return [first, *_forked(work, jobs, progress, len(seeds), done=1)]
     if jobs > 1:
         from joblib import Parallel, delayed
 
@@ -329,6 +336,60 @@ def _run_all(
         if progress:
             progress(len(replicates), len(seeds))
     return replicates
+
+
+def _can_fork() -> bool:
+    """Whether resamples may run in forked copies of this process: only where ``fork`` is
+    the platform's own way (Linux; macOS and Windows spawn), and only while this process
+    runs a single thread, as forking a multi-threaded process can deadlock the copy (a
+    notebook kernel, a MongoDB client's monitors: those run the resamples in fresh
+    processes or in turn)."""
+    import multiprocessing
+    import threading
+
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
+
+
+#: The work of the replicates a forked copy runs (set just before forking, read there).
+_FORKED_WORK: list[tuple[Any, ...]] = []
+
+
+def _forked_replicate(index: int) -> Replicate:
+    return _run_replicate(*_FORKED_WORK[index])
+
+
+def _forked(
+    work: list[tuple[Any, ...]],
+    jobs: int,
+    progress: Callable[[int, int], None] | None,
+    total: int | None = None,
+    done: int = 0,
+) -> list[Replicate]:
+    """The replicates ``work`` in ``jobs`` forked copies of this process, in order. A copy
+    starts in milliseconds with everything already loaded and fitted (a fresh worker process
+    takes about a second to import pandas and to receive the pickled plan), so two cores
+    share the replicates even of the README's small workflow. Each replicate has its own
+    seed: the answer is the one computed in turn. ``done`` replicates were computed before
+    (for the progress bar, out of ``total``)."""
+    import multiprocessing
+
+    global _FORKED_WORK
+    _FORKED_WORK = work
+    total = total or len(work)
+    out: list[Replicate] = []
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for replicate in pool.imap(_forked_replicate, range(len(work))):
+                out.append(replicate)
+                if progress:
+                    progress(done + len(out), total)
+        return out
+    finally:
+        _FORKED_WORK = []
 
 
 def workers(jobs: int, tasks: int) -> int:
@@ -432,8 +493,6 @@ def attribute_frames(
     order = list(nx.lexicographical_topological_sort(g))
     old, new = _engine_frame(old, order), _engine_frame(new, order)
     cache, exact = NeighbourCache(old, new), ExactRelations(old, new)
-    resample_test = change_test or _default_test(quality, 1, cache, exact)
-    change_test = change_test or _default_test(quality, None, cache, exact)
     specs = _specs(g, order, old, new, quality, seed)
     size = num_samples or int(np.clip(4 * max(len(old), len(new)), 1000, 4000))
     pooled = pd.concat([old, new], ignore_index=True)
@@ -445,6 +504,8 @@ def attribute_frames(
             for n, m in fitted.items()
             if m.kind != "binary"
         }
+    resample_test = change_test or _default_test(quality, 1, cache, exact)
+    change_test = change_test or _default_test(quality, None, cache, exact)
     plan = _Plan(
         g, order, specs, target, size, change_test, distance, repeats, fitted, resample_test, noise
     )
@@ -465,18 +526,23 @@ def attribute_frames(
 
 
 #: Nodes × replicates × rows above which a second worker process pays for its start-up
-#: (about 2 s on a busy 2-core machine: a fresh interpreter importing pandas and sklearn)
-#: and for pickling the plan and both sets for every replicate. Measured on the 2-core
-#: machine at load 2-3 (December 2026): a 50-node chain, 2,000 rows per side (2.1 million),
-#: 1.7 s in one process against 2.5 s with two warm workers; a 200-node DAG (8.4 million)
-#: 7.5 s against 9-11 s.
+#: (about 2 s on a busy 2-core machine: a fresh interpreter importing pandas) and for
+#: pickling the plan and both sets for every replicate. Measured on the 2-core machine at
+#: load 2-3 (December 2026): a 50-node chain, 2,000 rows per side (2.1 million), 1.7 s in
+#: one process against 2.5 s with two warm workers; a 200-node DAG (8.4 million) 7.5 s
+#: against 9-11 s. Forked copies (:func:`_can_fork`) start in milliseconds: they pay from
+#: :data:`FORK_WORK` on.
 PARALLEL_WORK = 20_000_000
+#: The same bound for forked copies: the README's GC ratio at 30 runs per side (5,600) runs
+#: in 0.1 s in turn, at 1,000 per side (190,000) 0.55 s in turn and about half in two copies.
+FORK_WORK = 50_000
 
 
 def _auto_jobs(plan: _Plan, old: pd.DataFrame, new: pd.DataFrame) -> int:
     """Worker processes: up to 2, and only for problems large enough to pay for them."""
     work = len(plan.order) * max(len(old), len(new)) * (1 + plan.repeats)
-    return min(2, os.cpu_count() or 1) if work > PARALLEL_WORK else 1
+    bound = FORK_WORK if _can_fork() else PARALLEL_WORK
+    return min(2, os.cpu_count() or 1) if work > bound else 1
 
 
 def _default_test(
