@@ -53,7 +53,7 @@ def test_jobs_64_starts_no_more_workers_than_resamples_and_cpus(monkeypatch):
         started.append(n_jobs)
         return real(*args, n_jobs=1, **kwargs)  # run in this process: the count is the test
 
-    def forked(work: list[Any], jobs: int, progress: Any, total: int) -> list[Any]:
+    def forked(work: list[Any], jobs: int, *args: Any, **kwargs: Any) -> list[Any]:
         started.append(jobs)
         return [engine._run_replicate(*w) for w in work]
 
