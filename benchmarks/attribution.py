@@ -442,8 +442,10 @@ def whole_command(
     return out
 
 
-#: What ``provcausal attribute`` imports before it reads anything (a fresh interpreter).
+#: What ``provcausal attribute`` imports on the README workflow (a fresh interpreter): the
+#: command, the analysis (pandas, networkx), the store, and the k-d tree of the local model
+#: (scipy.spatial, which brings scipy.special). Neither scikit-learn nor scipy.stats.
 IMPORTS_OF_ATTRIBUTE = (
     "import provcausal.cli, provcausal.cli.commands_analysis, provcausal.analysis, "
-    "provcausal.stores.sqlite"
+    "provcausal.stores.sqlite, scipy.spatial"
 )
