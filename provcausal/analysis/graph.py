@@ -59,13 +59,18 @@ def graph_from_tasks(tasks: pd.DataFrame) -> nx.DiGraph:
     if tasks.empty:
         return g
     kept = last_visits(tasks)
-    kept_ids = set(kept["task_id"])
-    node_of = dict(zip(tasks["task_id"], tasks["node"], strict=True))
+    # Plain lists: iterating or ``isin`` on pandas' Arrow-backed string columns costs a
+    # Python object per element, several times a loop over lists (0.17 s of 0.33 s for
+    # 22,000 tasks).
+    task_ids, nodes = tasks["task_id"].tolist(), tasks["node"].tolist()
+    kept_tasks, kept_nodes = kept["task_id"].tolist(), kept["node"].tolist()
+    kept_ids = set(kept_tasks)
+    node_of = dict(zip(task_ids, nodes, strict=True))
     support: Counter[tuple[str, str]] = Counter()
     cut: Counter[tuple[str, str]] = Counter()
-    for node in kept["node"].unique():
+    for node in dict.fromkeys(kept_nodes):
         g.add_node(node)
-    for _task_id, node, deps in zip(kept["task_id"], kept["node"], kept["deps"], strict=True):
+    for node, deps in zip(kept_nodes, kept["deps"].tolist(), strict=True):
         for dep in deps:
             parent = node_of.get(dep)
             if parent is None or parent == node:
@@ -79,8 +84,9 @@ def graph_from_tasks(tasks: pd.DataFrame) -> nx.DiGraph:
     # Where branches of one message meet again (a fan-out whose branches reach the same
     # writer or join), the branch that ends first feeds an earlier visit of the meeting node;
     # its last visit still feeds that node: the edge is kept, not cut as a loop.
-    earlier = tasks[~tasks["task_id"].isin(kept_ids)]
-    for node, deps in zip(earlier["node"], earlier["deps"], strict=True):
+    for task_id, node, deps in zip(task_ids, nodes, tasks["deps"].tolist(), strict=True):
+        if task_id in kept_ids:
+            continue
         for dep in deps:
             parent = node_of.get(dep)
             if parent is not None and parent != node and dep in kept_ids:
