@@ -23,10 +23,18 @@ from urllib.parse import quote
 from provcausal.errors import StoreError, StoreFileError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
+from provcausal.model.times import to_epoch
 from provcausal.projection import RunColumns, project_runs, run_columns, table_rows
 from provcausal.stores import projection
-from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
-from provcausal.stores.codec import dumps, loads
+from provcausal.stores.base import (
+    SAMPLE_BATCH_RUNS,
+    RunEntry,
+    Store,
+    compress_prov,
+    decompress_prov,
+    run_order,
+)
+from provcausal.stores.codec import dumps, loads, loads_value
 from provcausal.stores.where import Condition, sql_filter
 
 __all__ = ["SQLiteStore"]
@@ -619,6 +627,53 @@ class SQLiteStore(Store):
                 sql += " WHERE " + " AND ".join(sql_clauses)
             for (doc,) in self._db.execute(sql, sql_args).fetchall():
                 yield loads(doc)
+
+    def run_index(self, workflow: str) -> list[RunEntry]:
+        """From the indexed columns written with each run (``name``, ``label``, ``state``,
+        ``started_at``) and ``run_labels``: no document is decoded, whatever the workflow's
+        size; only a start that is not a number (a foreign writer's) is read from its
+        document."""
+        sql = (
+            "SELECT w.workflow_id, coalesce(l.label, w.label), w.started_at, "
+            "CASE WHEN typeof(w.started_at) IN ('real', 'integer', 'null') THEN NULL "
+            "ELSE w.doc END "
+            "FROM workflows w LEFT JOIN run_labels l ON l.run_id = w.workflow_id "
+            "WHERE w.name = ? AND w.state IS NOT ?"
+        )
+        out = []
+        for run_id, label, started, doc in self._db.execute(sql, (workflow, fc.STATE_WRITING)):
+            if doc is not None:
+                started = loads(doc).get("started_at")
+            out.append(RunEntry(str(run_id), label, to_epoch(started)))
+        out.sort(key=lambda r: run_order(r.started, r.run_id))
+        return out
+
+    def run_metadata(self, run_ids: Sequence[str], keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Only ``keys`` of provcausal's metadata, extracted by SQLite (one JSON array per
+        run, decoded once per distinct text: runs of one workflow mostly share them, and so
+        do the returned documents: do not change them)."""
+        paths = ", ".join(f"'{_json_path(f'{fc.META}.{fc.PC}.{k}')}'" for k in keys)
+        # ``$.name`` first: with two paths or more json_extract always gives an array
+        found: dict[str, str] = {}
+        for part in _chunks(list(dict.fromkeys(run_ids))):
+            marks = ",".join("?" * len(part))
+            sql = (
+                f"SELECT workflow_id, json_extract(doc, '$.name', {paths}) FROM workflows "
+                f"WHERE workflow_id IN ({marks}) AND state IS NOT ?"
+            )
+            found.update(self._db.execute(sql, [*part, fc.STATE_WRITING]).fetchall())
+        decoded: dict[str, list[Any]] = {}
+        out = []
+        for run_id in dict.fromkeys(run_ids):
+            text = found.get(run_id)
+            if text is None:
+                continue
+            if text not in decoded:
+                decoded[text] = loads_value(text)
+            _, *values = decoded[text]
+            meta = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+            out.append({"workflow_id": run_id, fc.META: {fc.PC: meta}})
+        return out
 
     def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
