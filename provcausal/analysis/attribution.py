@@ -261,8 +261,9 @@ def prepare(
     Nothing is dropped silently: every contracted node, gated node, cut edge and dropped
     sample is reported in ``notes`` with its count and reason.
     """
-    base_ids = select_run_ids(store, workflow, baseline)
-    comp_ids = select_run_ids(store, workflow, comparison)
+    index = store.run_index(workflow)  # read once for both selections
+    base_ids = select_run_ids(store, workflow, baseline, index)
+    comp_ids = select_run_ids(store, workflow, comparison, index)
     overlap = set(base_ids) & set(comp_ids)
     if overlap:
         raise InvalidParameterError(

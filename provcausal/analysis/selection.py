@@ -4,11 +4,13 @@ conditions on workflow-document fields (``campaign_id=c1&used.mode=faulty``)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from provcausal.errors import AnalysisError, InvalidParameterError, NotFoundError
 from provcausal.model.times import parse_time, to_epoch
 from provcausal.stores import Store
+from provcausal.stores.base import RunEntry
 from provcausal.stores.where import looks_like_where, parse_where
 
 __all__ = ["select_runs", "select_run_ids", "parse_time_range"]
@@ -43,13 +45,16 @@ def select_runs(store: Store, workflow: str, selection: str) -> list[dict[str, A
     return [docs[r] for r in ids if r in docs]
 
 
-def select_run_ids(store: Store, workflow: str, selection: str) -> list[str]:
+def select_run_ids(
+    store: Store, workflow: str, selection: str, index: Sequence[RunEntry] | None = None
+) -> list[str]:
     """The ids of the runs :func:`select_runs` returns, in its order. Only the workflow's
     run index (:meth:`Store.run_index`: ids, labels, start times) is read, not its documents,
-    except for ``FIELD=VALUE`` conditions."""
+    except for ``FIELD=VALUE`` conditions; ``index``: that index, read once for several
+    selections."""
     if looks_like_where(selection):
         return [str(r["workflow_id"]) for r in _where(store, workflow, selection)]
-    runs = store.run_index(workflow)
+    runs = store.run_index(workflow) if index is None else index
     if not runs:
         raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
     if ".." in selection:
