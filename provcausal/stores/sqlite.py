@@ -9,6 +9,7 @@ indexed tables. Writing a run is one transaction: readers see all of it or none.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import random
@@ -197,9 +198,6 @@ def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]
         yield items[i : i + size]
 
 
-_HEADER = b"SQLite format 3\x00"
-
-
 def _describe(exc: sqlite3.Error) -> str:
     return str(exc) or type(exc).__name__
 
@@ -297,21 +295,49 @@ class SQLiteStore(Store):
     def _db(self) -> _Connection:
         """The connection; while the store does not exist on disk, a reader checks at each
         query whether another process has created it since."""
-        if self._missing and not self._writing and self._header() == _HEADER:
+        if self._missing and not self._writing and self._kind() == "sqlite":
             reader = self._open_reader()
             self._conn.close()
             self._conn = _Connection(reader, self._read_error)
         return self._conn
 
-    def _header(self) -> bytes:
-        """The file's first bytes; empty when there is no file."""
+    def _kind(self) -> str:
+        """``""`` when there is no store file yet (none, or empty), ``"sqlite"``, or
+        ``"other"`` for a file SQLite does not take as a database.
+
+        Asked of SQLite itself, never by reading the file with ``open()``: closing a
+        descriptor of the file drops every POSIX lock the process holds on it, those of the
+        process's SQLite connections included (a documented SQLite hazard); SQLite keeps
+        its descriptors open while its connections hold locks. An answer other than "not a
+        database" (locked, unreadable) is left to the real open to report."""
         try:
-            with open(self.path, "rb") as handle:
-                return handle.read(len(_HEADER))
+            size = self.path.stat().st_size
         except FileNotFoundError:
-            return b""
+            return ""
         except OSError as exc:
             raise self._fail(f"cannot open the embedded store: {exc.strerror or exc}") from None
+        if self.path.is_dir():
+            raise self._fail(f"cannot open the embedded store: {os.strerror(errno.EISDIR)}")
+        if size == 0:
+            return ""
+        try:
+            probe = sqlite3.connect(
+                f"file://{quote(str(self.path.absolute()))}?mode=ro",
+                uri=True,
+                timeout=0,
+                isolation_level=None,
+            )
+        except sqlite3.Error:
+            return "sqlite"
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            code = getattr(exc, "sqlite_errorname", "")
+            if code == "SQLITE_NOTADB" or "not a database" in str(exc):
+                return "other"
+        finally:
+            probe.close()
+        return "sqlite"
 
     # -- opening -------------------------------------------------------------------------
     def _fail(self, why: str) -> StoreFileError:
@@ -320,11 +346,11 @@ class SQLiteStore(Store):
     def _open_reader(self) -> sqlite3.Connection:
         """A connection that only reads, or an empty in-memory store when there is no store
         on disk yet."""
-        head = self._header()
-        if head and head != _HEADER:
+        kind = self._kind()
+        if kind == "other":
             raise self._fail("not a SQLite database (the file is corrupted or something else)")
-        self._missing = not head
-        if not head:  # new: reads see an empty store, nothing is created until a write
+        self._missing = not kind
+        if not kind:  # new: reads see an empty store, nothing is created until a write
             return _empty_store()
         try:
             db, known = self._connect_reader("rw")
