@@ -44,6 +44,33 @@ def test_loop_keeps_last_visits_and_reports_the_cut():
     ]
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_array_count_of_edges_is_the_loop_s(seed):
+    """``graph_from_tasks`` counts edges with arrays; the per-task loop it replaced (kept for
+    tables it cannot take) gives the same nodes, edges, counts and orders: loops, self-loops,
+    fan-ins meeting again, unknown dependencies, repeated visits with the same number."""
+    from provcausal.analysis.graph import _edges_numpy, _edges_python, _last_visit_positions
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(int(rng.integers(1, 60))):
+        deps = [f"t{int(j)}" for j in rng.integers(0, i + 3, size=int(rng.integers(0, 4)))]
+        node, sample = f"n{int(rng.integers(0, 5))}", f"s{int(rng.integers(0, 3))}"
+        visit = int(rng.integers(0, 3))
+        rows.append((f"t{i}", "r", node, sample, visit, 1.0, 1.0, 0, 1, False, deps))
+    t = table(rows).iloc[rng.permutation(len(rows))]
+    kept = _last_visit_positions(t)
+    assert _edges_numpy(t, kept) == _edges_python(t, kept)
+    got = _edges_numpy(t, kept)
+    assert got is not None
+    want = _edges_python(t, kept)
+    assert [list(part) for part in got] == [list(part) for part in want]  # orders too
+    if rng.random() < 0.3:  # a repeated task id: the loop's answer
+        t = pd.concat([t, t.iloc[:1]], ignore_index=True)
+        assert _edges_numpy(t, _last_visit_positions(t)) is None
+        graph_from_tasks(t)
+
+
 def test_unobserved_nodes_are_contracted_parents_to_children():
     t = table(
         [

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from provcausal.errors import StoreFileError, StoreUnreachableError
+from provcausal.errors import ProvcausalError, StoreFileError, StoreUnreachableError
 from provcausal.stores import open_store
+from provcausal.stores.sqlite import SQLiteStore
 from tests.helpers import chain_run, run_cli
 
 
@@ -214,3 +215,34 @@ def test_reader_of_a_store_being_created_sees_it_empty_then_written(tmp_path):
             writer.put_run(chain_run("/r1"))
         assert [r["workflow_id"] for r in reader.find_runs()] == [chain_run("/r1").run_id]
         assert reader.count_tasks() == 3
+
+
+def test_telling_sqlite_from_other_files_keeps_the_process_s_locks(tmp_path, monkeypatch):
+    """Opening a store checks that the file is a SQLite database. Read with ``open()``, the
+    close of that descriptor dropped every POSIX lock the process held on the file, those of
+    its own SQLite connections included: here another process could then write a database
+    this one holds exclusively. The check goes through SQLite, which keeps its descriptors
+    open while its connections hold locks."""
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")  # a rollback-journal database: locks on the file
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    monkeypatch.setattr(SQLiteStore, "busy_timeout", 0.1)
+    with pytest.raises(ProvcausalError):  # locked (or not a store): either way, refused
+        SQLiteStore(path, create=False)
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], timeout=0); "
+            "db.execute('BEGIN IMMEDIATE'); print('got the lock')",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other.returncode != 0 and "locked" in other.stderr, other.stdout + other.stderr
+    holder.execute("ROLLBACK")
+    holder.close()

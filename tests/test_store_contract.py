@@ -147,3 +147,46 @@ def test_given_same_run_twice_in_one_batch_then_last_write_wins(store: Store) ->
     assert {r["workflow_id"] for r in store.find_runs()} == {first.run_id, other.run_id}
     assert sorted(t["activity_id"] for t in store.find_tasks([first.run_id])) == ["a", "b"]
     assert store.count_tasks() == 5
+
+
+def test_run_index_and_metadata_answer_as_find_runs_does(store: Store) -> None:
+    """What selection and ``prepare`` read instead of whole documents (``run_index``,
+    ``run_metadata``) is what ``find_runs`` and the accessors give, on every store: labels
+    given afterwards, runs being written, other workflows, escaped keys."""
+    late = chain_run("/r2", label="broken", start=T0 + dt.timedelta(days=1))
+    early = chain_run("/r1", label="normal", start=T0)
+    unlabelled = chain_run("/r4", label=None, start=T0 + dt.timedelta(hours=2))
+    other = chain_run("/r3", workflow="other", label="normal")
+    hidden = chain_run("/r5", label="normal")
+    fc.set_run_state(hidden.workflow, fc.STATE_WRITING)
+    meta = fc.run_meta(late.workflow)
+    meta[fc.NODE_LABELS] = {"a.1": "first", "b$": "100%"}
+    meta[fc.OUTPUT_NODES] = ["c"]
+    late.workflow[fc.META][fc.PC] = meta
+    for run in (late, early, unlabelled, other, hidden):
+        store.put_run(run)
+    store.set_label([unlabelled.run_id], "relabelled")
+
+    expected = [
+        (str(d["workflow_id"]), fc.run_label(d), d["started_at"])
+        for d in store.find_runs(workflow="wf")
+    ]
+    assert [tuple(e) for e in store.run_index("wf")] == expected
+    assert [tuple(e) for e in Store.run_index(store, "wf")] == expected
+    assert [e.run_id for e in store.run_index("wf")] == [
+        early.run_id,
+        unlabelled.run_id,
+        late.run_id,
+    ]
+    assert store.run_index("nothing") == []
+
+    keys = (fc.NODE_LABELS, fc.OUTPUT_NODES, fc.PRESENCE_NODES)
+    ids = [late.run_id, hidden.run_id, early.run_id, "nope", other.run_id]
+    got = store.run_metadata(ids, keys)
+    assert [d["workflow_id"] for d in got] == [late.run_id, early.run_id, other.run_id]
+    for doc, full in zip(got, Store.run_metadata(store, ids, keys), strict=True):
+        assert fc.node_labels(doc) == fc.node_labels(full)
+        assert fc.output_nodes(doc) == fc.output_nodes(full)
+        assert fc.presence_nodes(doc) == fc.presence_nodes(full)
+    assert fc.node_labels(got[0]) == {"a.1": "first", "b$": "100%"}
+    assert fc.output_nodes(got[0]) == ["c"]

@@ -21,7 +21,7 @@ from provcausal.analysis.engine import EngineResult, attribute_frames
 from provcausal.analysis.graph import contract_nodes, graph_from_tasks
 from provcausal.analysis.routing import add_routing
 from provcausal.analysis.samples import default_metric, metric_frame
-from provcausal.analysis.selection import select_runs
+from provcausal.analysis.selection import select_run_ids
 from provcausal.analysis.shift import Shift, shift_test
 from provcausal.analysis.targets import choose_targets
 from provcausal.analysis.tasks import load_task_table
@@ -184,6 +184,10 @@ class Attribution:
         return attribution_report(self, path, command)
 
 
+#: What the analysis reads of each selected run's document (:meth:`Store.run_metadata`).
+_RUN_KEYS = (fc.NODE_LABELS, fc.OUTPUT_NODES, fc.PRESENCE_NODES)
+
+
 def _labels(runs: list[dict[str, Any]]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for run in runs:
@@ -257,9 +261,10 @@ def prepare(
     Nothing is dropped silently: every contracted node, gated node, cut edge and dropped
     sample is reported in ``notes`` with its count and reason.
     """
-    base_runs = select_runs(store, workflow, baseline)
-    comp_runs = select_runs(store, workflow, comparison)
-    overlap = {r["workflow_id"] for r in base_runs} & {r["workflow_id"] for r in comp_runs}
+    index = store.run_index(workflow)  # read once for both selections
+    base_ids = select_run_ids(store, workflow, baseline, index)
+    comp_ids = select_run_ids(store, workflow, comparison, index)
+    overlap = set(base_ids) & set(comp_ids)
     if overlap:
         raise InvalidParameterError(
             f"the baseline and comparison share {len(overlap)} run(s): "
@@ -267,11 +272,10 @@ def prepare(
             "baseline",
             "comparison",
         )
-    runs = base_runs + comp_runs
+    runs = store.run_metadata([*base_ids, *comp_ids], _RUN_KEYS)
     tasks = load_task_table(store, [r["workflow_id"] for r in runs])
     if tasks.empty:
         raise AnalysisError(f"the selected runs of {workflow!r} have no tasks")
-    base_ids = {r["workflow_id"] for r in base_runs}
     metric = metric or default_metric(tasks)
     graph = graph_from_tasks(tasks)
     notes = [f"contracted {n} ({why})" for n, why in sorted(graph.graph["contracted"].items())]
@@ -281,7 +285,8 @@ def prepare(
     ]
     notes += _formed_notes(tasks)
     frame = metric_frame(tasks, metric, _gated(runs))
-    is_base = frame.index.map(lambda s: s.split("/", 1)[0] in base_ids)
+    base_set = set(base_ids)
+    is_base = frame.index.map(lambda s: s.split("/", 1)[0] in base_set)
     old, new = frame[is_base], frame[~is_base]
     for node, why in _without_data(graph, old, new, metric):
         graph = contract_nodes(graph, [node], why)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from provcausal.analysis.graph import last_visits
@@ -40,7 +41,15 @@ def metric_frame(tasks: pd.DataFrame, metric: str, presence: Iterable[str] = ())
         raise InvalidParameterError(
             f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}", "metric"
         )
-    observed = last_visits(tasks[~tasks["unobserved"]])
+    columns = [
+        "sample",
+        "node",
+        "visit",
+        "start",
+        "end",
+        *([] if metric == "latency" else [metric]),
+    ]
+    observed = last_visits(tasks.loc[~tasks["unobserved"].to_numpy(dtype=bool), columns])
     if observed.empty:
         return pd.DataFrame()
     if metric == "latency":
@@ -66,10 +75,11 @@ def canonical_order(tasks: pd.DataFrame, samples: Iterable[str]) -> list[str]:
     depends on the content only, not on where the files lay or the order of the imports."""
     times = tasks["start"].fillna(tasks["end"])
     start = times.groupby(tasks["sample"]).min()
-
-    def key(sample: str) -> tuple[float, str, str]:
-        run, _, own = sample.partition("/")
-        when = start.get(sample)
-        return (float("inf") if when is None or pd.isna(when) else float(when), own, run)
-
-    return sorted(samples, key=key)
+    samples = list(samples)
+    when = start.reindex(samples).to_numpy(dtype="float64", na_value=np.nan)
+    when = np.where(np.isnan(when), np.inf, when)
+    # (start, own id, run id) of each sample: built as lists, sorted once (a lookup per
+    # sample in the Series was most of the frame's cost at 20,000 samples)
+    parts = [sample.partition("/") for sample in samples]
+    keys = list(zip(when.tolist(), [p[2] for p in parts], [p[0] for p in parts], strict=True))
+    return [samples[i] for i in sorted(range(len(samples)), key=keys.__getitem__)]

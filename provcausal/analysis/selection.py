@@ -4,14 +4,16 @@ conditions on workflow-document fields (``campaign_id=c1&used.mode=faulty``)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from provcausal.errors import AnalysisError, InvalidParameterError, NotFoundError
-from provcausal.model.times import parse_time
-from provcausal.stores import Store, run_label
+from provcausal.model.times import parse_time, to_epoch
+from provcausal.stores import Store
+from provcausal.stores.base import RunEntry
 from provcausal.stores.where import looks_like_where, parse_where
 
-__all__ = ["select_runs", "parse_time_range"]
+__all__ = ["select_runs", "select_run_ids", "parse_time_range"]
 
 
 def _time(text: str) -> dt.datetime | None:
@@ -37,38 +39,66 @@ def select_runs(store: Store, workflow: str, selection: str) -> list[dict[str, A
     :mod:`provcausal.stores.where`); the other forms select among the workflow's runs.
     """
     if looks_like_where(selection):
-        chosen = store.find_runs(workflow=workflow, where=parse_where(selection))
-        if chosen:
-            return chosen
-        if not store.find_runs(workflow=workflow):
-            raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
-        raise AnalysisError(f"no runs of {workflow!r} where {selection}")
-    runs = store.find_runs(workflow=workflow)
+        return _where(store, workflow, selection)
+    ids = select_run_ids(store, workflow, selection)
+    docs = {str(d["workflow_id"]): d for d in store.find_runs(run_ids=ids)}
+    return [docs[r] for r in ids if r in docs]
+
+
+def select_run_ids(
+    store: Store, workflow: str, selection: str, index: Sequence[RunEntry] | None = None
+) -> list[str]:
+    """The ids of the runs :func:`select_runs` returns, in its order. Only the workflow's
+    run index (:meth:`Store.run_index`: ids, labels, start times) is read, not its documents,
+    except for ``FIELD=VALUE`` conditions; ``index``: that index, read once for several
+    selections."""
+    if looks_like_where(selection):
+        return [str(r["workflow_id"]) for r in _where(store, workflow, selection)]
+    runs = store.run_index(workflow) if index is None else index
     if not runs:
         raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
     if ".." in selection:
         since, until = parse_time_range(selection)
-        chosen = store.find_runs(workflow=workflow, since=since, until=until)
+        lo, hi = to_epoch(since), to_epoch(until)
+        chosen = [
+            r.run_id
+            for r in runs
+            if (lo is None or (r.started is not None and r.started >= lo))
+            and (hi is None or (r.started is not None and r.started <= hi))
+        ]
         if not chosen:
             raise AnalysisError(f"no runs of {workflow!r} started in {selection}")
         return chosen
-    by_id = {str(r["workflow_id"]): r for r in runs}
-    chosen_ids: dict[str, dict[str, Any]] = {}
+    by_id = {r.run_id: r for r in runs}
+    by_label: dict[str, list[str]] = {}
+    for r in runs:
+        if r.label is not None:
+            by_label.setdefault(r.label, []).append(r.run_id)
+    chosen_ids: dict[str, None] = {}
     for item in (part.strip() for part in selection.split(",")):
         if not item:
             continue
         if item in by_id:
-            chosen_ids[item] = by_id[item]
+            chosen_ids[item] = None
             continue
-        labelled = [r for r in runs if run_label(r) == item]
+        labelled = by_label.get(item, [])
         if not labelled:
-            labels = sorted({str(run_label(r)) for r in runs if run_label(r) is not None})
+            labels = sorted({str(r.label) for r in runs if r.label is not None})
             raise InvalidParameterError(
                 f"{item!r} is neither a label nor a run id of workflow {workflow!r} "
                 f"(labels: {', '.join(labels) or 'none'})"
             )
-        for r in labelled:
-            chosen_ids[str(r["workflow_id"])] = r
+        chosen_ids.update(dict.fromkeys(labelled))
     if not chosen_ids:
         raise InvalidParameterError("empty selection")
-    return list(chosen_ids.values())
+    return list(chosen_ids)
+
+
+def _where(store: Store, workflow: str, selection: str) -> list[dict[str, Any]]:
+    """The runs of ``workflow`` whose documents meet ``FIELD=VALUE`` conditions."""
+    chosen = store.find_runs(workflow=workflow, where=parse_where(selection))
+    if chosen:
+        return chosen
+    if not store.run_index(workflow):
+        raise NotFoundError(f"no runs of workflow {workflow!r} in {store.uri}")
+    raise AnalysisError(f"no runs of {workflow!r} where {selection}")

@@ -14,7 +14,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from provcausal.errors import StoreError
 from provcausal.model.flowcept import META, PC, RunRecords, is_visible, run_label, sample_row
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Store",
+    "RunEntry",
     "is_visible",
     "run_label",
     "compress_prov",
@@ -52,6 +53,21 @@ def decompress_prov(chunks: Iterable[bytes]) -> str:
 
 def _epoch(value: Any) -> float | None:
     return to_epoch(value)
+
+
+class RunEntry(NamedTuple):
+    """What selecting runs by label, id or time reads of a run (:meth:`Store.run_index`)."""
+
+    run_id: str
+    #: the label shown by :meth:`Store.find_runs` (one given with ``set_label`` first)
+    label: str | None
+    #: epoch seconds, or ``None``
+    started: float | None
+
+
+def run_order(started: float | None, run_id: str) -> tuple[float, str]:
+    """How :meth:`Store.find_runs` orders runs: oldest first, then by id."""
+    return (started or 0.0, run_id)
 
 
 class Store(ABC):
@@ -144,8 +160,26 @@ class Store(ABC):
             if hi is not None and (start is None or start > hi):
                 continue
             out.append(doc)
-        out.sort(key=lambda d: (_epoch(d.get("started_at")) or 0.0, str(d["workflow_id"])))
+        out.sort(key=lambda d: run_order(_epoch(d.get("started_at")), str(d["workflow_id"])))
         return out
+
+    def run_index(self, workflow: str) -> list[RunEntry]:
+        """The visible runs of ``workflow`` as (id, label, start), in :meth:`find_runs`' order.
+        Selecting runs by label, id or time reads only this; stores override it to answer
+        from indexed fields instead of decoding every workflow document of the workflow."""
+        return [
+            RunEntry(str(d["workflow_id"]), run_label(d), _epoch(d.get("started_at")))
+            for d in self.find_runs(workflow=workflow)
+        ]
+
+    def run_metadata(self, run_ids: Sequence[str], keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The workflow documents of the visible runs among ``run_ids``, in that order, holding
+        at least ``workflow_id`` and provcausal's metadata ``keys`` (read with the accessors
+        of :mod:`provcausal.model.flowcept`). Stores override it to read only those fields;
+        this default returns whole documents."""
+        wanted = list(dict.fromkeys(run_ids))
+        docs = {str(d["workflow_id"]): d for d in self.find_runs(run_ids=wanted)}
+        return [docs[r] for r in wanted if r in docs]
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """The visible run ``run_id``, or ``None``."""

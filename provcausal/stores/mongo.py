@@ -47,9 +47,17 @@ from provcausal.model.flowcept import (
     meta_path,
     run_label,
 )
+from provcausal.model.times import to_epoch
 from provcausal.projection import RunColumns, project_runs
 from provcausal.stores import projection
-from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
+from provcausal.stores.base import (
+    SAMPLE_BATCH_RUNS,
+    RunEntry,
+    Store,
+    compress_prov,
+    decompress_prov,
+    run_order,
+)
 from provcausal.stores.codec import escape_record, unescape_key, unescape_keys
 from provcausal.stores.uri import redact_text, shorten
 from provcausal.stores.where import Condition, mongo_filter
@@ -644,6 +652,57 @@ class MongoStore(Store):
             doc = _clean(doc)
             fc.set_run_prov_token(doc, None)
             yield doc
+
+    def run_index(self, workflow: str) -> list[RunEntry]:
+        """One aggregation by the ``name`` index returning only the id, start, label and
+        state of each run (no whole document crosses the wire or is decoded), and the labels
+        given with ``set_label``."""
+        project = {
+            "_id": 0,
+            "workflow_id": 1,
+            "started_at": 1,
+            "label": _field(meta_path(fc.LABEL)),
+            "state": _field(meta_path(fc.STATE)),
+        }
+        pipeline: list[dict[str, Any]] = [{"$match": {"name": workflow}}, {"$project": project}]
+        with self._guard("reading workflows"):
+            rows = [r for r in self._wfs.aggregate(pipeline) if r.get("state") != fc.STATE_WRITING]
+        overrides = self._label_overrides([str(r["workflow_id"]) for r in rows]) if rows else {}
+        out = []
+        for r in rows:
+            run_id, label = str(r["workflow_id"]), r.get("label")
+            label = overrides.get(run_id, None if label is None else str(label))
+            out.append(RunEntry(run_id, label, to_epoch(r.get("started_at"))))
+        out.sort(key=lambda r: run_order(r.started, r.run_id))
+        return out
+
+    def run_metadata(self, run_ids: Sequence[str], keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Only ``keys`` of provcausal's metadata, by one aggregation per batch of runs on the
+        ``workflow_id`` index."""
+        ids = list(dict.fromkeys(run_ids))
+        project: dict[str, Any] = {"_id": 0, "workflow_id": 1}
+        project.update({f"k{i}": _field(meta_path(k)) for i, k in enumerate(keys)})
+        project["state"] = _field(meta_path(fc.STATE))
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), _BATCH):
+            pipeline = [
+                {"$match": {"workflow_id": {"$in": ids[i : i + _BATCH]}}},
+                {"$project": project},
+            ]
+            with self._guard("reading workflows"):
+                for row in self._wfs.aggregate(pipeline):
+                    if row.get("state") == fc.STATE_WRITING:
+                        continue
+                    meta = {
+                        k: unescape_keys(row[f"k{j}"])
+                        for j, k in enumerate(keys)
+                        if row.get(f"k{j}") is not None
+                    }
+                    found[str(row["workflow_id"])] = {
+                        "workflow_id": row["workflow_id"],
+                        fc.META: {fc.PC: meta},
+                    }
+        return [found[r] for r in ids if r in found]
 
     def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
         ids = list(dict.fromkeys(run_ids))

@@ -9,6 +9,7 @@ indexed tables. Writing a run is one transaction: readers see all of it or none.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import random
@@ -23,10 +24,18 @@ from urllib.parse import quote
 from provcausal.errors import StoreError, StoreFileError, StoreUnreachableError
 from provcausal.model import flowcept as fc
 from provcausal.model.flowcept import RunRecords
+from provcausal.model.times import to_epoch
 from provcausal.projection import RunColumns, project_runs, run_columns, table_rows
 from provcausal.stores import projection
-from provcausal.stores.base import SAMPLE_BATCH_RUNS, Store, compress_prov, decompress_prov
-from provcausal.stores.codec import dumps, loads
+from provcausal.stores.base import (
+    SAMPLE_BATCH_RUNS,
+    RunEntry,
+    Store,
+    compress_prov,
+    decompress_prov,
+    run_order,
+)
+from provcausal.stores.codec import dumps, loads, loads_value
 from provcausal.stores.where import Condition, sql_filter
 
 __all__ = ["SQLiteStore"]
@@ -80,6 +89,8 @@ CREATE TABLE IF NOT EXISTS prov_documents (
 )
 
 _BATCH = 500
+#: How much of the file reads of the analysis projection map (see ``SQLiteStore._mapped``).
+_MMAP_BYTES = 1 << 30
 
 
 def _empty_store() -> sqlite3.Connection:
@@ -187,9 +198,6 @@ def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]
         yield items[i : i + size]
 
 
-_HEADER = b"SQLite format 3\x00"
-
-
 def _describe(exc: sqlite3.Error) -> str:
     return str(exc) or type(exc).__name__
 
@@ -287,21 +295,49 @@ class SQLiteStore(Store):
     def _db(self) -> _Connection:
         """The connection; while the store does not exist on disk, a reader checks at each
         query whether another process has created it since."""
-        if self._missing and not self._writing and self._header() == _HEADER:
+        if self._missing and not self._writing and self._kind() == "sqlite":
             reader = self._open_reader()
             self._conn.close()
             self._conn = _Connection(reader, self._read_error)
         return self._conn
 
-    def _header(self) -> bytes:
-        """The file's first bytes; empty when there is no file."""
+    def _kind(self) -> str:
+        """``""`` when there is no store file yet (none, or empty), ``"sqlite"``, or
+        ``"other"`` for a file SQLite does not take as a database.
+
+        Asked of SQLite itself, never by reading the file with ``open()``: closing a
+        descriptor of the file drops every POSIX lock the process holds on it, those of the
+        process's SQLite connections included (a documented SQLite hazard); SQLite keeps
+        its descriptors open while its connections hold locks. An answer other than "not a
+        database" (locked, unreadable) is left to the real open to report."""
         try:
-            with open(self.path, "rb") as handle:
-                return handle.read(len(_HEADER))
+            size = self.path.stat().st_size
         except FileNotFoundError:
-            return b""
+            return ""
         except OSError as exc:
             raise self._fail(f"cannot open the embedded store: {exc.strerror or exc}") from None
+        if self.path.is_dir():
+            raise self._fail(f"cannot open the embedded store: {os.strerror(errno.EISDIR)}")
+        if size == 0:
+            return ""
+        try:
+            probe = sqlite3.connect(
+                f"file://{quote(str(self.path.absolute()))}?mode=ro",
+                uri=True,
+                timeout=0,
+                isolation_level=None,
+            )
+        except sqlite3.Error:
+            return "sqlite"
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            code = getattr(exc, "sqlite_errorname", "")
+            if code == "SQLITE_NOTADB" or "not a database" in str(exc):
+                return "other"
+        finally:
+            probe.close()
+        return "sqlite"
 
     # -- opening -------------------------------------------------------------------------
     def _fail(self, why: str) -> StoreFileError:
@@ -310,11 +346,11 @@ class SQLiteStore(Store):
     def _open_reader(self) -> sqlite3.Connection:
         """A connection that only reads, or an empty in-memory store when there is no store
         on disk yet."""
-        head = self._header()
-        if head and head != _HEADER:
+        kind = self._kind()
+        if kind == "other":
             raise self._fail("not a SQLite database (the file is corrupted or something else)")
-        self._missing = not head
-        if not head:  # new: reads see an empty store, nothing is created until a write
+        self._missing = not kind
+        if not kind:  # new: reads see an empty store, nothing is created until a write
             return _empty_store()
         try:
             db, known = self._connect_reader("rw")
@@ -620,6 +656,53 @@ class SQLiteStore(Store):
             for (doc,) in self._db.execute(sql, sql_args).fetchall():
                 yield loads(doc)
 
+    def run_index(self, workflow: str) -> list[RunEntry]:
+        """From the indexed columns written with each run (``name``, ``label``, ``state``,
+        ``started_at``) and ``run_labels``: no document is decoded, whatever the workflow's
+        size; only a start that is not a number (a foreign writer's) is read from its
+        document."""
+        sql = (
+            "SELECT w.workflow_id, coalesce(l.label, w.label), w.started_at, "
+            "CASE WHEN typeof(w.started_at) IN ('real', 'integer', 'null') THEN NULL "
+            "ELSE w.doc END "
+            "FROM workflows w LEFT JOIN run_labels l ON l.run_id = w.workflow_id "
+            "WHERE w.name = ? AND w.state IS NOT ?"
+        )
+        out = []
+        for run_id, label, started, doc in self._db.execute(sql, (workflow, fc.STATE_WRITING)):
+            if doc is not None:
+                started = loads(doc).get("started_at")
+            out.append(RunEntry(str(run_id), label, to_epoch(started)))
+        out.sort(key=lambda r: run_order(r.started, r.run_id))
+        return out
+
+    def run_metadata(self, run_ids: Sequence[str], keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Only ``keys`` of provcausal's metadata, extracted by SQLite (one JSON array per
+        run, decoded once per distinct text: runs of one workflow mostly share them, and so
+        do the returned documents: do not change them)."""
+        paths = ", ".join(f"'{_json_path(f'{fc.META}.{fc.PC}.{k}')}'" for k in keys)
+        # ``$.name`` first: with two paths or more json_extract always gives an array
+        found: dict[str, str] = {}
+        for part in _chunks(list(dict.fromkeys(run_ids))):
+            marks = ",".join("?" * len(part))
+            sql = (
+                f"SELECT workflow_id, json_extract(doc, '$.name', {paths}) FROM workflows "
+                f"WHERE workflow_id IN ({marks}) AND state IS NOT ?"
+            )
+            found.update(self._db.execute(sql, [*part, fc.STATE_WRITING]).fetchall())
+        decoded: dict[str, list[Any]] = {}
+        out = []
+        for run_id in dict.fromkeys(run_ids):
+            text = found.get(run_id)
+            if text is None:
+                continue
+            if text not in decoded:
+                decoded[text] = loads_value(text)
+            _, *values = decoded[text]
+            meta = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+            out.append({"workflow_id": run_id, fc.META: {fc.PC: meta}})
+        return out
+
     def _label_overrides(self, run_ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for part in _chunks(list(dict.fromkeys(run_ids))):
@@ -672,12 +755,25 @@ class SQLiteStore(Store):
         if self._outdated:
             return
         ids = list(dict.fromkeys(run_ids))
-        for part in _chunks(ids):
-            found = {
-                row[0]: row
-                for row in self._db.execute(projection.sqlite_select(len(part)), list(part))
-            }
-            yield from (projection.sqlite_record(found[r]) for r in part if r in found)
+        with self._mapped():
+            for part in _chunks(ids):
+                sql = projection.sqlite_select(len(part))
+                found = {row[0]: row for row in self._db.execute(sql, list(part)).fetchall()}
+                yield from (projection.sqlite_record(found[r]) for r in part if r in found)
+
+    @contextlib.contextmanager
+    def _mapped(self) -> Iterator[None]:
+        """Memory-mapped reads for a while. A run's projection row (about 2 kB for 11 tasks)
+        spans a leaf and overflow pages, each a system call through the page cache; mapped,
+        20,000 rows read in 0.16 s instead of 0.28 s. Only for the projection's read: SQLite
+        maps read-only, and the store's file never shrinks (nothing VACUUMs it), the case
+        where a mapped read could fault."""
+        self._db.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}").fetchall()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(StoreError):
+                self._db.execute("PRAGMA mmap_size = 0").fetchall()
 
     def _ids(self, sql: str, args: list[Any], runs: Sequence[str] | None) -> list[str]:
         """The first column of ``sql``, restricted to ``runs`` when given."""
