@@ -284,4 +284,36 @@ cli.lazy = COMMAND_MODULES
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="provcausal")
+    try:
+        cli(prog_name="provcausal")
+    except SystemExit as stop:
+        _leave(stop.code)
+    _leave(0)
+
+
+def _leave(code: str | int | None) -> None:
+    """End the process with ``code`` without tearing the interpreter down.
+
+    Freeing every object of pandas, scipy and networkx at exit took 0.11 s of a 1.2 s
+    ``provcausal attribute`` (measured on the 2-core machine, December 2026). Everything a
+    normal exit does for others still happens: ``atexit`` handlers run (logging, temporary
+    folders, multiprocessing, database clients) and the standard streams are flushed. A
+    process with other threads still running exits normally, as that waits for them."""
+    import atexit
+    import os
+    import threading
+
+    if threading.active_count() > 1:
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): the message on stderr, status 1, as Python does
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
