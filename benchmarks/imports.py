@@ -264,10 +264,11 @@ def peak_rss(root: Path, sizes: list[int], log: Any) -> dict[str, Any]:
         db = root / f"rss-{runs}-{time.time_ns()}.db"
         code = (
             "import sys\n"
-            "from provcausal.cli import main\n"
+            # cli(), not main(): main() ends the process with os._exit (no print after it).
+            "from provcausal.cli import cli\n"
             "sys.argv = ['provcausal', '-q', '--store', sys.argv[1], 'import', 'scipipe', "
             "sys.argv[2], '--workflow', 'bench']\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "try:\n    cli(prog_name='provcausal')\nexcept SystemExit:\n    pass\n"
             # VmHWM: this process's own peak. ru_maxrss would include the parent's peak,
             # which Linux carries into a child across fork + exec.
             "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
