@@ -310,7 +310,8 @@ def _run_all(
     progress: Callable[[int, int], None] | None,
 ) -> Sequence[Replicate]:
     jobs = workers(jobs, len(seeds) - 1)
-    if jobs > 1 and _can_fork() and len(plan.order) < SCREEN_NODES:
+    fork = jobs > 1 and _can_fork()
+    if fork and len(plan.order) < SCREEN_NODES:
         # Nothing depends on the data as given first here (see ``_retest``): it is one more
         # task for the copies.
         given = [(plan, old, new, seeds[0], False)]
@@ -321,7 +322,7 @@ def _run_all(
         progress(1, len(seeds))
     plan.retest = _retest(plan.order, first.raw)
     work = [(plan, old, new, s, True) for s in seeds[1:]]
-    if jobs > 1 and _can_fork():
+    if fork:
         return [first, *_forked(work, jobs, progress, len(seeds), done=1)]
     if jobs > 1:
         from joblib import Parallel, delayed

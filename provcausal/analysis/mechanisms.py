@@ -190,10 +190,6 @@ class NearestNeighbours:
         _, nearest = self._tree.query(X, k=k)
         return self.y[np.asarray(nearest).reshape(len(X), k)].mean(axis=1)
 
-    def clone(self) -> NearestNeighbours:
-        """An unfitted copy (the interface of ``dowhy.gcm`` prediction models)."""
-        return NearestNeighbours(self.neighbours, self.standardise)
-
 
 class TrendNeighbours:
     """The local mechanism: a least-squares trend, plus the mean residual of the ``k``
@@ -223,10 +219,6 @@ class TrendNeighbours:
         """The trend plus the neighbours' mean residual."""
         X = np.asarray(X, float).reshape(len(X), -1)
         return self.trend.predict(X) + self.local.predict(X)
-
-    def clone(self) -> TrendNeighbours:
-        """An unfitted copy (the interface of ``dowhy.gcm`` prediction models)."""
-        return TrendNeighbours(self.neighbours)
 
 
 def neighbours_for(rows: int) -> int:
