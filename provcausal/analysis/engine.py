@@ -21,7 +21,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -126,6 +126,14 @@ class _Plan:
 
 
 _controller: tuple[int, Any] | None = None
+#: True in a forked copy (:func:`_forked`), which keeps the one-thread limit its parent held
+#: when it forked, for BLAS and OpenMP alike. There threadpoolctl is not called at all:
+#: OpenBLAS starts its thread pool on any change of its thread count after a fork, and the
+#: pool's threads, spinning while they wait for work, took the other copy's core (0.1 s of
+#: each copy's first replicate on the README's GC ratio); and GNU OpenMP (the k-d tree's
+#: queries) would hang in a copy that went back to more than one thread after its parent had
+#: run a multi-threaded region.
+_in_forked_copy = False
 
 
 def _one_thread() -> Any:
@@ -133,6 +141,8 @@ def _one_thread() -> Any:
     looked up (a scan of the loaded shared libraries, 3-5 ms) only when modules were imported
     since the last look-up, not on every one of the ~30 blocks of a call."""
     global _controller
+    if _in_forked_copy:
+        return nullcontext()
     from threadpoolctl import ThreadpoolController  # installed with scikit-learn
 
     if _controller is None or _controller[0] != len(sys.modules):
@@ -359,6 +369,11 @@ def _can_fork() -> bool:
 _FORKED_WORK: list[tuple[Any, ...]] = []
 
 
+def _enter_forked_copy() -> None:
+    global _in_forked_copy
+    _in_forked_copy = True
+
+
 def _forked_replicate(index: int) -> Replicate:
     return _run_replicate(*_FORKED_WORK[index])
 
@@ -383,7 +398,10 @@ def _forked(
     total = total or len(work)
     out: list[Replicate] = []
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        # Forked under the one-thread limit, which the copies inherit and keep (see
+        # ``_in_forked_copy``).
+        fork = multiprocessing.get_context("fork")
+        with _one_thread(), fork.Pool(jobs, initializer=_enter_forked_copy) as pool:
             for replicate in pool.imap(_forked_replicate, range(len(work))):
                 out.append(replicate)
                 if progress:
