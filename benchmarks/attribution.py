@@ -443,9 +443,9 @@ def whole_command(
 
 
 #: What ``provcausal attribute`` imports on the README workflow (a fresh interpreter): the
-#: command, the analysis (pandas, networkx), the store, and the k-d tree of the local model
-#: (scipy.spatial, which brings scipy.special). Neither scikit-learn nor scipy.stats.
+#: command, the analysis (pandas, networkx, the k-d tree of the local model: pykdtree) and the
+#: store. Neither scikit-learn nor scipy.
 IMPORTS_OF_ATTRIBUTE = (
     "import provcausal.cli, provcausal.cli.commands_analysis, provcausal.analysis, "
-    "provcausal.stores.sqlite, scipy.spatial"
+    "provcausal.stores.sqlite"
 )

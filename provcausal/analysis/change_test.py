@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from provcausal.analysis.exactness import ExactRelations, exactness_test
+from provcausal.analysis.kdtree import Tree
 from provcausal.analysis.ks import ks_2samp
 from provcausal.analysis.mechanisms import (
     LOCAL,
@@ -34,6 +35,7 @@ from provcausal.analysis.mechanisms import (
     is_binary,
     neighbours_for,
 )
+from provcausal.analysis.special import student_t_cdf
 
 __all__ = [
     "ALPHA",
@@ -240,25 +242,21 @@ class Neighbours:
     its own k-d tree query. ``X``: the rows' parents; ``t``: their set (0 or 1)."""
 
     def __init__(self, X: np.ndarray, t: np.ndarray, k: int) -> None:
-        from scipy.spatial import cKDTree
-
         self.scale = _scale(X)
         Z = X / self.scale
         self.k, self.rows, self.t = k, len(Z), t
-        self.pooled = self._lookup(Z, np.arange(len(Z)), cKDTree)
+        self.pooled = self._lookup(Z, np.arange(len(Z)))
         #: Per set: its rows' neighbours within the set, and each row's line in that table.
         self.side: dict[float, np.ndarray] = {}
         self.line = np.zeros(len(Z), dtype=int)
         for side in np.unique(t):
             members = np.flatnonzero(t == side)
-            self.side[float(side)] = self._lookup(Z[members], members, cKDTree)
+            self.side[float(side)] = self._lookup(Z[members], members)
             self.line[members] = np.arange(len(members))
 
-    def _lookup(self, Z: np.ndarray, members: np.ndarray, tree: Any) -> np.ndarray:
-        """Row numbers of each member's ``4 k`` nearest members (itself first)."""
-        width = min(4 * self.k, len(members))
-        _, nearest = tree(Z).query(Z, k=width)
-        return members[np.asarray(nearest).reshape(len(members), width)]
+    def _lookup(self, Z: np.ndarray, members: np.ndarray) -> np.ndarray:
+        """Row numbers of each member's ``4 k`` nearest members (itself first, unless tied)."""
+        return members[Tree(Z).nearest(Z, min(4 * self.k, len(members)))]
 
     def average(
         self, values: np.ndarray, weight: np.ndarray, rows: np.ndarray, side: float | None
@@ -399,8 +397,6 @@ def _loss(mech: Mechanism, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _gain_pvalue(gain: np.ndarray, y: np.ndarray) -> float:
     """One-sided one-sample t-test that the mean gain is above zero."""
-    from scipy.special import stdtr
-
     tol = 1e-12 * (np.var(y) + 1e-12)
     gain = np.where(np.abs(gain) < tol, 0.0, gain)
     if not gain.any():
@@ -412,7 +408,7 @@ def _gain_pvalue(gain: np.ndarray, y: np.ndarray) -> float:
     if not spread > 0:
         return 1.0
     statistic = gain.mean() / (spread / np.sqrt(n))
-    p = float(stdtr(n - 1, -statistic))
+    p = student_t_cdf(n - 1, -statistic)
     return p if np.isfinite(p) else 1.0
 
 

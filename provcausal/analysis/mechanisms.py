@@ -3,8 +3,8 @@
 A mechanism is an additive-noise regressor (``anm``), a classifier for 0/1 nodes (``binary``),
 or, for a root, the empirical distribution. ``fast`` chooses between linear, quadratic and a
 local model (a trend plus nearest neighbours) by cross-validation (the simplest within 5 % of
-the best), in numpy and a k-d tree; ``good``/``better`` use ``gcm.auto``'s model selection,
-which imports scikit-learn.
+the best), in numpy and a k-d tree (:mod:`kdtree`); ``good``/``better`` use ``gcm.auto``'s
+model selection, which imports scikit-learn.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from provcausal.analysis.kdtree import Tree
 
 __all__ = [
     "Factory",
@@ -160,8 +162,8 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 class NearestNeighbours:
     """k-nearest-neighbour regression on inputs standardised with the training rows' scale
-    (a scipy k-d tree, built once per fit on first use): a local model that is cheap to fit
-    and to pickle."""
+    (a k-d tree, :mod:`kdtree`, built once per fit on first use): a local model that is cheap
+    to fit and to pickle."""
 
     def __init__(self, neighbours: int = 5, standardise: bool = True) -> None:
         self.neighbours = neighbours
@@ -182,13 +184,9 @@ class NearestNeighbours:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Mean of the ``neighbours`` nearest remembered rows' values (a k-d tree query)."""
         if self._tree is None:
-            from scipy.spatial import cKDTree
-
-            self._tree = cKDTree(self.X)
+            self._tree = Tree(self.X)
         X = (np.asarray(X, float).reshape(len(X), -1) - self.center) / self.scale
-        k = min(self.neighbours, len(self.y))
-        _, nearest = self._tree.query(X, k=k)
-        return self.y[np.asarray(nearest).reshape(len(X), k)].mean(axis=1)
+        return self.y[self._tree.nearest(X, min(self.neighbours, len(self.y)))].mean(axis=1)
 
 
 class TrendNeighbours:

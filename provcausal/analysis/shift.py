@@ -45,6 +45,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from provcausal.analysis.special import log_gamma
+
 __all__ = ["DEFAULT_RESAMPLES", "MAX_BINS", "Shift", "shift_test"]
 
 #: Random splits of the pooled values for data with more than two distinct values.
@@ -172,11 +174,10 @@ def shift_test(
 def _hypergeometric(k: np.ndarray, total: int, marked: int, drawn: int) -> np.ndarray:
     """P(k marked among ``drawn`` of ``total`` items of which ``marked`` are marked), from
     log-binomials: ``scipy.stats.hypergeom.pmf`` without importing ``scipy.stats`` (0.16 s)."""
-    from scipy.special import gammaln
 
     def log_choose(a: int | np.ndarray, b: int | np.ndarray) -> np.ndarray:
         return np.asarray(
-            gammaln(np.add(a, 1)) - gammaln(np.add(b, 1)) - gammaln(np.subtract(a, b) + 1)
+            log_gamma(np.add(a, 1)) - log_gamma(np.add(b, 1)) - log_gamma(np.subtract(a, b) + 1)
         )
 
     k = np.asarray(k)
