@@ -227,3 +227,25 @@ def test_several_sinks_analyse_the_changed_one_and_a_named_target_works(sqlite_u
     named = run_cli(*args, "--target", "b", store=sqlite_uri).ok().json()
     assert named["target"] == "b"
     assert named["attributions"][0]["node"] == "b"  # b's own mechanism shifted by 6
+
+
+def test_given_good_quality_and_a_changed_linear_mechanism_then_the_local_check_fits_it():
+    """``--quality good``: gcm.auto's linear regression is a dowhy prediction model, whose
+    ``fit`` returns nothing and whose ``predict`` returns a column. The local check of a
+    linear node's change chained ``fit(...).predict(...)`` as for the ``fast`` models and
+    failed whenever gcm.auto chose a linear model for a changed node (a fold draw of its own
+    model selection decides that)."""
+    from dowhy import gcm
+
+    from provcausal.analysis.change_test import predictive_test
+    from provcausal.analysis.mechanisms import NodeSpec
+
+    rng = np.random.default_rng(4)
+
+    def side(slope: float) -> pd.DataFrame:
+        x = rng.normal(size=300)
+        return pd.DataFrame({"x": x, "y": slope * x + rng.normal(0, 0.3, 300)})
+
+    spec = NodeSpec("y", ("x",), "anm", "linear", gcm.ml.create_linear_regressor)
+    assert predictive_test(spec, side(1.0), side(2.0), seed=0) < 0.001
+    assert predictive_test(spec, side(1.0), side(1.0), seed=0) > 0.01

@@ -179,6 +179,17 @@ def _splits(t: np.ndarray, folds: int, seed: int, repeats: int) -> list[Split]:
     return out
 
 
+def _fitted_prediction(
+    factory: Callable[[], Any], X: np.ndarray, y: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """A fresh model from ``factory`` fitted on ``X``, ``y`` and predicting at ``at``, as a
+    flat array: a ``good``/``better`` mechanism is a dowhy prediction model, whose ``fit``
+    returns nothing and whose ``predict`` returns a column."""
+    model = factory()
+    model.fit(X, y)
+    return np.asarray(model.predict(at), dtype=float).reshape(len(at))
+
+
 def _local_test(
     X: np.ndarray,
     y: np.ndarray,
@@ -208,7 +219,7 @@ def _local_test(
     local = partial(NearestNeighbours, k, standardise=False)
     gain, resid, held_out = np.zeros_like(y), np.zeros_like(y), np.zeros_like(y)
     for train, test in splits:
-        r = y - trend().fit(X[train], y[train]).predict(X)
+        r = y - _fitted_prediction(trend, X[train], y[train], X)
         if shared is not None and ids is not None:
             plain, aware = _shared_losses(shared, ids, (Z, r, t), train, test, local)
         else:
