@@ -284,6 +284,9 @@ cli.lazy = COMMAND_MODULES
 
 def main() -> None:
     """Console-script entry point."""
+    from provcausal.cli.imports import console_process
+
+    console_process()
     try:
         cli(prog_name="provcausal")
     except SystemExit as stop:

@@ -7,6 +7,7 @@ import warnings
 
 import click
 
+from provcausal.cli.imports import heavy_imports
 from provcausal.cli.outfiles import refuse_store_files, save_figure, write_report_file
 from provcausal.cli.output import (
     Bar,
@@ -182,7 +183,8 @@ def _attribute_options(func):
 
 
 def _run_attribution(app, args: dict):
-    from provcausal.analysis import attribute
+    with heavy_imports():
+        from provcausal.analysis import attribute
 
     with Bar("attributing", app.quiet) as bar:
         return attribute(
@@ -320,7 +322,8 @@ ANOMALY_LEGEND = (
 def anomalies_cmd(app, workflow, sample, baseline, target, metric, seed, as_json):
     """Rank the nodes by their contribution to one sample's anomalous target value
     (gcm.attribute_anomalies, fitted on the baseline)."""
-    from provcausal.analysis import anomalies
+    with heavy_imports():
+        from provcausal.analysis import anomalies
 
     with Bar("fitting", app.quiet) as bar:
         table = anomalies(

@@ -129,7 +129,10 @@ def export_cmd(app, run_id, workflow, labels, fmt, output, as_json):
 @click.pass_obj
 def graph_cmd(app, workflow, kind, run_id, output, as_json):
     """Draw a workflow's node-level graph or a run's PROV graph."""
-    from provcausal.analysis import causal_graph
+    from provcausal.cli.imports import heavy_imports
+
+    with heavy_imports():
+        from provcausal.analysis import causal_graph
 
     refuse_store_files(app.store_uri, output=output)
     store = app.store()

@@ -140,8 +140,11 @@ def watch_cmd(app, workflow, target, metric, reference, window, poll, rearm, set
     reference (a sequential test with a bounded false-alarm rate, see docs/watch.md), say which
     node explains it, as attribute does. One line per event (one JSON object per line with
     --json); status on stderr. Ctrl-C stops (exit 130) and the next start resumes."""
+    from provcausal.cli.imports import heavy_imports
     from provcausal.stores import open_store
-    from provcausal.watch import Watcher, WatchOptions
+
+    with heavy_imports():
+        from provcausal.watch import Watcher, WatchOptions
 
     def show(event: dict[str, Any]) -> None:
         line = json.dumps(event, ensure_ascii=False) if as_json else _event_text(event)
