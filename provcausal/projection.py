@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "VERSION",
     "COLUMNS",
+    "FLOAT_COLUMNS",
     "RunColumns",
     "table_rows",
     "run_columns",

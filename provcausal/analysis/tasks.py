@@ -16,7 +16,15 @@ from typing import Any
 import pandas as pd
 
 from provcausal.errors import StoreError
-from provcausal.projection import COLUMNS, VERSION, RunColumns, run_columns, table_rows, unpack
+from provcausal.projection import (
+    COLUMNS,
+    FLOAT_COLUMNS,
+    VERSION,
+    RunColumns,
+    run_columns,
+    table_rows,
+    unpack,
+)
 from provcausal.stores import Store
 
 __all__ = ["load_task_table", "TABLE_COLUMNS"]
@@ -31,9 +39,9 @@ def _split_ports(table: pd.DataFrame) -> pd.DataFrame:
     """A process whose out-ports hold different values becomes one variable per port
     (``process.port``, one row per port); its consumers depend on the port they used. Where
     every task's ports hold the same value, the process stays one variable."""
-    has_ports = table["ports"].map(bool)
-    if not has_ports.any():
+    if not any(table["ports"].tolist()):  # the common case, checked without a Series
         return table
+    has_ports = table["ports"].map(bool)
     split_nodes = set()
     for node, group in table[has_ports].groupby("node"):
         if any(len({v for _, v in ports.values()}) > 1 for ports in group["ports"]):
@@ -157,8 +165,10 @@ def _table(records: list[RunColumns]) -> pd.DataFrame:
             formed_by[record.formed] = formed_by.get(record.formed, 0) + 1
     columns = unpack(records)
     table = _split_ports(pd.DataFrame({c: columns[c] for c in TABLE_COLUMNS}))
-    table = table.astype(
-        {"value": "float64", "duration": "float64", "start": "float64", "end": "float64"}
-    )
+    # Unpacked numbers are float64 already; split ports' values come from JSON (None, or
+    # integers, which a concatenation may leave as int64 when no other task is loaded).
+    untyped = {c: "float64" for c in FLOAT_COLUMNS if table[c].dtype != "float64"}
+    if untyped:
+        table = table.astype(untyped)
     table.attrs["samples_formed"] = formed_by
     return table
