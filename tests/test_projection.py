@@ -298,3 +298,94 @@ def test_given_large_run_on_mongodb_when_written_in_parts_then_read_whole_and_sh
         store.put_runs([run])
         analysis.delete_one({"_id": f"{run.run_id}:1"})
         assert list(store.read_projection([run.run_id])) == []
+
+
+def _task_row(task: str, node: str, value: float | None, **extra: Any) -> dict[str, Any]:
+    row = {"task_id": task, "node": node, "sample": "s", "visit": 0, "value": value,
+           "duration": 1.0, "start": 2.0, "end": 3.0, "unobserved": False, "deps": [],
+           "ports": {}, "used_names": []}  # fmt: skip
+    return {**row, **extra}
+
+
+def test_given_packed_runs_then_the_table_numbers_are_float64_with_and_without_split_ports():
+    """The table's times and values are float64 whether or not a process's ports were split
+    into variables: a split port that carried no value is NaN, and ports whose values were
+    stored as JSON integers do not make an integer column when no other task is loaded."""
+    plain = pj.run_columns("r1", [_task_row("t1", "a", 1.0), _task_row("t2", "b", None)])
+    table = table_module._table([plain])
+    assert {c: str(table[c].dtype) for c in pj.FLOAT_COLUMNS} == dict.fromkeys(
+        pj.FLOAT_COLUMNS, "float64"
+    )
+    ports = {"x": ["out_x", 1.0], "y": ["out_y", None]}
+    ported = pj.run_columns(
+        "r2",
+        [
+            _task_row("p", "split", None, ports=ports),
+            _task_row("c", "consumer", 2.0, deps=["p"], used_names=["out_y"]),
+        ],
+    )
+    table = table_module._table([ported])
+    assert set(table["node"]) == {"split.x", "split.y", "consumer"}
+    assert {c: str(table[c].dtype) for c in pj.FLOAT_COLUMNS} == dict.fromkeys(
+        pj.FLOAT_COLUMNS, "float64"
+    )
+    by_node = table.set_index("node")
+    assert by_node.loc["split.x", "value"] == 1.0
+    assert pd.isna(by_node.loc["split.y", "value"])
+    assert by_node.loc["consumer", "deps"] == ["p#y"]
+    only_ports = pj.run_columns(
+        "r3", [_task_row("q", "split", None, ports={"x": ["o", 1], "y": ["p", 2]})]
+    )
+    table = table_module._table([only_ports])
+    assert list(table["value"]) == [1.0, 2.0]
+    assert str(table["value"].dtype) == "float64"
+
+
+def _page_size(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_given_a_new_store_then_a_readme_run_projection_fits_its_leaf_page(
+    tmp_path: Path,
+) -> None:
+    """New store files get 16 kB pages, in which a README run's projection row (about 2 kB)
+    stays in its b-tree page: in 4 kB pages each one spilled to an overflow page, one more
+    page to find per run when the analysis loads it."""
+    from provcausal.examples import scipipe_gcratio
+    from tests.helpers import run_cli
+
+    scipipe_gcratio.write_runs(tmp_path / "runs", 3, seed=1)
+    path = tmp_path / "new.db"
+    run_cli(
+        "-q", "import", "scipipe", str(tmp_path / "runs"), "-w", "wf", store=f"sqlite://{path}"
+    ).ok()
+    assert _page_size(path) == 16384
+    with sqlite3.connect(path) as db:
+        columns = [r[1] for r in db.execute("PRAGMA table_info(analysis_runs)")]
+        row_bytes = " + ".join(f"ifnull(length(CAST({c} AS BLOB)), 0)" for c in columns)
+        sizes = [r[0] for r in db.execute(f"SELECT {row_bytes} FROM analysis_runs")]
+        pages = dict(
+            db.execute(
+                "SELECT pagetype, count(*) FROM dbstat WHERE name = 'analysis_runs'"
+                " GROUP BY pagetype"
+            ).fetchall()
+        )
+    assert len(sizes) == 3 and min(sizes) > 1100  # over what a 4 kB page keeps of a row
+    assert "overflow" not in pages and pages["leaf"] >= 1
+
+
+def test_given_a_store_of_the_previous_release_then_it_keeps_its_page_size_and_loads(
+    tmp_path: Path,
+) -> None:
+    """The page size of an existing file cannot change without rewriting it: an older store
+    keeps its 4 kB pages through the migration and later writes, and loads the same."""
+    path = tmp_path / "v1.db"
+    shutil.copy(FIXTURE, path)
+    assert _page_size(path) == 4096
+    with open_store(f"sqlite://{path}") as store:
+        store.put_runs([chain_run("/data/late", values=(1, 2, 3))])
+        ids = [r["workflow_id"] for r in store.find_runs()]
+        table = load_task_table(store, ids)
+    assert _page_size(path) == 4096
+    assert set(table["run_id"]) == set(ids) and len(ids) >= 2
