@@ -307,7 +307,7 @@ def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log:
     m_side, m_total, *m_first = args.extraction_mongo_runs or m_default
     tag = time.time_ns()
     uri = f"sqlite://{work / f'extract-{tag}.db'}"
-    rows = [extraction.run(uri, side, total, 3, log, (first or [None])[0])]
+    rows = [extraction.run(uri, side, total, 7, log, (first or [None])[0])]
     if server is None:
         server = WireServer(work / "nx27017")
         server.start()
@@ -315,7 +315,7 @@ def _extraction(args: Any, work: Path, report: dict[str, Any], server: Any, log:
 
     try:
         m_uri = f"{server.base_uri}/extract_{tag}"
-        rows.append(extraction.run(m_uri, m_side, m_total, 3, log, (m_first or [None])[0]))
+        rows.append(extraction.run(m_uri, m_side, m_total, 7, log, (m_first or [None])[0]))
     except StoreError as exc:  # the test server can time out on large stores: keep SQLite's
         log(f"extraction on MongoDB stopped: {exc}")
         rows.append({"store": "mongodb", "side": m_side, "error": str(exc)})

@@ -123,16 +123,21 @@ def bare_read(store: Store, run_ids: Sequence[str], batch: int = 500) -> int:
     return n
 
 
-def _timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
-    """Wall seconds and this process's CPU seconds of each repeat (CPU time does not vary
-    with the other work on the machine; it misses a MongoDB server's own time)."""
-    wall, cpu = [], []
-    for _ in range(repeats):
-        started, used = time.perf_counter(), time.process_time()
+def _timed(fns: Sequence[Callable[[], Any]], repeats: int) -> list[tuple[list[float], list[float]]]:
+    """Wall seconds and this process's CPU seconds of each repeat of each of ``fns`` (CPU
+    time does not vary with the other work on the machine; it misses a MongoDB server's own
+    time). Each is called once untimed first (the pages it reads come into the cache), then
+    the repeats alternate between them, so that a slower moment of the machine falls on both."""
+    for fn in fns:
         fn()
-        wall.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - used)
-    return wall, cpu
+    out: list[tuple[list[float], list[float]]] = [([], []) for _ in fns]
+    for _ in range(repeats):
+        for fn, (wall, cpu) in zip(fns, out, strict=True):
+            started, used = time.perf_counter(), time.process_time()
+            fn()
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - used)
+    return out
 
 
 def measure(store: Store, side: int, repeats: int, log: Any) -> dict[str, Any]:
@@ -141,8 +146,9 @@ def measure(store: Store, side: int, repeats: int, log: Any) -> dict[str, Any]:
     comp = [r["workflow_id"] for r in store.find_runs(labels=["comp"])][:side]
     ids = base + comp
     rows = len(load_task_table(store, ids))
-    load, load_cpu = _timed(lambda: load_task_table(store, ids), repeats)
-    bare, bare_cpu = _timed(lambda: bare_read(store, ids), repeats)
+    (load, load_cpu), (bare, bare_cpu) = _timed(
+        [lambda: load_task_table(store, ids), lambda: bare_read(store, ids)], repeats
+    )
     result = {
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "stored_runs": len(store.find_runs()),
