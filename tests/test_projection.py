@@ -379,7 +379,7 @@ def test_given_a_store_of_the_previous_release_then_it_keeps_its_page_size_and_l
     tmp_path: Path,
 ) -> None:
     """The page size of an existing file cannot change without rewriting it: an older store
-    keeps its 4 kB pages through the migration and later writes, and loads the same."""
+    keeps its 4 kB pages through the migration and a later write, and still loads every run."""
     path = tmp_path / "v1.db"
     shutil.copy(FIXTURE, path)
     assert _page_size(path) == 4096

@@ -165,8 +165,8 @@ def _table(records: list[RunColumns]) -> pd.DataFrame:
             formed_by[record.formed] = formed_by.get(record.formed, 0) + 1
     columns = unpack(records)
     table = _split_ports(pd.DataFrame({c: columns[c] for c in TABLE_COLUMNS}))
-    # Unpacked numbers are float64 already; split ports' values come from JSON (None, or
-    # integers, which a concatenation may leave as int64 when no other task is loaded).
+    # Unpacked numbers are float64 already; the cast guards split ports' values, which come
+    # from JSON (pandas 2.2 and 3.1 both give float64 for None and integers there).
     untyped = {c: "float64" for c in FLOAT_COLUMNS if table[c].dtype != "float64"}
     if untyped:
         table = table.astype(untyped)
